@@ -1,0 +1,91 @@
+"""What the target counts about itself, exported in Prometheus text format at ``GET /metrics``.
+
+Tests compare these counters with the harness's own figures, so each call is counted exactly once,
+when it arrives, under the same endpoint name the harness reports. Label children are cached: a
+``labels()`` lookup per request would be the most expensive thing the target does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector, generate_latest
+
+
+class Telemetry:
+    """Counters and gauges of one target instance, in a registry of its own."""
+
+    def __init__(self, db_pool_size: int = 20) -> None:
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)  # process_cpu_seconds_total, process_resident_memory_bytes
+        self._requests = Counter("target_requests", "Calls received", ["protocol", "endpoint"], registry=self.registry)
+        self._errors = Counter(
+            "target_errors", "Calls answered with an error", ["protocol", "endpoint", "kind"], registry=self.registry
+        )
+        self._in_flight = Gauge("target_in_flight", "Calls being served", ["protocol"], registry=self.registry)
+        self._open = Gauge("target_connections_open", "Open connections", ["protocol"], registry=self.registry)
+        self._connections = Counter("target_connections", "Connections accepted", ["protocol"], registry=self.registry)
+        self._dropped = Counter(
+            "target_connections_dropped",
+            "Connections dropped on purpose (faults)",
+            ["protocol"],
+            registry=self.registry,
+        )
+        self._messages = Counter(
+            "target_stream_messages", "Messages sent inside streams", ["protocol", "endpoint"], registry=self.registry
+        )
+        self.db_pool_size = Gauge("target_db_pool_size", "Simulated DB pool size", registry=self.registry)
+        self.db_pool_in_use = Gauge("target_db_pool_in_use", "Simulated DB connections in use", registry=self.registry)
+        self.db_pool_size.set(db_pool_size)
+        self._db_pool = asyncio.Semaphore(db_pool_size)
+        self._children: dict[tuple[str, ...], object] = {}
+
+    def _child(self, metric: Counter | Gauge, *labels: str):  # type: ignore[no-untyped-def]
+        key = (metric._name, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    def request(self, protocol: str, endpoint: str) -> None:
+        self._child(self._requests, protocol, endpoint).inc()
+
+    def error(self, protocol: str, endpoint: str, kind: str) -> None:
+        self._child(self._errors, protocol, endpoint, kind).inc()
+
+    def stream_messages(self, protocol: str, endpoint: str, count: int = 1) -> None:
+        self._child(self._messages, protocol, endpoint).inc(count)
+
+    def connection_opened(self, protocol: str) -> None:
+        self._child(self._connections, protocol).inc()
+        self._child(self._open, protocol).inc()
+
+    def connection_closed(self, protocol: str) -> None:
+        self._child(self._open, protocol).dec()
+
+    def connection_dropped(self, protocol: str) -> None:
+        self._child(self._dropped, protocol).inc()
+
+    @asynccontextmanager
+    async def in_flight(self, protocol: str) -> AsyncIterator[None]:
+        gauge = self._child(self._in_flight, protocol)
+        gauge.inc()
+        try:
+            yield
+        finally:
+            gauge.dec()
+
+    @asynccontextmanager
+    async def db_connection(self) -> AsyncIterator[None]:
+        """Hold one connection of the simulated pool; callers queue when it is exhausted."""
+        async with self._db_pool:
+            self.db_pool_in_use.inc()
+            try:
+                yield
+            finally:
+                self.db_pool_in_use.dec()
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
