@@ -6,6 +6,11 @@ runs happen in child processes, exactly as a user runs them.
 
 from __future__ import annotations
 
+import json
+import os
+import pathlib
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -45,3 +50,33 @@ def served(http_url: str, protocol: str | None = None) -> dict[str, float]:
 
 def metric(http_url: str, name: str, **labels: str) -> float:
     return scrape(http_url).get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """``python run_load_tests.py ARGS`` as a user runs it, from the repository root."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "run_load_tests.py", *args], cwd=REPO_ROOT, env=full_env,
+        capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+
+
+def load_summary(output_dir: pathlib.Path) -> dict:
+    """The one run summary written under ``output_dir``."""
+    found = sorted(output_dir.glob("*/*/locust_report_*.json"))
+    assert len(found) == 1, f"expected one summary under {output_dir}, found {found}"
+    return json.loads(found[0].read_text())
+
+
+def harness_counts(summary: dict) -> dict[str, int]:
+    """Requests per target endpoint as the harness saw them (first-token rows are not extra requests)."""
+    counts: dict[str, int] = {}
+    for row in summary["endpoints"]:
+        if row["request_type"] == "SSE first token":
+            continue
+        name = row["name"].removesuffix(" (audio)")
+        counts[name] = counts.get(name, 0) + row["requests"]
+    return counts

@@ -28,7 +28,8 @@ from load_tests.errors import TargetUnavailable
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def die_with_parent() -> None:
+    """``preexec_fn`` for children that must not outlive us (runs between fork and exec)."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -73,7 +74,7 @@ class TargetProcess:
         cmd = [sys.executable, "-m", "load_tests.target", "--http-port", "0", "--grpc-port", "0", *self.args]
         self.process = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-            start_new_session=True, preexec_fn=_die_with_parent,
+            start_new_session=True, preexec_fn=die_with_parent,
         )  # fmt: skip
         try:
             ready = self._read_ready_line()

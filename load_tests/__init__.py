@@ -1,0 +1,1 @@
+"""Load-testing harness on Locust for AI services over HTTP/REST, WebSocket, Socket.IO and gRPC."""

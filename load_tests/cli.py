@@ -1,0 +1,60 @@
+"""``python run_load_tests.py``: parse flags, resolve settings, run, and turn user mistakes into one line.
+
+Exit codes: 0 passed, 1 thresholds failed, 2 usage/config/target error, 3 no summary produced,
+130/143 interrupted (partial reports written).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from load_tests.errors import HarnessError, OneLineArgumentParser
+from load_tests.runner import run
+from load_tests.scenarios import Scenario, format_duration
+from load_tests.settings import load_settings
+from load_tests.test_types import ALL, TEST_TYPES
+
+
+def build_parser() -> OneLineArgumentParser:
+    parser = OneLineArgumentParser(
+        prog="run_load_tests.py",
+        description="Load-test an AI service over HTTP/REST, WebSocket, Socket.IO and gRPC with Locust.",
+        epilog="Exit codes: 0 passed, 1 thresholds failed, 2 usage/config/target error, 3 no summary, "
+        "130/143 interrupted. Environment: LOADTEST_SCENARIO, LOADTEST_TEST_TYPE, LOADTEST_HOST, "
+        "LOADTEST_USERS, LOADTEST_SPAWN_RATE, LOADTEST_DURATION, LOADTEST_OUTPUT_DIR, LOADTEST_CONFIG.",
+    )
+    parser.add_argument("--scenario", help="scenario name (default from config: smoke); see --list-scenarios")
+    parser.add_argument("--test-type", help=f"{', '.join([*TEST_TYPES, ALL])}, or a comma list (default all)")
+    parser.add_argument("--host", help="base URL of the service (default: start the bundled reference target)")
+    parser.add_argument("--config", help="YAML config file (default load_tests/config/load_test_config.yaml)")
+    parser.add_argument("--output-dir", help="where reports go: <dir>/<scenario>/<timestamp>/ (default reports)")
+    parser.add_argument("--tags", nargs="+", help="run only tasks with these tags (e.g. predict chat)")
+    parser.add_argument("--exclude-tags", nargs="+", help="skip tasks with these tags")
+    parser.add_argument("--users", help="override the peak number of users (stages scale with it)")
+    parser.add_argument("--spawn-rate", help="override the spawn rate (users per second)")
+    parser.add_argument("--duration", help="override the duration, e.g. 30s, 5m (stages scale with it)")
+    parser.add_argument("--list-scenarios", action="store_true", help="print the scenario catalogue and exit")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and the Locust command, run nothing")
+    return parser
+
+
+def _catalogue_line(s: Scenario) -> str:
+    rates = sorted({stage.spawn_rate for stage in s.stages})
+    rate = "/".join(f"{r:g}" for r in rates)
+    duration = format_duration(s.duration_s)
+    return f"  {s.name:<14} {s.peak_users:>6} {rate:>8} {duration:>9} {len(s.stages):>6}  {s.description}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        settings = load_settings(vars(args))
+        if args.list_scenarios:
+            print(f"  {'scenario':<14} {'users':>6} {'spawn/s':>8} {'duration':>9} {'stages':>6}  description")
+            for scenario in settings.scenarios.values():
+                print(_catalogue_line(scenario))
+            return 0
+        return run(settings, dry_run=args.dry_run)
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code

@@ -1,0 +1,178 @@
+"""Run one load test: start the bundled target if needed, launch Locust, collect the verdict.
+
+Locust runs as a child process (it monkey-patches whatever imports it) in its own session, so a
+Ctrl-C reaches this process first: we forward SIGINT to Locust (the path on which Locust still writes
+its HTML report and our listener its summary), wait for it, and only then stop the target. A second
+Ctrl-C kills Locust at once.
+
+Exit codes: 0 thresholds passed, 1 thresholds failed, 2 usage/config/target error, 3 the run produced
+no summary (a bug or a crash: see the log above), 130/143 interrupted by SIGINT/SIGTERM (reports of
+the partial run are still written).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from load_tests.datasets import load_audio_samples, load_feature_rows
+from load_tests.plan import PLAN_ENV, RunPlan, new_timestamp, plan_from_settings, unique_run_dir
+from load_tests.scenarios import format_duration
+from load_tests.settings import Services, Settings
+from load_tests.target.launcher import TargetProcess, die_with_parent, wait_until_reachable
+from load_tests.test_types import SHAPE_FILE
+
+EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_NO_SUMMARY = 0, 1, 2, 3
+INTERRUPT_GRACE_S = 60.0
+
+
+def locust_command(settings: Settings, plan: RunPlan, run_dir: Path) -> list[str]:
+    """The ``locust`` command line for this run (headless, scenario shape, our reports)."""
+    files = [str(t.path) for t in settings.test_types] + [str(SHAPE_FILE)]
+    profile = settings.scenario.profile
+    classes = [c for t in settings.test_types for c in (t.users.get(profile) or t.users["normal"])]
+    ts = plan.timestamp
+    cmd = [
+        sys.executable, "-m", "locust", "-f", ",".join(files), "--headless",
+        "--host", plan.services["rest_url"] or "http://127.0.0.1",
+        "--html", str(run_dir / f"locust_builtin_{ts}.html"),
+        "--csv", str(run_dir / f"locust_{ts}"), "--csv-full-history",
+        "--only-summary", "--loglevel", "INFO", "--stop-timeout", f"{settings.stop_timeout_s:g}",
+    ]  # fmt: skip
+    if settings.tags:
+        cmd += ["--tags", *settings.tags]
+    if settings.exclude_tags:
+        cmd += ["--exclude-tags", *settings.exclude_tags]
+    return cmd + classes
+
+
+def _check_data(settings: Settings) -> None:
+    """Fail before starting anything when a data file is missing or malformed (one-line ConfigError)."""
+    load_feature_rows(settings.features_csv)
+    load_audio_samples(settings.audio_dir)
+
+
+def _check_reachable(services: Services, settings: Settings) -> None:
+    urls = {"rest": services.rest_url, "websocket": services.websocket_url, "socketio": services.socketio_url,
+            "grpc": services.grpc_target}  # fmt: skip
+    for test_type in settings.test_types:
+        url = urls[test_type.name]
+        if url:
+            wait_until_reachable(url, timeout=5.0)
+
+
+class _LocustProcess:
+    """The Locust child, with SIGINT/SIGTERM forwarded as SIGINT (second signal: kill)."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str]) -> None:
+        self.cmd, self.env = cmd, env
+        self.signals: list[int] = []
+        self.signalled_at = 0.0
+
+    def _forward(self, signum: int, _frame: FrameType | None) -> None:
+        self.signals.append(signum)
+        if len(self.signals) == 1:
+            self.signalled_at = time.monotonic()
+            print(f"\nStopping the load test ({signal.Signals(signum).name}); writing reports...", flush=True)
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGINT)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+
+    def run(self) -> int:
+        self.process = subprocess.Popen(self.cmd, env=self.env, start_new_session=True, preexec_fn=die_with_parent)
+        previous = {s: signal.signal(s, self._forward) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            while True:
+                try:
+                    return self.process.wait(timeout=0.5)
+                except subprocess.TimeoutExpired:
+                    if self.signals and time.monotonic() - self.signalled_at > INTERRUPT_GRACE_S:
+                        self.process.kill()
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+
+def describe_plan(settings: Settings, cmd: list[str] | None, out: TextIO) -> None:
+    s = settings.scenario
+    print(f"Scenario {s.name}: {s.description}".rstrip(": "), file=out)
+    previous = 0
+    for i, stage in enumerate(s.stages, start=1):
+        print(
+            f"  stage {i}: {previous} -> {stage.users} users at {stage.spawn_rate:g}/s, "
+            f"{format_duration(stage.duration_s)} (profile {s.profile})",
+            file=out,
+        )
+        previous = stage.users
+    print(f"  total {format_duration(s.duration_s)}, peak {s.peak_users} users", file=out)
+    print(f"Test types: {', '.join(t.name for t in settings.test_types)}", file=out)
+    svc = settings.services
+    if svc.needs_bundled_target:
+        print("Target: the bundled reference target, started on free ports", file=out)
+    else:
+        print(f"Target: rest={svc.rest_url} websocket={svc.websocket_url} socketio={svc.socketio_url} "
+              f"grpc={svc.grpc_target}", file=out)  # fmt: skip
+    print(f"Reports: {settings.output_dir / s.name}/<timestamp>/", file=out)
+    if cmd:
+        print("Locust: " + " ".join(cmd), file=out)
+
+
+def run(settings: Settings, *, dry_run: bool = False, out: TextIO = sys.stdout) -> int:
+    """Run the load test ``settings`` describe and return the exit code."""
+    _check_data(settings)
+    timestamp = new_timestamp()
+    run_dir = unique_run_dir(settings.output_dir.resolve(), settings.scenario.name, timestamp)
+    if dry_run:
+        plan = plan_from_settings(settings, run_dir, timestamp, with_scenario=True, from_runner=True)
+        describe_plan(settings, locust_command(settings, plan, run_dir), out)
+        return EXIT_PASSED
+    describe_plan(settings, None, out)
+    api_key = os.environ.get(settings.services.api_key_env) or None
+    with contextlib.ExitStack() as stack:
+        services = settings.services
+        if services.needs_bundled_target:
+            print("Starting the bundled reference target...", file=out, flush=True)
+            info = stack.enter_context(TargetProcess(api_key=api_key))
+            services = replace(services, rest_url=info.http_url, websocket_url=info.ws_url,
+                               socketio_url=info.http_url, grpc_target=info.grpc_target)  # fmt: skip
+            print(f"Target ready: {info.http_url} (gRPC {info.grpc_target}, pid {info.pid})", file=out, flush=True)
+        else:
+            _check_reachable(services, settings)
+        settings = replace(settings, services=services)
+        run_dir.mkdir(parents=True)
+        plan = plan_from_settings(settings, run_dir, timestamp, with_scenario=True, from_runner=True)
+        plan_path = run_dir / "run_plan.json"
+        plan.write(plan_path)
+        locust = _LocustProcess(locust_command(settings, plan, run_dir), {**os.environ, PLAN_ENV: str(plan_path)})
+        locust_code = locust.run()
+    return _conclude(run_dir, timestamp, locust_code, locust.signals, out)
+
+
+def _conclude(run_dir: Path, timestamp: str, locust_code: int, signals: list[int], out: TextIO) -> int:
+    summary_json = run_dir / f"locust_report_{timestamp}.json"
+    summary_txt = run_dir / "summary.txt"
+    if summary_txt.exists() and summary_json.exists():
+        print("\n" + summary_txt.read_text(encoding="utf-8"), file=out)
+        print(f"Reports written to {run_dir}:", file=out)
+        for path in sorted(run_dir.iterdir()):
+            print(f"  {path.name}", file=out)
+    else:
+        print(
+            f"error: the load test wrote no summary (Locust exit code {locust_code}); see the log above",
+            file=sys.stderr,
+        )
+        return EXIT_NO_SUMMARY if not signals else 128 + signals[0]
+    if signals:
+        print(f"Interrupted by {signal.Signals(signals[0]).name}: the reports above cover the partial run.", file=out)
+        return 128 + signals[0]
+    return EXIT_PASSED if locust_code == 0 else EXIT_FAILED if locust_code == 1 else EXIT_NO_SUMMARY

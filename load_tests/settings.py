@@ -1,0 +1,326 @@
+"""YAML + environment + command line -> one frozen, validated :class:`Settings`.
+
+Precedence is CLI flag > environment variable > YAML > built-in default. All validation lives here,
+and every mistake becomes a :class:`ConfigError` whose one-line message names the file and the field
+(``load_test_config.yaml: scenarios.mine.stages[0].duration: '5x' is not a duration ...``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from load_tests.errors import ConfigError, HarnessError
+from load_tests.scenarios import BUILTIN_SCENARIOS, Scenario, Stage, check_stages, parse_duration
+from load_tests.test_types import TestType, resolve_test_types
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_CONFIG = PACKAGE_DIR / "config" / "load_test_config.yaml"
+DEFAULT_DATA_DIR = PACKAGE_DIR / "data"
+ENV_PREFIX = "LOADTEST_"
+# Environment variable -> CLI option it stands in for.
+ENV_VARS = {
+    "CONFIG": "config",
+    "SCENARIO": "scenario",
+    "TEST_TYPE": "test_type",
+    "HOST": "host",
+    "OUTPUT_DIR": "output_dir",
+    "USERS": "users",
+    "SPAWN_RATE": "spawn_rate",
+    "DURATION": "duration",
+    "TAGS": "tags",
+    "EXCLUDE_TAGS": "exclude_tags",
+}
+
+Seconds = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServiceEndpoint(_Model):
+    url: str | None = None
+    timeout_s: Seconds = 10.0
+
+
+class GrpcService(_Model):
+    target: str | None = None  # host:port
+    timeout_s: Seconds = 10.0
+
+
+class ServicesConfig(_Model):
+    rest: ServiceEndpoint = ServiceEndpoint()
+    websocket: ServiceEndpoint = ServiceEndpoint()
+    socketio: ServiceEndpoint = ServiceEndpoint()
+    grpc: GrpcService = GrpcService()
+    api_key_env: str = "LOADTEST_API_KEY"
+
+
+class ThresholdSet(_Model):
+    """Limits a run must keep; a missing one is not checked."""
+
+    p95_ms: float | None = Field(default=None, gt=0)
+    p99_ms: float | None = Field(default=None, gt=0)
+    avg_ms: float | None = Field(default=None, gt=0)
+    error_rate_pct: float | None = Field(default=None, ge=0, le=100)
+    min_rps: float | None = Field(default=None, ge=0)
+
+
+class ThresholdsConfig(ThresholdSet):
+    p95_ms: float | None = Field(default=2000.0, gt=0)
+    error_rate_pct: float | None = Field(default=1.0, ge=0, le=100)
+    endpoints: dict[str, ThresholdSet] = {}
+    protocols: dict[str, ThresholdSet] = {}
+
+
+class StageConfig(_Model):
+    duration: Seconds
+    users: int = Field(ge=0)
+    spawn_rate: float = Field(gt=0)
+
+
+class ScenarioConfig(_Model):
+    description: str = ""
+    users: int | None = Field(default=None, ge=1)
+    spawn_rate: float | None = Field(default=None, gt=0)
+    duration: Seconds | None = None
+    stages: list[StageConfig] | None = Field(default=None, min_length=1)
+    profile: str = Field(default="normal", pattern="^(normal|stress)$")
+    thresholds: ThresholdSet | None = None
+
+
+class RunConfig(_Model):
+    scenario: str = "smoke"
+    test_type: str = "all"
+    output_dir: str = "reports"
+    tags: list[str] = []
+    exclude_tags: list[str] = []
+    progress_interval: Seconds = 5.0
+    stop_timeout: Seconds = 10.0  # users finish the call in hand at the end, so none goes unreported
+
+
+class DataConfig(_Model):
+    features_csv: str | None = None
+    audio_dir: str | None = None
+
+
+class FileConfig(_Model):
+    """The YAML file, as written by the user."""
+
+    services: ServicesConfig = ServicesConfig()
+    run: RunConfig = RunConfig()
+    data: DataConfig = DataConfig()
+    thresholds: ThresholdsConfig = ThresholdsConfig()
+    scenarios: dict[str, ScenarioConfig] = {}
+
+
+@dataclass(frozen=True)
+class Services:
+    """Where each protocol's service is; None everywhere means "start the bundled target"."""
+
+    rest_url: str | None
+    websocket_url: str | None
+    socketio_url: str | None
+    grpc_target: str | None
+    timeout_s: float
+    api_key_env: str
+
+    @property
+    def needs_bundled_target(self) -> bool:
+        return not any((self.rest_url, self.websocket_url, self.socketio_url, self.grpc_target))
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_path: Path | None
+    scenario: Scenario
+    scenarios: dict[str, Scenario]
+    test_types: tuple[TestType, ...]
+    services: Services
+    thresholds: ThresholdsConfig
+    output_dir: Path
+    tags: tuple[str, ...]
+    exclude_tags: tuple[str, ...]
+    features_csv: Path
+    audio_dir: Path
+    progress_interval_s: float
+    stop_timeout_s: float = 10.0
+
+
+def _one_line(error: ValidationError, source: str) -> ConfigError:
+    first = error.errors()[0]
+    loc = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in first["loc"]).replace(".[", "[")
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif first["type"].startswith("value_error"):
+        message = message.removeprefix("Value error, ")
+    more = f" (and {len(error.errors()) - 1} more)" if len(error.errors()) > 1 else ""
+    return ConfigError(f"{source}: {loc}: {message}{more}")
+
+
+def read_config_file(path: Path) -> FileConfig:
+    """Parse and validate the YAML config file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "malformed YAML"
+        raise ConfigError(f"{path}:{where}: malformed YAML: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections (services, run, scenarios, ...)")
+    try:
+        return FileConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _one_line(exc, str(path)) from None
+
+
+def _scenario_from_config(name: str, cfg: ScenarioConfig, source: str) -> Scenario:
+    if cfg.stages:
+        stages = tuple(Stage(s.duration, s.users, s.spawn_rate) for s in cfg.stages)
+    else:
+        missing = [k for k in ("users", "spawn_rate", "duration") if getattr(cfg, k) is None]
+        if missing:
+            raise ConfigError(
+                f"{source}: scenarios.{name}: give 'stages', or all of users, spawn_rate, duration "
+                f"(missing {', '.join(missing)})"
+            )
+        stages = (Stage(float(cfg.duration or 0), int(cfg.users or 0), float(cfg.spawn_rate or 0)),)
+    thresholds = cfg.thresholds.model_dump(exclude_none=True) if cfg.thresholds else {}
+    scenario = Scenario(name, stages, cfg.description, cfg.profile, thresholds)
+    try:
+        check_stages(scenario)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    return scenario
+
+
+def _cli_or_env(cli: Mapping[str, Any], env: Mapping[str, str], key: str) -> tuple[Any, str] | None:
+    """The value of one option and where it came from, CLI first."""
+    if cli.get(key) not in (None, [], ""):
+        return cli[key], f"--{key.replace('_', '-')}"
+    for suffix, option in ENV_VARS.items():
+        if option == key and env.get(ENV_PREFIX + suffix):
+            return env[ENV_PREFIX + suffix], ENV_PREFIX + suffix
+    return None
+
+
+def _number(value: Any, source: str, kind: type, minimum: float) -> Any:
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: {value!r} is not a {'whole ' if kind is int else ''}number") from None
+    if number < minimum:
+        raise ConfigError(f"{source}: must be at least {minimum:g}, got {value}")
+    return number
+
+
+def _services(file_cfg: FileConfig, host: str | None) -> Services:
+    svc = file_cfg.services
+    rest, ws, sio, grpc = svc.rest.url, svc.websocket.url, svc.socketio.url, svc.grpc.target
+    if host:
+        parts = urlsplit(host)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"--host: {host!r} is not an http(s) URL such as http://127.0.0.1:8000")
+        base = host.rstrip("/")
+        rest = base
+        ws = ws or ("wss" if parts.scheme == "https" else "ws") + base[len(parts.scheme) :] + "/ws/chat"
+        sio = sio or base
+    return Services(rest, ws, sio, grpc, svc.rest.timeout_s, svc.api_key_env)
+
+
+def _resolve_path(value: str | None, default: Path, base: Path) -> Path:
+    if not value:
+        return default
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Resolve settings from the CLI options (argparse names), the environment and the YAML file."""
+    cli = dict(cli or {})
+    env = os.environ if env is None else env
+    found = _cli_or_env(cli, env, "config")
+    config_path = Path(found[0]).expanduser() if found else DEFAULT_CONFIG
+    file_cfg = read_config_file(config_path)
+    source = str(config_path)
+
+    scenarios = dict(BUILTIN_SCENARIOS)
+    for name, cfg in file_cfg.scenarios.items():
+        scenarios[name] = _scenario_from_config(name, cfg, source)
+
+    found = _cli_or_env(cli, env, "scenario")
+    scenario_name, where = found if found else (file_cfg.run.scenario, f"{source}: run.scenario")
+    if scenario_name not in scenarios:
+        raise ConfigError(f"{where}: unknown scenario {scenario_name!r} (choose from {', '.join(sorted(scenarios))})")
+    scenario = scenarios[scenario_name]
+
+    overrides: dict[str, Any] = {}
+    for key, kind, minimum in (("users", int, 1), ("spawn_rate", float, 0.001)):
+        found = _cli_or_env(cli, env, key)
+        if found:
+            overrides[key] = _number(found[0], found[1], kind, minimum)
+    found = _cli_or_env(cli, env, "duration")
+    if found:
+        try:
+            overrides["duration_s"] = parse_duration(found[0])
+        except ValueError as exc:
+            raise ConfigError(f"{found[1]}: {exc}") from None
+    if overrides:
+        scenario = scenario.with_overrides(
+            overrides.get("users"), overrides.get("spawn_rate"), overrides.get("duration_s")
+        )
+
+    found = _cli_or_env(cli, env, "test_type")
+    test_type_spec, where = found if found else (file_cfg.run.test_type, f"{source}: run.test_type")
+    try:
+        test_types = resolve_test_types(str(test_type_spec))
+    except HarnessError as exc:
+        raise type(exc)(f"{where}: {exc}") from None
+
+    found = _cli_or_env(cli, env, "host")
+    services = _services(file_cfg, str(found[0]) if found else None)
+
+    def tag_list(key: str, default: list[str]) -> tuple[str, ...]:
+        got = _cli_or_env(cli, env, key)
+        if not got:
+            return tuple(default)
+        value = got[0]
+        items = value if isinstance(value, list) else str(value).split(",")
+        return tuple(t.strip() for item in items for t in str(item).split(",") if t.strip())
+
+    found = _cli_or_env(cli, env, "output_dir")
+    output_dir = Path(found[0] if found else file_cfg.run.output_dir).expanduser()
+    base = config_path.resolve().parent
+    return Settings(
+        config_path=config_path,
+        scenario=scenario,
+        scenarios=scenarios,
+        test_types=test_types,
+        services=services,
+        thresholds=file_cfg.thresholds,
+        output_dir=output_dir,
+        tags=tag_list("tags", file_cfg.run.tags),
+        exclude_tags=tag_list("exclude_tags", file_cfg.run.exclude_tags),
+        features_csv=_resolve_path(file_cfg.data.features_csv, DEFAULT_DATA_DIR / "features.csv", base),
+        audio_dir=_resolve_path(file_cfg.data.audio_dir, DEFAULT_DATA_DIR / "audio", base),
+        progress_interval_s=file_cfg.run.progress_interval,
+        stop_timeout_s=file_cfg.run.stop_timeout,
+    )

@@ -1,0 +1,176 @@
+"""The run summary: one JSON document that every report and verdict is made from.
+
+Schema ``load_tests.summary/1`` (all times in milliseconds, rates per second):
+
+- ``schema``, ``partial`` (the run was interrupted before its scenario ended), ``started_at``,
+  ``ended_at``, ``duration_s``, ``scenario`` (name, profile, stages), ``test_types``, ``services``,
+  ``environment`` (harness, Python, Locust versions, host, git commit);
+- ``total``, ``protocols.<protocol>`` and ``endpoints[]`` rows, each with ``requests``, ``failures``,
+  ``failures_by_type``, ``no_reply``, ``rps``, ``error_rate_pct``, ``min_ms``, ``avg_ms``, ``max_ms``,
+  ``p50_ms`` ... ``p99_ms``, ``p99_9_ms`` and ``histogram`` (HdrHistogram, base64, microseconds) so
+  summaries can be merged exactly; endpoint rows add ``protocol``, ``request_type`` and ``name``;
+- ``timeline[]``: per sample ``t_s``, ``stage``, ``users``, ``rps``, ``failures_per_s``, ``p50_ms``,
+  ``p95_ms``;
+- ``thresholds``: ``passed`` and ``verdicts[]`` (scope, metric, limit, actual, passed, reason).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from load_tests.recorder import PERCENTILES, EndpointRecord, Recorder, new_histogram
+from load_tests.thresholds import Verdict
+
+SCHEMA = "load_tests.summary/1"
+HARNESS_VERSION = "0.1.0"
+
+
+def _pct_key(p: float) -> str:
+    return f"p{p:g}_ms".replace(".", "_")
+
+
+def _row(records: list[EndpointRecord], duration_s: float) -> dict[str, Any]:
+    """Figures of one or several records merged (a protocol row merges its endpoints)."""
+    histogram = new_histogram()
+    for r in records:
+        histogram.add(r.histogram)
+    requests = sum(r.requests for r in records)
+    failures = sum(r.failures for r in records)
+    timed = requests - sum(r.no_reply for r in records)
+    by_type: dict[str, int] = {}
+    for r in records:
+        for kind, n in r.failures_by_type.items():
+            by_type[kind] = by_type.get(kind, 0) + n
+    mins = [r.min_ms for r in records if r.min_ms is not None]
+    maxs = [r.max_ms for r in records if r.max_ms is not None]
+    row: dict[str, Any] = {
+        "requests": requests,
+        "failures": failures,
+        "failures_by_type": dict(sorted(by_type.items(), key=lambda kv: -kv[1])),
+        "no_reply": sum(r.no_reply for r in records),
+        "rps": requests / duration_s if duration_s > 0 else 0.0,
+        "error_rate_pct": 100.0 * failures / requests if requests else 0.0,
+        "min_ms": min(mins) if mins else None,
+        "avg_ms": sum(r.total_ms for r in records) / timed if timed else None,
+        "max_ms": max(maxs) if maxs else None,
+    }
+    for p in PERCENTILES:
+        row[_pct_key(p)] = histogram.get_value_at_percentile(p) / 1000.0 if timed else None
+    row["histogram"] = histogram.encode().decode("ascii") if timed else None
+    return row
+
+
+def build_summary(recorder: Recorder, meta: dict[str, Any], duration_s: float) -> dict[str, Any]:
+    """Summary of everything ``recorder`` saw; ``meta`` supplies scenario, services, times and flags."""
+    records = sorted(recorder.endpoints.values(), key=lambda r: (r.protocol, r.name, r.request_type))
+    endpoints = [
+        {"protocol": r.protocol, "request_type": r.request_type, "name": r.name, **_row([r], duration_s)}
+        for r in records
+    ]
+    protocols: dict[str, dict[str, Any]] = {}
+    for protocol in sorted({r.protocol for r in records}):
+        protocols[protocol] = _row([r for r in records if r.protocol == protocol], duration_s)
+    return {
+        "schema": SCHEMA,
+        **meta,
+        "duration_s": duration_s,
+        "environment": environment_info(),
+        "total": _row(records, duration_s),
+        "protocols": protocols,
+        "endpoints": endpoints,
+    }
+
+
+def decode_histogram(encoded: str) -> HdrHistogram:
+    """The histogram of a summary row (microseconds), for exact merging and re-computation."""
+    return HdrHistogram.decode(encoded)
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def environment_info() -> dict[str, Any]:
+    try:
+        from importlib.metadata import version
+
+        locust_version: str | None = version("locust")
+    except Exception:  # the summary must be written even if package metadata is odd
+        locust_version = None
+    return {
+        "harness_version": HARNESS_VERSION,
+        "python": platform.python_version(),
+        "locust": locust_version,
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "git_commit": _git_commit(),
+    }
+
+
+def with_verdicts(summary: dict[str, Any], verdicts: list[Verdict]) -> dict[str, Any]:
+    return {
+        **summary,
+        "thresholds": {"passed": all(v.passed for v in verdicts), "verdicts": [v.as_dict() for v in verdicts]},
+    }
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def render_text(summary: dict[str, Any]) -> str:
+    """The human summary: per-endpoint table, failures by type, then the verdict table."""
+    scenario = summary.get("scenario", {})
+    lines = [
+        f"Load test: scenario {scenario.get('name', '?')}, test types {', '.join(summary.get('test_types', []))}"
+        f"{'  [PARTIAL: interrupted before the end]' if summary.get('partial') else ''}",
+        f"Started {summary.get('started_at', '?')}, ran {summary['duration_s']:.1f}s",
+        "",
+        f"{'Type':<16} {'Name':<28} {'Reqs':>7} {'Fails':>6} {'RPS':>7} {'Avg':>8} {'Min':>8} {'p50':>8} "
+        f"{'p95':>8} {'p99':>8} {'Max':>8}",
+    ]
+    rows = [*summary["endpoints"], {"request_type": "", "name": "TOTAL", **summary["total"]}]
+    for r in rows:
+        lines.append(
+            f"{r['request_type'][:16]:<16} {r['name'][:28]:<28} {r['requests']:>7} {r['failures']:>6} {r['rps']:>7.2f} "
+            f"{_fmt(r['avg_ms']):>8} {_fmt(r['min_ms']):>8} {_fmt(r['p50_ms']):>8} {_fmt(r['p95_ms']):>8} "
+            f"{_fmt(r['p99_ms']):>8} {_fmt(r['max_ms']):>8}"
+        )
+    lines.append("(times in ms)")
+    failures = [(r, kind, n) for r in summary["endpoints"] for kind, n in r["failures_by_type"].items()]
+    if failures:
+        lines += ["", "Failures by type:"]
+        lines += [f"  {n:>6}  {r['request_type']} {r['name']}: {kind}" for r, kind, n in failures]
+    thresholds = summary.get("thresholds")
+    if thresholds:
+        lines += ["", "Thresholds:"]
+        for v in thresholds["verdicts"]:
+            lines.append(f"  {'PASS' if v['passed'] else 'FAIL'}  {v['scope']:<28} {v['metric']:<15} {v['reason']}")
+        lines.append(f"Result: {'PASSED' if thresholds['passed'] else 'FAILED'}")
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(summary: dict[str, Any], run_dir: Path, timestamp: str) -> tuple[Path, Path]:
+    """Write ``locust_report_<ts>.json`` and ``summary.txt``; returns both paths."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    json_path = run_dir / f"locust_report_{timestamp}.json"
+    text_path = run_dir / "summary.txt"
+    tmp = json_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    tmp.replace(json_path)  # a reader never sees half a summary
+    text_path.write_text(render_text(summary), encoding="utf-8")
+    return json_path, text_path
