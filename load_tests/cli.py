@@ -26,6 +26,7 @@ def build_parser() -> OneLineArgumentParser:
     parser.add_argument("--scenario", help="scenario name (default from config: smoke); see --list-scenarios")
     parser.add_argument("--test-type", help=f"{', '.join([*TEST_TYPES, ALL])}, or a comma list (default all)")
     parser.add_argument("--host", help="base URL of the service (default: start the bundled reference target)")
+    parser.add_argument("--grpc-target", help="host:port of the gRPC service (default: config, or the bundled target)")
     parser.add_argument("--config", help="YAML config file (default load_tests/config/load_test_config.yaml)")
     parser.add_argument("--output-dir", help="where reports go: <dir>/<scenario>/<timestamp>/ (default reports)")
     parser.add_argument("--tags", nargs="+", help="run only tasks with these tags (e.g. predict chat)")

@@ -101,6 +101,10 @@ class HarnessListener:
         )
         sys.stdout.flush()
 
+    def _protocols_seen(self) -> list[str]:
+        """For a plain ``locust -f`` run: the protocols that actually sent requests."""
+        return sorted({r.protocol for r in self.recorder.endpoints.values()})
+
     def on_quitting(self, environment: Environment, **_: Any) -> None:
         runner = environment.runner
         if isinstance(runner, WorkerRunner) or runner is None:
@@ -128,7 +132,7 @@ class HarnessListener:
             "started_at": self.started_wall.isoformat(timespec="seconds") if self.started_wall else None,
             "ended_at": datetime.now().astimezone().isoformat(timespec="seconds"),
             "scenario": self.plan.scenario or {"name": "locust", "profile": "normal", "stages": []},
-            "test_types": self.plan.test_types,
+            "test_types": self.plan.test_types if self.plan.from_runner else self._protocols_seen(),
             "services": {k: v for k, v in self.plan.services.items() if k != "api_key_env"},
             "timeline": self.timeline,
         }

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from hdrh.histogram import HdrHistogram
 
-from load_tests.metrics import protocol_of
+from load_tests.metrics import is_facet, protocol_of
 
 LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS = 1, 3_600_000_000, 3  # 1 µs .. 1 h at 0.1 % resolution
 PERCENTILES = (50.0, 75.0, 90.0, 95.0, 99.0, 99.9)
@@ -51,10 +51,21 @@ class EndpointRecord:
     max_ms: float | None = None
     response_bytes: int = 0
     failures_by_type: dict[str, int] = field(default_factory=dict)
+    messages: int = 0  # streams: messages received in all
+    gaps: HdrHistogram | None = None  # streams: time between two messages
 
     @property
     def protocol(self) -> str:
         return protocol_of(self.request_type)
+
+    def add_stream(self, context: dict) -> None:
+        self.messages += int(context.get("messages") or 0)
+        gaps = context.get("gaps_ms")
+        if gaps:
+            if self.gaps is None:
+                self.gaps = new_histogram()
+            for gap in gaps:
+                self.gaps.record_value(max(LOWEST_US, min(int(gap * 1000), HIGHEST_US)))
 
     def add(self, response_time_ms: float | None, response_length: int, exception: BaseException | str | None) -> None:
         self.requests += 1
@@ -90,6 +101,7 @@ class Recorder:
         response_time: float | None,
         response_length: int = 0,
         exception: BaseException | str | None = None,
+        context: dict | None = None,
         **_: object,
     ) -> None:
         """Listener for Locust's ``request`` event (same keyword arguments)."""
@@ -98,6 +110,10 @@ class Recorder:
         if entry is None:
             entry = self.endpoints[key] = EndpointRecord(request_type, name)
         entry.add(response_time, response_length, exception)
+        if context and "messages" in context:
+            entry.add_stream(context)
+        if is_facet(request_type):
+            return  # the whole stream is reported too: count it once in the windows
         self.window_requests += 1
         if exception is not None:
             self.window_failures += 1

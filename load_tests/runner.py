@@ -24,6 +24,7 @@ from types import FrameType
 from typing import TextIO
 
 from load_tests.datasets import load_audio_samples, load_feature_rows
+from load_tests.errors import ConfigError
 from load_tests.plan import PLAN_ENV, RunPlan, new_timestamp, plan_from_settings, unique_run_dir
 from load_tests.scenarios import format_duration
 from load_tests.settings import Services, Settings
@@ -60,13 +61,21 @@ def _check_data(settings: Settings) -> None:
     load_audio_samples(settings.audio_dir)
 
 
+_HOW = {
+    "rest": "--host or services.rest.url",
+    "websocket": "--host or services.websocket.url",
+    "socketio": "--host or services.socketio.url",
+    "grpc": "--grpc-target or services.grpc.target",
+}
+
+
 def _check_reachable(services: Services, settings: Settings) -> None:
-    urls = {"rest": services.rest_url, "websocket": services.websocket_url, "socketio": services.socketio_url,
-            "grpc": services.grpc_target}  # fmt: skip
+    """Every chosen test type knows where its service is, and something listens there."""
     for test_type in settings.test_types:
-        url = urls[test_type.name]
-        if url:
-            wait_until_reachable(url, timeout=5.0)
+        url = services.address_of(test_type.name)
+        if not url:
+            raise ConfigError(f"test type {test_type.name}: no address for its service (give {_HOW[test_type.name]})")
+        wait_until_reachable(url, timeout=5.0)
 
 
 class _LocustProcess:
@@ -116,6 +125,8 @@ def describe_plan(settings: Settings, cmd: list[str] | None, out: TextIO) -> Non
         previous = stage.users
     print(f"  total {format_duration(s.duration_s)}, peak {s.peak_users} users", file=out)
     print(f"Test types: {', '.join(t.name for t in settings.test_types)}", file=out)
+    for name in settings.skipped_test_types:
+        print(f"  skipped {name}: no address for its service (give {_HOW[name]})", file=out)
     svc = settings.services
     if svc.needs_bundled_target:
         print("Target: the bundled reference target, started on free ports", file=out)

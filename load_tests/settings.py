@@ -35,6 +35,7 @@ ENV_VARS = {
     "USERS": "users",
     "SPAWN_RATE": "spawn_rate",
     "DURATION": "duration",
+    "GRPC_TARGET": "grpc_target",
     "TAGS": "tags",
     "EXCLUDE_TAGS": "exclude_tags",
 }
@@ -130,8 +131,16 @@ class Services:
     websocket_url: str | None
     socketio_url: str | None
     grpc_target: str | None
-    timeout_s: float
+    timeout_s: float  # REST
     api_key_env: str
+    websocket_timeout_s: float = 10.0
+    socketio_timeout_s: float = 10.0
+    grpc_timeout_s: float = 10.0
+
+    def address_of(self, test_type: str) -> str | None:
+        """Where the service of a test type is (URL or host:port), or None."""
+        return {"rest": self.rest_url, "websocket": self.websocket_url, "socketio": self.socketio_url,
+                "grpc": self.grpc_target}.get(test_type)  # fmt: skip
 
     @property
     def needs_bundled_target(self) -> bool:
@@ -153,6 +162,7 @@ class Settings:
     audio_dir: Path
     progress_interval_s: float
     stop_timeout_s: float = 10.0
+    skipped_test_types: tuple[str, ...] = ()  # left out of "all" because their service has no address
 
 
 def _one_line(error: ValidationError, source: str) -> ConfigError:
@@ -232,18 +242,27 @@ def _number(value: Any, source: str, kind: type, minimum: float) -> Any:
     return number
 
 
-def _services(file_cfg: FileConfig, host: str | None) -> Services:
+def websocket_url_for(base_url: str) -> str:
+    """``http(s)://host:port`` -> the gateway's chat WebSocket ``ws(s)://host:port/ws/chat``."""
+    parts = urlsplit(base_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}/ws/chat"
+
+
+def _services(file_cfg: FileConfig, host: str | None, grpc_target: str | None) -> Services:
     svc = file_cfg.services
-    rest, ws, sio, grpc = svc.rest.url, svc.websocket.url, svc.socketio.url, svc.grpc.target
+    rest, ws, sio, grpc = svc.rest.url, svc.websocket.url, svc.socketio.url, grpc_target or svc.grpc.target
     if host:
         parts = urlsplit(host)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"--host: {host!r} is not an http(s) URL such as http://127.0.0.1:8000")
-        base = host.rstrip("/")
-        rest = base
-        ws = ws or ("wss" if parts.scheme == "https" else "ws") + base[len(parts.scheme) :] + "/ws/chat"
-        sio = sio or base
-    return Services(rest, ws, sio, grpc, svc.rest.timeout_s, svc.api_key_env)
+        rest = host.rstrip("/")
+        ws = ws or websocket_url_for(rest)
+        sio = sio or rest
+    if grpc and ("://" in grpc or ":" not in grpc):
+        raise ConfigError(f"grpc target {grpc!r}: use host:port such as 127.0.0.1:50051")
+    return Services(rest, ws, sio, grpc, svc.rest.timeout_s, svc.api_key_env, svc.websocket.timeout_s,
+                    svc.socketio.timeout_s, svc.grpc.timeout_s)  # fmt: skip
 
 
 def _resolve_path(value: str | None, default: Path, base: Path) -> Path:
@@ -296,7 +315,14 @@ def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] |
         raise type(exc)(f"{where}: {exc}") from None
 
     found = _cli_or_env(cli, env, "host")
-    services = _services(file_cfg, str(found[0]) if found else None)
+    grpc_found = _cli_or_env(cli, env, "grpc_target")
+    services = _services(file_cfg, str(found[0]) if found else None, str(grpc_found[0]) if grpc_found else None)
+    skipped: tuple[str, ...] = ()
+    if "all" in str(test_type_spec).lower().split(",") and not services.needs_bundled_target:
+        skipped = tuple(t.name for t in test_types if not services.address_of(t.name))
+        test_types = tuple(t for t in test_types if services.address_of(t.name))
+        if not test_types:
+            raise ConfigError(f"{where}: no test type has a service address (give --host or services.*)")
 
     def tag_list(key: str, default: list[str]) -> tuple[str, ...]:
         got = _cli_or_env(cli, env, key)
@@ -323,4 +349,5 @@ def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] |
         audio_dir=_resolve_path(file_cfg.data.audio_dir, DEFAULT_DATA_DIR / "audio", base),
         progress_interval_s=file_cfg.run.progress_interval,
         stop_timeout_s=file_cfg.run.stop_timeout,
+        skipped_test_types=skipped,
     )

@@ -9,6 +9,8 @@ Schema ``load_tests.summary/1`` (all times in milliseconds, rates per second):
   ``failures_by_type``, ``no_reply``, ``rps``, ``error_rate_pct``, ``min_ms``, ``avg_ms``, ``max_ms``,
   ``p50_ms`` ... ``p99_ms``, ``p99_9_ms`` and ``histogram`` (HdrHistogram, base64, microseconds) so
   summaries can be merged exactly; endpoint rows add ``protocol``, ``request_type`` and ``name``;
+  stream rows add ``stream`` (``messages``, ``gap_p50_ms``, ``gap_p95_ms``, ``gap_max_ms``); ``total``
+  and ``protocols`` leave out facet rows (time to first message), which are not extra requests;
 - ``timeline[]``: per sample ``t_s``, ``stage``, ``users``, ``rps``, ``failures_per_s``, ``p50_ms``,
   ``p95_ms``;
 - ``thresholds``: ``passed`` and ``verdicts[]`` (scope, metric, limit, actual, passed, reason).
@@ -25,6 +27,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from load_tests.metrics import is_facet
 from load_tests.recorder import PERCENTILES, EndpointRecord, Recorder, new_histogram
 from load_tests.thresholds import Verdict
 
@@ -64,6 +67,17 @@ def _row(records: list[EndpointRecord], duration_s: float) -> dict[str, Any]:
     for p in PERCENTILES:
         row[_pct_key(p)] = histogram.get_value_at_percentile(p) / 1000.0 if timed else None
     row["histogram"] = histogram.encode().decode("ascii") if timed else None
+    gap_histograms = [r.gaps for r in records if r.gaps is not None]
+    if gap_histograms or any(r.messages for r in records):
+        gaps = new_histogram()
+        for g in gap_histograms:
+            gaps.add(g)
+        row["stream"] = {
+            "messages": sum(r.messages for r in records),
+            "gap_p50_ms": gaps.get_value_at_percentile(50) / 1000.0 if gaps.total_count else None,
+            "gap_p95_ms": gaps.get_value_at_percentile(95) / 1000.0 if gaps.total_count else None,
+            "gap_max_ms": gaps.get_max_value() / 1000.0 if gaps.total_count else None,
+        }
     return row
 
 
@@ -74,15 +88,16 @@ def build_summary(recorder: Recorder, meta: dict[str, Any], duration_s: float) -
         {"protocol": r.protocol, "request_type": r.request_type, "name": r.name, **_row([r], duration_s)}
         for r in records
     ]
+    counted = [r for r in records if not is_facet(r.request_type)]  # a first-message row is no extra request
     protocols: dict[str, dict[str, Any]] = {}
-    for protocol in sorted({r.protocol for r in records}):
-        protocols[protocol] = _row([r for r in records if r.protocol == protocol], duration_s)
+    for protocol in sorted({r.protocol for r in counted}):
+        protocols[protocol] = _row([r for r in counted if r.protocol == protocol], duration_s)
     return {
         "schema": SCHEMA,
         **meta,
         "duration_s": duration_s,
         "environment": environment_info(),
-        "total": _row(records, duration_s),
+        "total": _row(counted, duration_s),
         "protocols": protocols,
         "endpoints": endpoints,
     }
@@ -140,17 +155,18 @@ def render_text(summary: dict[str, Any]) -> str:
         f"{'  [PARTIAL: interrupted before the end]' if summary.get('partial') else ''}",
         f"Started {summary.get('started_at', '?')}, ran {summary['duration_s']:.1f}s",
         "",
-        f"{'Type':<16} {'Name':<28} {'Reqs':>7} {'Fails':>6} {'RPS':>7} {'Avg':>8} {'Min':>8} {'p50':>8} "
+        f"{'Type':<20} {'Name':<32} {'Reqs':>7} {'Fails':>6} {'RPS':>7} {'Avg':>8} {'Min':>8} {'p50':>8} "
         f"{'p95':>8} {'p99':>8} {'Max':>8}",
     ]
-    rows = [*summary["endpoints"], {"request_type": "", "name": "TOTAL", **summary["total"]}]
+    protocol_rows = [{"request_type": "protocol", "name": p, **row} for p, row in summary["protocols"].items()]
+    rows = [*summary["endpoints"], *protocol_rows, {"request_type": "", "name": "TOTAL", **summary["total"]}]
     for r in rows:
         lines.append(
-            f"{r['request_type'][:16]:<16} {r['name'][:28]:<28} {r['requests']:>7} {r['failures']:>6} {r['rps']:>7.2f} "
+            f"{r['request_type'][:20]:<20} {r['name'][:32]:<32} {r['requests']:>7} {r['failures']:>6} {r['rps']:>7.2f} "
             f"{_fmt(r['avg_ms']):>8} {_fmt(r['min_ms']):>8} {_fmt(r['p50_ms']):>8} {_fmt(r['p95_ms']):>8} "
             f"{_fmt(r['p99_ms']):>8} {_fmt(r['max_ms']):>8}"
         )
-    lines.append("(times in ms)")
+    lines.append("(times in ms; 'first ...' rows time the first message of a stream and are not counted again)")
     failures = [(r, kind, n) for r in summary["endpoints"] for kind, n in r["failures_by_type"].items()]
     if failures:
         lines += ["", "Failures by type:"]

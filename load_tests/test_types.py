@@ -31,9 +31,15 @@ TEST_TYPES: dict[str, TestType] = {
     t.name: t
     for t in (
         TestType("rest", "gateway_rest.py", {"normal": ("RestUser",), "stress": ("RestStressUser",)}),
-        TestType("websocket", "gateway_websocket.py", {}, available=False),
-        TestType("socketio", "gateway_socketio.py", {}, available=False),
-        TestType("grpc", "grpc_services.py", {}, available=False),
+        TestType(
+            "websocket", "gateway_websocket.py", {"normal": ("WebSocketChatUser",), "stress": ("WebSocketStressUser",)}
+        ),
+        TestType(
+            "socketio",
+            "gateway_socketio.py",
+            {"normal": ("SocketIOChatUser", "SocketIOPollingUser"), "stress": ("SocketIOStressUser",)},
+        ),
+        TestType("grpc", "grpc_services.py", {"normal": ("GrpcServicesUser",), "stress": ("GrpcStressUser",)}),
     )
 }
 ALL = "all"

@@ -82,7 +82,7 @@ def test_every_stage_of_a_three_stage_scenario_is_reached(target: TargetInfo, tm
         "      - {duration: 4s, users: 6, spawn_rate: 10}\n"
         "      - {duration: 4s, users: 3, spawn_rate: 10}\n"
     )
-    result = run_cli("--scenario", "steps", "--config", str(config), "--host", target.http_url,
+    result = run_cli("--scenario", "steps", "--test-type", "rest", "--config", str(config), "--host", target.http_url,
                      "--output-dir", str(tmp_path / "out"), "--tags", "health")  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     timeline = load_summary(tmp_path / "out")["timeline"]

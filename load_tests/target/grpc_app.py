@@ -15,6 +15,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from load_tests.metrics import grpc_method_name
 from load_tests.protos import inference_pb2, inference_pb2_grpc, stt_pb2, stt_pb2_grpc, tts_pb2, tts_pb2_grpc
 from load_tests.target import model
 from load_tests.target.faults import InjectedFault
@@ -32,12 +33,6 @@ SERVICE_NAMES = (
 )
 
 
-def endpoint_name(method: str) -> str:
-    """``/loadtests.inference.v1.Inference/Predict`` -> ``Inference/Predict``."""
-    service, _, name = method.lstrip("/").rpartition("/")
-    return f"{service.rpartition('.')[2]}/{name}"
-
-
 class _CountingAuthInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, service: Service) -> None:
         self.service = service
@@ -47,7 +42,7 @@ class _CountingAuthInterceptor(grpc.aio.ServerInterceptor):
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
-        name = endpoint_name(details.method)
+        name = grpc_method_name(details.method)
         service_name = details.method.lstrip("/").partition("/")[0]
         handler = await continuation(details)
         if self.service.api_key and service_name not in OPEN_SERVICES:

@@ -6,6 +6,7 @@ Events, on the default namespace and on ``/chat``:
 - ``load_file`` ``{"name": ..., "size": bytes}``: after a simulated load time, the ack carries metadata.
 - ``chat`` ``{"id": ..., "message": ..., "max_tokens": n}``: the ack says ``accepted``, then ``token``
   events and a ``done`` event follow, each carrying the request id.
+- ``typing`` (any data): counted, never answered (fire-and-forget).
 
 Errors come back as an ack ``{"error": ..., "status": 500}`` (or an ``error`` event for ``chat``).
 The API key is taken from the ``auth`` payload (``{"api_key": ...}``) or the ``X-API-Key`` header.
@@ -96,10 +97,13 @@ def create_sio(service: Service) -> socketio.AsyncServer:
         telemetry.stream_messages(PROTOCOL, "chat", len(tokens))
         await sio.emit("done", {"id": request_id, "tokens": len(tokens)}, to=sid, namespace=namespace)
 
+    async def typing(sid: str, data: Any = None, namespace: str = "/") -> None:
+        telemetry.request(PROTOCOL, "typing")
+
     for namespace in NAMESPACES:
         sio.on("connect", namespace=namespace)(connect)
         sio.on("disconnect", namespace=namespace)(disconnect)
-        for name, handler in (("ping", ping), ("load_file", load_file), ("chat", chat)):
+        for name, handler in (("ping", ping), ("load_file", load_file), ("chat", chat), ("typing", typing)):
             sio.on(name, namespace=namespace)(_bind(handler, namespace))
     return sio
 

@@ -7,6 +7,7 @@ match replies to requests:
 - ``{"type": "echo", "id": 2, "payload": ...}`` -> ``{"type": "echo", "id": 2, "payload": ...}``
 - ``{"type": "chat", "id": 3, "message": "hi", "max_tokens": 8}`` -> ``token`` messages, then ``done``
 - ``{"type": "subscribe", "id": 4, "count": 3}`` -> ``{"type": "subscribed"}`` then 3 server pushes
+- ``{"type": "notify", ...}`` -> nothing (fire-and-forget: counted, never answered)
 
 Malformed JSON or an unknown type gets ``{"type": "error", ...}`` and the connection stays open.
 """
@@ -23,7 +24,7 @@ from load_tests.target.faults import InjectedFault
 from load_tests.target.service import Service
 
 PROTOCOL = "websocket"
-_OPERATIONS = {"ping": "ping", "echo": "echo", "chat": "chat", "subscribe": "ping"}
+_OPERATIONS = {"ping": "ping", "echo": "echo", "chat": "chat", "subscribe": "ping", "notify": "ping"}
 MAX_TOKENS = 2048
 
 
@@ -79,6 +80,9 @@ async def _answer(service: Service, websocket: WebSocket, message: dict[str, Any
         service.telemetry.connection_dropped(PROTOCOL)
         await websocket.close(code=1011, reason="dropped by fault injection")
         return False
+    if kind == "notify":
+        service.telemetry.request(PROTOCOL, kind)
+        return True
     try:
         await service.call(PROTOCOL, kind, operation)
     except InjectedFault:

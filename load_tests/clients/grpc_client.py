@@ -1,0 +1,195 @@
+"""gRPC client: one interceptor for all four call kinds, timing unary calls and every stream.
+
+Locust's documented example calls ``.result()`` in a unary interceptor only; this one also wraps
+response streams so each message is timed: ``gRPC unary``, ``gRPC client-stream``, ``gRPC
+server-stream`` / ``gRPC bidi-stream`` (whole stream, message count, gaps) and ``gRPC first message``.
+A failed call's failure type is its status code name (``UNAVAILABLE``, ``DEADLINE_EXCEEDED``). The
+API key travels as ``x-api-key`` metadata; every call gets the configured deadline unless it sets one.
+
+grpcio under gevent needs ``grpc.experimental.gevent.init_gevent()`` before any channel exists, or
+it hangs: :func:`init_gevent_once` is called by :class:`GrpcClient` and by the gRPC locustfile at
+import. Channels are made per user, after any ``--processes`` fork, never at import time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from load_tests.metrics import (
+    GRPC_BIDI_STREAM,
+    GRPC_CLIENT_STREAM,
+    GRPC_FIRST,
+    GRPC_SERVER_STREAM,
+    GRPC_UNARY,
+    Failure,
+    RequestEvent,
+    StreamTimer,
+    elapsed_ms,
+    grpc_method_name,
+    report,
+)
+
+_gevent_ready = False
+
+
+def init_gevent_once() -> None:
+    """Make grpcio cooperate with gevent; idempotent, and must run before the first channel."""
+    global _gevent_ready
+    if not _gevent_ready:
+        import grpc.experimental.gevent as grpc_gevent
+
+        grpc_gevent.init_gevent()
+        _gevent_ready = True
+
+
+def status_failure(exc: grpc.RpcError) -> Failure:
+    code = exc.code() if hasattr(exc, "code") else None
+    return Failure(code.name if code is not None else type(exc).__name__)
+
+
+class _CallDetails(NamedTuple):
+    method: str
+    timeout: float | None
+    metadata: Any
+    credentials: Any
+    wait_for_ready: Any
+    compression: Any
+
+
+class _TimedStream:
+    """Iterates a response stream, timing first message, gaps and the whole; reports once at the end."""
+
+    def __init__(self, call: Any, request_type: str, name: str, event: RequestEvent, timer: StreamTimer) -> None:
+        self._call, self._type, self._name, self._event, self._timer = call, request_type, name, event, timer
+        self._reported = False
+
+    def __iter__(self) -> _TimedStream:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            message = next(self._call)
+        except StopIteration:
+            self._finish(None)
+            raise
+        except grpc.RpcError as exc:
+            self._finish(status_failure(exc))
+            raise
+        first = self._timer.message()
+        if first is not None:
+            report(self._event, GRPC_FIRST, self._name, first)
+        return message
+
+    def _finish(self, error: Failure | None) -> None:
+        if not self._reported:
+            self._reported = True
+            report(self._event, self._type, self._name, self._timer.elapsed_ms(), context=self._timer.context(),
+                   exception=error)  # fmt: skip
+
+    def __getattr__(self, attribute: str) -> Any:  # cancel(), code(), trailing_metadata() ...
+        return getattr(self._call, attribute)
+
+
+class TimingInterceptor(
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+    grpc.StreamStreamClientInterceptor,
+):
+    """All four client-interceptor interfaces, delegating to one function per response shape."""
+
+    def __init__(
+        self, request_event: RequestEvent, metadata: tuple[tuple[str, str], ...] = (), timeout: float | None = None
+    ):
+        self.event, self.metadata, self.timeout = request_event, metadata, timeout
+
+    def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
+        metadata = list(details.metadata or ()) + list(self.metadata)
+        timeout = details.timeout if details.timeout is not None else self.timeout
+        extra = getattr(details, "wait_for_ready", None), getattr(details, "compression", None)
+        return _CallDetails(details.method, timeout, metadata, details.credentials, *extra)
+
+    def _single(
+        self, kind: str, continuation: Callable[..., Any], details: grpc.ClientCallDetails, request: Any
+    ) -> Any:
+        start = time.perf_counter()
+        call = continuation(self._details(details), request)
+        error = None
+        try:
+            call.result()
+        except grpc.RpcError as exc:
+            error = status_failure(exc)
+        report(self.event, kind, grpc_method_name(details.method), elapsed_ms(start), exception=error)
+        return call
+
+    def _stream(
+        self, kind: str, continuation: Callable[..., Any], details: grpc.ClientCallDetails, request: Any
+    ) -> Any:
+        timer = StreamTimer()
+        call = continuation(self._details(details), request)
+        return _TimedStream(call, kind, grpc_method_name(details.method), self.event, timer)
+
+    def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+        return self._single(GRPC_UNARY, continuation, client_call_details, request)
+
+    def intercept_stream_unary(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
+        return self._single(GRPC_CLIENT_STREAM, continuation, client_call_details, request_iterator)
+
+    def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+        return self._stream(GRPC_SERVER_STREAM, continuation, client_call_details, request)
+
+    def intercept_stream_stream(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
+        return self._stream(GRPC_BIDI_STREAM, continuation, client_call_details, request_iterator)
+
+
+class GrpcClient:
+    """One channel (plain or TLS) with the timing interceptor; stubs are made from it."""
+
+    def __init__(
+        self,
+        target: str,
+        request_event: RequestEvent,
+        *,
+        api_key: str | None = None,
+        timeout: float = 10.0,
+        root_certificates: bytes | None = None,
+    ) -> None:
+        init_gevent_once()
+        if root_certificates is not None:
+            raw = grpc.secure_channel(target, grpc.ssl_channel_credentials(root_certificates=root_certificates))
+        else:
+            raw = grpc.insecure_channel(target)
+        self._raw = raw
+        metadata = (("x-api-key", api_key),) if api_key else ()
+        self.channel = grpc.intercept_channel(raw, TimingInterceptor(request_event, metadata, timeout))
+        self._health = health_pb2_grpc.HealthStub(self.channel)
+
+    def stub(self, stub_class: type) -> Any:
+        return stub_class(self.channel)
+
+    def health_check(self, service: str = "") -> bool:
+        """The standard ``grpc.health.v1`` check (row ``gRPC unary Health/Check``); True when SERVING."""
+        try:
+            reply = self._health.Check(health_pb2.HealthCheckRequest(service=service))
+        except grpc.RpcError:
+            return False
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+def consume(stream: Iterator[Any]) -> list[Any]:
+    """Read a response stream to its end; an RpcError was already reported, so it ends the list."""
+    messages = []
+    try:
+        for message in stream:
+            messages.append(message)
+    except grpc.RpcError:
+        pass
+    return messages

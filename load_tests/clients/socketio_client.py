@@ -1,0 +1,219 @@
+"""Socket.IO client (python-socketio under gevent) that times acks and event streams exactly once.
+
+Rows reported: ``SIO connect`` (per transport and namespace), ``SIO ack`` (emit -> ack; Locust's
+contrib client reports these twice and its plain emits as 0 ms), ``SIO first event`` and ``SIO stream``
+(emit -> item events -> end event, matched by request id), ``SIO send`` (no ack: ``response_time=None``),
+``SIO event`` (server-pushed events, counted), ``SIO connection`` (``connection dropped``) and
+``SIO reconnect``. Reconnection is ours, not the library's: python-socketio does not reconnect after a
+server-side disconnect, which is exactly the drop a load test must survive.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+import gevent
+import socketio
+from gevent.queue import Empty, Queue
+
+from load_tests.metrics import (
+    SIO_ACK,
+    SIO_CONNECT,
+    SIO_CONNECTION,
+    SIO_EVENT,
+    SIO_FIRST,
+    SIO_RECONNECT,
+    SIO_SEND,
+    SIO_STREAM,
+    Failure,
+    RequestEvent,
+    StreamTimer,
+    elapsed_ms,
+    report,
+)
+
+_DROPPED = object()
+MAX_BACKOFF_S = 5.0
+
+
+class SocketIOClient:
+    def __init__(
+        self,
+        url: str,
+        request_event: RequestEvent,
+        *,
+        namespace: str = "/",
+        transport: str = "websocket",
+        auth: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 10.0,
+        ca_file: str | None = None,
+        stream_events: tuple[str, str, str] = ("token", "done", "error"),
+        reconnect: bool = True,
+    ) -> None:
+        self.url, self.event, self.namespace, self.transport = url, request_event, namespace, transport
+        self.auth, self.headers, self.timeout, self.reconnect_enabled = auth, headers or {}, timeout, reconnect
+        self.name = f"{transport} {namespace}"
+        ssl_verify: bool | str = ca_file or True
+        self.sio = socketio.Client(reconnection=False, ssl_verify=ssl_verify, request_timeout=timeout)
+        self._ids = itertools.count(1)
+        self._pending: dict[Any, Queue] = {}
+        self._closing = False
+        self._connected_once = False
+        self._dropped_at: float | None = None
+        self._item_event, self._end_event, self._error_event = stream_events
+        for event_name in stream_events:
+            self.sio.on(event_name, self._routed(event_name), namespace=namespace)
+        self.sio.on("disconnect", self._on_disconnect, namespace=namespace)
+        self.sio.on("*", self._on_other, namespace=namespace)
+
+    # connection lifecycle -------------------------------------------------------------------
+    def _open(self) -> None:
+        self.sio.connect(
+            self.url, transports=[self.transport], namespaces=[self.namespace], auth=self.auth,
+            headers=self.headers, wait_timeout=self.timeout,
+        )  # fmt: skip
+
+    def connect(self) -> bool:
+        start = time.perf_counter()
+        try:
+            self._open()
+        except Exception as exc:  # refused, unreachable, timed out: this row's failure
+            report(self.event, SIO_CONNECT, self.name, elapsed_ms(start), exception=_connect_failure(exc))
+            if self.reconnect_enabled:
+                self._dropped_at = time.perf_counter()
+                self._connected_once = True
+                gevent.spawn(self._reconnect)
+            return False
+        report(self.event, SIO_CONNECT, self.name, elapsed_ms(start))
+        self._connected_once = True
+        return True
+
+    def close(self) -> None:
+        """Leave without waiting: a polite disconnect on long-polling waits for the pending poll (up to
+        the server's 25 s ping interval), which would hold every user's stop at the end of a run."""
+        self._closing = True
+        self.sio.eio.disconnect(abort=True)
+
+    def _on_disconnect(self, *_reason: Any) -> None:
+        if self._closing or not self._connected_once:
+            return
+        self._dropped_at = time.perf_counter()
+        report(self.event, SIO_CONNECTION, self.name, None, exception=Failure("connection dropped"))
+        for queue in list(self._pending.values()):
+            queue.put(_DROPPED)
+        if self.reconnect_enabled:
+            gevent.spawn(self._reconnect)
+
+    def _reconnect(self) -> None:
+        delay = 0.1
+        while not self._closing:
+            gevent.sleep(delay)
+            try:
+                self._open()
+            except Exception:  # still down: back off and retry
+                delay = min(delay * 2, MAX_BACKOFF_S)
+                continue
+            report(self.event, SIO_RECONNECT, self.name, elapsed_ms(self._dropped_at or time.perf_counter()))
+            return
+
+    def _routed(self, event_name: str) -> Any:
+        def handler(data: Any = None) -> None:
+            queue = self._pending.get(data.get("id")) if isinstance(data, dict) else None
+            if queue is not None:
+                queue.put((event_name, data))
+            else:
+                report(self.event, SIO_EVENT, event_name, None)
+
+        return handler
+
+    def _on_other(self, event_name: str, *_data: Any) -> None:
+        report(self.event, SIO_EVENT, event_name, None)
+
+    def _ensure_connected(self) -> None:
+        deadline = time.perf_counter() + self.timeout
+        while not self.sio.connected:
+            if time.perf_counter() >= deadline or self._closing:
+                raise Failure("not connected")
+            gevent.sleep(0.05)
+
+    # messages -----------------------------------------------------------------------------
+    def call(self, event: str, data: Any = None, *, name: str | None = None) -> Any:
+        """Emit and wait for the ack (``SIO ack``); an ack with ``error`` is a failure ``error <status>``."""
+        start, ack, error = time.perf_counter(), None, None
+        try:
+            self._ensure_connected()
+            start = time.perf_counter()
+            ack = self.sio.call(event, data, namespace=self.namespace, timeout=self.timeout)
+            if isinstance(ack, dict) and "error" in ack:
+                error = Failure(f"error {ack.get('status', '')}".strip())
+        except socketio.exceptions.TimeoutError:
+            error = Failure("timeout" if self.sio.connected else "connection dropped")
+        except (socketio.exceptions.BadNamespaceError, socketio.exceptions.DisconnectedError):
+            error = Failure("not connected")
+        except Failure as exc:
+            error = exc
+        report(self.event, SIO_ACK, name or event, elapsed_ms(start), exception=error)
+        return ack
+
+    def stream(
+        self, event: str, data: dict[str, Any], *, name: str | None = None, expect_messages: int | None = None
+    ) -> list[Any]:
+        """Emit ``data`` with a fresh ``id``; collect item events until the end event (``SIO stream``)."""
+        request_id = f"r{next(self._ids)}"
+        queue: Queue = Queue()
+        self._pending[request_id] = queue
+        items: list[Any] = []
+        error: BaseException | None = None
+        timer = StreamTimer()
+        row = name or event
+        try:
+            self._ensure_connected()
+            timer.start = time.perf_counter()
+            self.sio.emit(event, {**data, "id": request_id}, namespace=self.namespace)
+            while True:
+                got = queue.get(timeout=self.timeout)
+                if got is _DROPPED:
+                    raise Failure("connection dropped")
+                kind, payload = got
+                if kind == self._end_event:
+                    if expect_messages is not None and len(items) != expect_messages:
+                        raise Failure(f"message count mismatch: expected {expect_messages}, got {len(items)}")
+                    break
+                if kind == self._error_event:
+                    raise Failure(f"error {payload.get('status', '')}".strip())
+                items.append(payload)
+                first = timer.message()
+                if first is not None:
+                    report(self.event, SIO_FIRST, row, first)
+        except Empty:
+            error = Failure("timeout")
+        except (socketio.exceptions.BadNamespaceError, socketio.exceptions.DisconnectedError):
+            error = Failure("not connected")
+        except Failure as exc:
+            error = exc
+        finally:
+            self._pending.pop(request_id, None)
+        report(self.event, SIO_STREAM, row, timer.elapsed_ms(), context=timer.context(), exception=error)
+        return items
+
+    def emit(self, event: str, data: Any = None, *, name: str | None = None) -> None:
+        """Fire and forget: ``SIO send`` with no response time."""
+        error: BaseException | None = None
+        try:
+            self._ensure_connected()
+            self.sio.emit(event, data, namespace=self.namespace)
+        except (socketio.exceptions.BadNamespaceError, socketio.exceptions.DisconnectedError):
+            error = Failure("not connected")
+        except Failure as exc:
+            error = exc
+        report(self.event, SIO_SEND, name or event, None, exception=error)
+
+
+def _connect_failure(exc: Exception) -> Failure:
+    """A one-line reason for a refused or failed connect (python-socketio's message is generic)."""
+    detail = exc.args[1] if len(exc.args) > 1 else (exc.args[0] if exc.args else type(exc).__name__)
+    text = detail.get("message", str(detail)) if isinstance(detail, dict) else str(detail)
+    return Failure(f"connect failed: {text}"[:120])

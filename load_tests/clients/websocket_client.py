@@ -1,0 +1,267 @@
+"""WebSocket client (websocket-client under gevent) that times every message it waits for.
+
+One receiver greenlet reads the socket and routes each JSON message by its id to the request
+waiting for it; a message nobody waits for is a server push. Rows reported (see ``metrics``):
+``WS connect``, ``WS reply`` (request -> reply with the same id), ``WS first message`` and ``WS stream``
+(request -> end marker, with message count and gaps), ``WS send`` (no reply: ``response_time=None``),
+``WS ping`` (protocol ping -> pong), ``WS push`` (server-initiated, counted), ``WS connection``
+(``connection dropped`` failures) and ``WS reconnect`` (drop -> connected again, with backoff).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from typing import Any
+
+import gevent
+import websocket
+from gevent.event import AsyncResult, Event
+from gevent.queue import Empty, Queue
+
+from load_tests.metrics import (
+    WS_CONNECT,
+    WS_CONNECTION,
+    WS_FIRST,
+    WS_PING,
+    WS_PUSH,
+    WS_RECONNECT,
+    WS_REPLY,
+    WS_SEND,
+    WS_STREAM,
+    Failure,
+    RequestEvent,
+    StreamTimer,
+    elapsed_ms,
+    report,
+)
+
+_DROPPED = object()
+MAX_BACKOFF_S = 5.0
+
+
+class WebSocketClient:
+    """A JSON-over-WebSocket session; ``name`` prefixes nothing, it is the row name of connect rows."""
+
+    def __init__(
+        self,
+        url: str,
+        request_event: RequestEvent,
+        *,
+        name: str = "/ws/chat",
+        headers: dict[str, str] | None = None,
+        timeout: float = 10.0,
+        ca_file: str | None = None,
+        id_field: str = "id",
+        reconnect: bool = True,
+    ) -> None:
+        self.url, self.event, self.name, self.timeout = url, request_event, name, timeout
+        self.header = [f"{k}: {v}" for k, v in (headers or {}).items()]
+        self.sslopt = {"ca_certs": ca_file} if ca_file else None
+        self.id_field, self.reconnect_enabled = id_field, reconnect
+        self._ids = itertools.count(1)
+        self._pending: dict[Any, Queue] = {}
+        self._pongs: dict[bytes, AsyncResult] = {}
+        self._ws: websocket.WebSocket | None = None
+        self._connected = Event()
+        self._closing = False
+        self._receiver: gevent.Greenlet | None = None
+
+    # connection lifecycle -------------------------------------------------------------------
+    def _open(self) -> websocket.WebSocket:
+        ws = websocket.create_connection(
+            self.url, timeout=self.timeout, header=self.header, sslopt=self.sslopt, enable_multithread=True
+        )
+        ws.settimeout(None)  # the receiver blocks cooperatively; waits are bounded by the queues
+        return ws
+
+    def connect(self) -> bool:
+        """Connect once, reporting ``WS connect``; True on success."""
+        start = time.perf_counter()
+        try:
+            ws = self._open()
+        except Exception as exc:  # any failure to connect is this row's failure, named by its class
+            report(self.event, WS_CONNECT, self.name, elapsed_ms(start), exception=exc)
+            if self.reconnect_enabled:
+                gevent.spawn(self._reconnect)
+            return False
+        report(self.event, WS_CONNECT, self.name, elapsed_ms(start))
+        self._attach(ws)
+        return True
+
+    def _attach(self, ws: websocket.WebSocket) -> None:
+        self._ws = ws
+        self._connected.set()
+        self._receiver = gevent.spawn(self._receive, ws)
+
+    def close(self) -> None:
+        self._closing = True
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            try:
+                ws.close(timeout=1)
+            except Exception:  # closing a broken socket may fail; nothing left to measure
+                ws.shutdown()
+        if self._receiver is not None:
+            self._receiver.kill(block=False)
+
+    def _receive(self, ws: websocket.WebSocket) -> None:
+        while True:
+            try:
+                opcode, data = ws.recv_data(control_frame=True)
+            except Exception:  # closed, reset or broken: all mean the connection is gone
+                opcode, data = websocket.ABNF.OPCODE_CLOSE, b""
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                self._dropped(ws)
+                return
+            if opcode == websocket.ABNF.OPCODE_PONG:
+                waiter = self._pongs.pop(bytes(data), None)
+                if waiter is not None:
+                    waiter.set(time.perf_counter())
+            elif opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
+                self._route(data)
+
+    def _route(self, data: bytes | str) -> None:
+        try:
+            message = json.loads(data)
+        except ValueError:
+            message = {"type": "malformed"}
+        queue = self._pending.get(message.get(self.id_field)) if isinstance(message, dict) else None
+        if queue is not None:
+            queue.put((message, len(data)))
+        else:
+            kind = message.get("type", "message") if isinstance(message, dict) else "message"
+            report(self.event, WS_PUSH, str(kind), None, response_length=len(data))
+
+    def _dropped(self, ws: websocket.WebSocket) -> None:
+        if self._closing or ws is not self._ws:
+            return
+        self._ws = None
+        self._connected.clear()
+        report(self.event, WS_CONNECTION, self.name, None, exception=Failure("connection dropped"))
+        for queue in list(self._pending.values()):
+            queue.put((_DROPPED, 0))
+        if self.reconnect_enabled:
+            self._reconnect()
+
+    def _reconnect(self) -> None:
+        """Reconnect with exponential backoff (0.1 s doubling to 5 s) until it works or we close."""
+        dropped_at, delay = time.perf_counter(), 0.1
+        while not self._closing:
+            gevent.sleep(delay)
+            try:
+                ws = self._open()
+            except Exception:  # still down: back off and try again
+                delay = min(delay * 2, MAX_BACKOFF_S)
+                continue
+            report(self.event, WS_RECONNECT, self.name, elapsed_ms(dropped_at))
+            self._attach(ws)
+            return
+
+    def _socket(self) -> websocket.WebSocket:
+        """The open socket, waiting up to the timeout for a reconnect in progress."""
+        if self._ws is None and not self._connected.wait(self.timeout):
+            raise Failure("not connected")
+        if self._ws is None:
+            raise Failure("not connected")
+        return self._ws
+
+    # messages -----------------------------------------------------------------------------
+    def _exchange(self, message: dict[str, Any]) -> tuple[Any, Queue, float]:
+        msg_id = next(self._ids)
+        queue: Queue = Queue()
+        self._pending[msg_id] = queue
+        start = time.perf_counter()
+        self._socket().send(json.dumps({**message, self.id_field: msg_id}))
+        return msg_id, queue, start
+
+    def _next(self, queue: Queue) -> tuple[dict[str, Any], int]:
+        try:
+            message, size = queue.get(timeout=self.timeout)
+        except Empty:
+            raise Failure("timeout") from None
+        if message is _DROPPED:
+            raise Failure("connection dropped")
+        if message.get("type") == "error":
+            raise Failure(f"error {message.get('code', '')}".strip())
+        return message, size
+
+    def request(self, message: dict[str, Any], *, name: str, expect: str | None = None) -> dict[str, Any] | None:
+        """Send ``message`` with a fresh id and wait for the reply carrying it (``WS reply``).
+
+        ``expect`` names the reply type a correct service answers; another type is a failure.
+        """
+        msg_id, start, reply, size, error = None, time.perf_counter(), None, 0, None
+        try:
+            msg_id, queue, start = self._exchange(message)
+            reply, size = self._next(queue)
+            if expect is not None and reply.get("type") != expect:
+                raise Failure(f"unexpected reply: expected {expect}, got {reply.get('type')}")
+        except Failure as exc:
+            error = exc
+        except Exception as exc:  # the send itself failed (socket gone): named by its class
+            error = exc
+        finally:
+            self._pending.pop(msg_id, None)
+        report(self.event, WS_REPLY, name, elapsed_ms(start), response_length=size, exception=error)
+        return reply
+
+    def stream(
+        self, message: dict[str, Any], *, name: str, end_type: str = "done", expect_messages: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Send ``message`` and collect replies until one of ``end_type`` (``WS first message``, ``WS stream``).
+
+        ``expect_messages``: how many messages a correct stream has; another count is a failure.
+        """
+        msg_id, items, size, error = None, [], 0, None
+        timer = StreamTimer()
+        try:
+            msg_id, queue, timer.start = self._exchange(message)
+            while True:
+                reply, n = self._next(queue)
+                size += n
+                if reply.get("type") == end_type:
+                    if expect_messages is not None and len(items) != expect_messages:
+                        raise Failure(f"message count mismatch: expected {expect_messages}, got {len(items)}")
+                    break
+                items.append(reply)
+                first = timer.message()
+                if first is not None:
+                    report(self.event, WS_FIRST, name, first)
+        except Failure as exc:
+            error = exc
+        except Exception as exc:  # the send itself failed (socket gone)
+            error = exc
+        finally:
+            self._pending.pop(msg_id, None)
+        report(self.event, WS_STREAM, name, timer.elapsed_ms(), response_length=size, context=timer.context(),
+               exception=error)  # fmt: skip
+        return items
+
+    def send(self, message: dict[str, Any], *, name: str) -> None:
+        """Fire and forget: counted as ``WS send`` with no response time."""
+        data = json.dumps(message)
+        error: BaseException | None = None
+        try:
+            self._socket().send(data)
+        except Exception as exc:  # Failure("not connected") or a broken socket
+            error = exc
+        report(self.event, WS_SEND, name, None, response_length=len(data), exception=error)
+
+    def ping(self, *, name: str = "ping") -> None:
+        """A protocol-level ping, timed to its pong (``WS ping``)."""
+        payload = str(next(self._ids)).encode()
+        waiter: AsyncResult = AsyncResult()
+        self._pongs[payload] = waiter
+        start, error = time.perf_counter(), None
+        try:
+            self._socket().ping(payload)
+            waiter.get(timeout=self.timeout)
+        except gevent.Timeout:
+            error = Failure("timeout")
+        except Exception as exc:  # not connected or a broken socket
+            error = exc
+        finally:
+            self._pongs.pop(payload, None)
+        report(self.event, WS_PING, name, elapsed_ms(start), exception=error)

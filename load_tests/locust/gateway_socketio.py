@@ -1,0 +1,64 @@
+"""Socket.IO users of the gateway: ``locust -f load_tests/locust/gateway_socketio.py --host http://127.0.0.1:8000``.
+
+Rows: ``SIO connect`` (per transport: websocket and polling), ``SIO ack`` (ping, load_file, each
+counted once), ``SIO first event`` + ``SIO stream`` (chat: ``token`` events then ``done``), ``SIO send``
+(typing, no ack), ``SIO event`` (unexpected server events), ``SIO connection`` and ``SIO reconnect``.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `locust -f` from any folder finds load_tests
+
+from locust import between, tag, task
+
+from load_tests.harness import install
+from load_tests.users import SocketIOUser
+
+install()
+CHAT_TOKENS = 16
+MODEL_FILES = (("classifier.onnx", 4_000_000), ("tokenizer.json", 500_000), ("voice.bin", 12_000_000))
+
+
+class SocketIOChatUser(SocketIOUser):
+    """A real-time front end on the WebSocket transport."""
+
+    wait_time = between(0.5, 2.0)
+    weight = 3
+
+    @tag("ping")
+    @task(3)
+    def ping(self) -> None:
+        self.client.call("ping", {"id": random.randint(1, 10**9)}, name="ping")
+
+    @tag("load_file")
+    @task(1)
+    def load_file(self) -> None:
+        name, size = random.choice(MODEL_FILES)
+        self.client.call("load_file", {"name": name, "size": size}, name="load_file")
+
+    @tag("chat")
+    @task(3)
+    def chat(self) -> None:
+        self.client.stream("chat", {"message": "hello", "max_tokens": CHAT_TOKENS}, name="chat",
+                           expect_messages=CHAT_TOKENS)  # fmt: skip
+
+    @tag("typing")
+    @task(1)
+    def typing(self) -> None:
+        self.client.emit("typing", {"text": "..."}, name="typing")
+
+
+class SocketIOPollingUser(SocketIOChatUser):
+    """The same client on long-polling, as browsers behind strict proxies connect."""
+
+    transport = "polling"
+    weight = 1
+
+
+class SocketIOStressUser(SocketIOChatUser):
+    wait_time = between(0.01, 0.05)
+    weight = 1  # the runner picks it alone for stress scenarios

@@ -1,0 +1,66 @@
+"""WebSocket users of the gateway's ``/ws/chat``: ``locust -f load_tests/locust/gateway_websocket.py --host http://127.0.0.1:8000``.
+
+Rows: ``WS connect``, ``WS reply`` (ping, echo, subscribe), ``WS first message`` + ``WS stream`` (chat:
+16 tokens then ``done``), ``WS send`` (notify, no reply), ``WS ping`` (protocol ping/pong), ``WS push``
+(server notifications), ``WS connection`` (drops) and ``WS reconnect``.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `locust -f` from any folder finds load_tests
+
+from locust import between, tag, task
+
+from load_tests.harness import install
+from load_tests.users import WebSocketUser
+
+install()
+CHAT_TOKENS = 16
+
+
+class WebSocketChatUser(WebSocketUser):
+    """A chat client on one long-lived WebSocket."""
+
+    wait_time = between(0.5, 2.0)
+    weight = 4
+
+    @tag("ping")
+    @task(3)
+    def ping(self) -> None:
+        self.client.request({"type": "ping"}, name="ping", expect="pong")
+
+    @tag("echo")
+    @task(2)
+    def echo(self) -> None:
+        self.client.request({"type": "echo", "payload": {"n": random.random()}}, name="echo", expect="echo")
+
+    @tag("chat")
+    @task(3)
+    def chat(self) -> None:
+        message = {"type": "chat", "message": "stream me a reply", "max_tokens": CHAT_TOKENS}
+        self.client.stream(message, name="chat", expect_messages=CHAT_TOKENS)
+
+    @tag("subscribe")
+    @task(1)
+    def subscribe(self) -> None:
+        """The server then pushes 3 notifications, counted as ``WS push``."""
+        self.client.request({"type": "subscribe", "count": 3}, name="subscribe", expect="subscribed")
+
+    @tag("notify")
+    @task(1)
+    def notify(self) -> None:
+        self.client.send({"type": "notify", "text": "typing"}, name="notify")
+
+    @tag("protocol_ping")
+    @task(1)
+    def protocol_ping(self) -> None:
+        self.client.ping()
+
+
+class WebSocketStressUser(WebSocketChatUser):
+    wait_time = between(0.01, 0.05)
+    weight = 1  # the runner picks it alone for stress scenarios
