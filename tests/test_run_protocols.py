@@ -1,0 +1,169 @@
+"""End to end: the WebSocket, Socket.IO and gRPC users against a real target, healthy and broken."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from load_tests.target.launcher import TargetInfo, TargetProcess
+from tests.conftest import REPO_ROOT, load_summary, metric, run_cli, served
+
+pytestmark = pytest.mark.slow
+
+# Rows that are one message sent to the target each (connects, pushes, pings and facets are not).
+SENT_TYPES = {
+    "websocket": {"WS reply", "WS stream", "WS send"},
+    "socketio": {"SIO ack", "SIO stream", "SIO send"},
+    "grpc": {"gRPC unary", "gRPC server-stream", "gRPC client-stream", "gRPC bidi-stream"},
+}
+STREAMS = {
+    "websocket": [("WS stream", "chat", "chat")],
+    "socketio": [("SIO stream", "chat", "chat")],
+    "grpc": [("gRPC server-stream", "Inference/Generate", "Inference/Generate"),
+             ("gRPC server-stream", "TextToSpeech/Synthesize", "TextToSpeech/Synthesize"),
+             ("gRPC bidi-stream", "SpeechToText/StreamingRecognize", "SpeechToText/StreamingRecognize")],
+}  # fmt: skip
+FIRST = {"websocket": "WS first message", "socketio": "SIO first event", "grpc": "gRPC first message"}
+
+
+def _sent(summary: dict, protocol: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in summary["endpoints"]:
+        if row["request_type"] in SENT_TYPES[protocol]:
+            counts[row["name"]] = counts.get(row["name"], 0) + row["requests"]
+    return counts
+
+
+def _run(target: TargetInfo, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli("--host", target.http_url, "--grpc-target", target.grpc_target, "--output-dir", str(out), *args)
+
+
+@pytest.mark.parametrize("protocol", ["websocket", "socketio", "grpc"])
+def test_healthy_run_counts_match_the_target_and_streams_are_timed(
+    target: TargetInfo, tmp_path: Path, protocol: str
+) -> None:
+    result = _run(target, tmp_path, "--test-type", protocol, "--users", "8", "--spawn-rate", "8", "--duration", "7s")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = load_summary(tmp_path)
+    assert summary["total"]["failures"] == 0 and summary["total"]["requests"] >= 20
+    assert list(summary["protocols"]) == [protocol]
+    assert _sent(summary, protocol) == served(target.http_url, protocol)
+    rows = {(r["request_type"], r["name"]): r for r in summary["endpoints"]}
+    for request_type, name, endpoint in STREAMS[protocol]:
+        row = rows.get((request_type, name))
+        if row is None:
+            continue  # a rare stream may not have run in 7 s; Generate and chat (weight 3) always do
+        first = rows[(FIRST[protocol], name)]
+        assert first["requests"] == row["requests"]
+        assert first["p50_ms"] < row["p50_ms"] <= row["max_ms"]
+        sent = metric(target.http_url, "target_stream_messages_total", protocol=protocol, endpoint=endpoint)
+        assert row["stream"]["messages"] == sent > 0
+        assert row["stream"]["gap_p50_ms"] is not None and row["stream"]["gap_p50_ms"] < row["p50_ms"]
+    assert (STREAMS[protocol][0][0], STREAMS[protocol][0][1]) in rows
+    if protocol == "websocket":
+        assert rows[("WS connect", "/ws/chat")]["requests"] == 8
+        assert rows[("WS send", "notify")]["avg_ms"] is None  # fire-and-forget: counted, never timed
+    if protocol == "socketio":
+        assert {"SIO connect websocket /", "SIO connect polling /"} <= {f"{t} {n}" for t, n in rows}
+    if protocol == "grpc":
+        kinds = {t for t, _ in rows}
+        assert {"gRPC unary", "gRPC server-stream", "gRPC client-stream", "gRPC bidi-stream"} <= kinds
+
+
+def _failure_types(summary: dict, protocol: str) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for row in summary["endpoints"]:
+        if row["protocol"] == protocol:
+            for kind, n in row["failures_by_type"].items():
+                found[kind] = found.get(kind, 0) + n
+    return found
+
+
+def test_error_rate_one_fails_every_protocol_by_type(tmp_path: Path) -> None:
+    with TargetProcess("--error-rate", "1.0") as target:
+        result = _run(target, tmp_path, "--test-type", "websocket,socketio,grpc", "--users", "6", "--spawn-rate", "6",
+                      "--duration", "5s", "--exclude-tags", "notify", "typing", "protocol_ping", "health")  # fmt: skip
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = load_summary(tmp_path)
+    for protocol, kind in (("websocket", "error 500"), ("socketio", "error 500"), ("grpc", "UNAVAILABLE")):
+        row = summary["protocols"][protocol]
+        connects = sum(
+            r["requests"] for r in summary["endpoints"] if r["protocol"] == protocol and "connect" in r["request_type"]
+        )
+        assert row["failures"] == row["requests"] - connects > 0, protocol
+        assert set(_failure_types(summary, protocol)) == {kind}, protocol
+
+
+def test_delay_beyond_the_client_timeout_is_a_timeout_failure(tmp_path: Path) -> None:
+    config = tmp_path / "cfg.yaml"
+    config.write_text(
+        "services:\n  websocket: {timeout_s: 0.3s}\n  socketio: {timeout_s: 0.3s}\n  grpc: {timeout_s: 0.3s}\n"
+    )
+    with TargetProcess("--extra-delay-ms", "700") as target:
+        result = _run(target, tmp_path / "out", "--config", str(config), "--test-type", "websocket,socketio,grpc",
+                      "--users", "6", "--spawn-rate", "6", "--duration", "6s",
+                      "--tags", "ping", "chat", "predict", "generate")  # fmt: skip
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = load_summary(tmp_path / "out")
+    assert set(_failure_types(summary, "websocket")) == {"timeout"}
+    assert set(_failure_types(summary, "socketio")) == {"timeout"}
+    assert set(_failure_types(summary, "grpc")) == {"DEADLINE_EXCEEDED"}
+
+
+def test_dropped_connections_are_failures_and_users_reconnect(tmp_path: Path) -> None:
+    with TargetProcess("--drop-rate", "0.2", "--seed", "5") as target:
+        result = _run(target, tmp_path, "--test-type", "websocket,socketio", "--scenario", "stress", "--users", "6",
+                      "--spawn-rate", "6", "--duration", "6s", "--tags", "ping", "echo")  # fmt: skip
+        dropped_ws = metric(target.http_url, "target_connections_dropped_total", protocol="websocket")
+        dropped_sio = metric(target.http_url, "target_connections_dropped_total", protocol="socketio")
+    assert result.returncode == 1
+    summary = load_summary(tmp_path)
+    rows = {(r["request_type"], r["name"]): r for r in summary["endpoints"]}
+    ws_drops = rows[("WS connection", "/ws/chat")]
+    assert ws_drops["failures_by_type"] == {"connection dropped": ws_drops["requests"]}
+    # A drop that lands while a user is already closing at the end of the run is not a failure of the
+    # run: at most one per user (6) can go unreported.
+    assert dropped_ws - 6 <= ws_drops["requests"] <= dropped_ws and ws_drops["requests"] > 0
+    assert rows[("WS reconnect", "/ws/chat")]["requests"] >= ws_drops["requests"] - 6  # the last may still be down
+    sio_drops = rows[("SIO connection", "websocket /")]
+    assert dropped_sio - 6 <= sio_drops["requests"] <= dropped_sio and sio_drops["requests"] > 0
+    assert rows[("SIO reconnect", "websocket /")]["requests"] >= sio_drops["requests"] - 6
+
+
+def test_fifty_grpc_users_for_thirty_seconds_do_not_hang(target: TargetInfo, tmp_path: Path) -> None:
+    result = _run(target, tmp_path, "--test-type", "grpc", "--users", "50", "--spawn-rate", "50", "--duration", "30s")
+    exited = datetime.now().astimezone()
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = load_summary(tmp_path)
+    assert summary["total"]["failures"] == 0
+    kinds = {r["request_type"]: r["requests"] for r in summary["endpoints"]}
+    assert all(kinds.get(k, 0) > 10 for k in SENT_TYPES["grpc"]), kinds
+    assert summary["total"]["requests"] >= 600  # 50 users waiting 0.5-2 s: about 1,200 in 30 s, never flat
+    per_second = [p["rps"] for p in summary["timeline"] if 5 <= p["t_s"] <= 28]
+    assert min(per_second) > 0.3 * max(per_second), per_second  # no stall mid-run
+    assert 29 <= summary["duration_s"] <= 36
+    assert (exited - datetime.fromisoformat(summary["ended_at"])).total_seconds() <= 6  # ended_at has 1 s resolution
+
+
+@pytest.mark.parametrize(
+    ("locustfile", "host_of"),
+    [("gateway_websocket.py", lambda t: t.http_url), ("gateway_socketio.py", lambda t: t.http_url),
+     ("grpc_services.py", lambda t: f"grpc://{t.grpc_target}")],
+)  # fmt: skip
+def test_each_locustfile_runs_alone(target: TargetInfo, tmp_path: Path, locustfile: str, host_of) -> None:  # type: ignore[no-untyped-def]
+    start = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(REPO_ROOT / "load_tests/locust" / locustfile), "--headless",
+         "-u", "4", "-r", "4", "-t", "4s", "--stop-timeout", "5", "--host", host_of(target)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, env={**os.environ, "LOADTEST_OUTPUT_DIR": "out"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = load_summary(tmp_path / "out")
+    assert summary["total"]["requests"] > 5 and summary["total"]["failures"] == 0
+    assert time.monotonic() - start < 20  # stopping users (closing sessions) does not hang
