@@ -37,6 +37,7 @@ class RunPlan:
     tags: list[str] = field(default_factory=list)
     exclude_tags: list[str] = field(default_factory=list)
     from_runner: bool = False
+    scripted: dict[str, Any] = field(default_factory=dict)  # the YAML's `scripted:` section, validated
 
     def scenario_object(self) -> Scenario | None:
         if not self.scenario:
@@ -100,6 +101,7 @@ def plan_from_settings(
         tags=list(settings.tags),
         exclude_tags=list(settings.exclude_tags),
         from_runner=from_runner,
+        scripted=settings.scripted.model_dump(),
     )
 
 

@@ -27,6 +27,7 @@ from load_tests.datasets import load_audio_samples, load_feature_rows
 from load_tests.errors import ConfigError
 from load_tests.plan import PLAN_ENV, RunPlan, new_timestamp, plan_from_settings, unique_run_dir
 from load_tests.scenarios import format_duration
+from load_tests.scripted import check_protos
 from load_tests.settings import Services, Settings
 from load_tests.target.launcher import TargetProcess, die_with_parent, wait_until_reachable
 from load_tests.test_types import SHAPE_FILE
@@ -40,6 +41,10 @@ def locust_command(settings: Settings, plan: RunPlan, run_dir: Path) -> list[str
     files = [str(t.path) for t in settings.test_types] + [str(SHAPE_FILE)]
     profile = settings.scenario.profile
     classes = [c for t in settings.test_types for c in (t.users.get(profile) or t.users["normal"])]
+    scripted = settings.scripted
+    present = {"ScriptedWebSocketUser": scripted.websocket, "ScriptedSocketIOUser": scripted.socketio,
+               "ScriptedGrpcUser": scripted.grpc}  # fmt: skip
+    classes = [c for c in classes if present.get(c, True)]
     ts = plan.timestamp
     cmd = [
         sys.executable, "-m", "locust", "-f", ",".join(files), "--headless",
@@ -56,9 +61,11 @@ def locust_command(settings: Settings, plan: RunPlan, run_dir: Path) -> list[str
 
 
 def _check_data(settings: Settings) -> None:
-    """Fail before starting anything when a data file is missing or malformed (one-line ConfigError)."""
+    """Fail before starting anything when a data file or a .proto is missing or bad (one-line ConfigError)."""
     load_feature_rows(settings.features_csv)
     load_audio_samples(settings.audio_dir)
+    if any(t.name == "scripted" for t in settings.test_types):
+        check_protos(settings.scripted, Path("."))
 
 
 _HOW = {
@@ -72,6 +79,8 @@ _HOW = {
 def _check_reachable(services: Services, settings: Settings) -> None:
     """Every chosen test type knows where its service is, and something listens there."""
     for test_type in settings.test_types:
+        if test_type.name == "scripted":
+            continue  # each entry names its own URL, or uses the services above
         url = services.address_of(test_type.name)
         if not url:
             raise ConfigError(f"test type {test_type.name}: no address for its service (give {_HOW[test_type.name]})")

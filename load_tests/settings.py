@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -19,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from load_tests.errors import ConfigError, HarnessError
 from load_tests.scenarios import BUILTIN_SCENARIOS, Scenario, Stage, check_stages, parse_duration
+from load_tests.scripted import ScriptedConfig, proto_path
 from load_tests.test_types import TestType, resolve_test_types
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -121,6 +122,7 @@ class FileConfig(_Model):
     data: DataConfig = DataConfig()
     thresholds: ThresholdsConfig = ThresholdsConfig()
     scenarios: dict[str, ScenarioConfig] = {}
+    scripted: ScriptedConfig = ScriptedConfig()
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,7 @@ class Settings:
     progress_interval_s: float
     stop_timeout_s: float = 10.0
     skipped_test_types: tuple[str, ...] = ()  # left out of "all" because their service has no address
+    scripted: ScriptedConfig = field(default_factory=ScriptedConfig)
 
 
 def _one_line(error: ValidationError, source: str) -> ConfigError:
@@ -318,6 +321,8 @@ def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] |
     grpc_found = _cli_or_env(cli, env, "grpc_target")
     services = _services(file_cfg, str(found[0]) if found else None, str(grpc_found[0]) if grpc_found else None)
     skipped: tuple[str, ...] = ()
+    if any(t.name == "scripted" for t in test_types) and file_cfg.scripted.empty:
+        raise ConfigError(f"{where}: test type scripted needs entries under 'scripted:' in {source}")
     if "all" in str(test_type_spec).lower().split(",") and not services.needs_bundled_target:
         skipped = tuple(t.name for t in test_types if not services.address_of(t.name))
         test_types = tuple(t for t in test_types if services.address_of(t.name))
@@ -350,4 +355,11 @@ def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] |
         progress_interval_s=file_cfg.run.progress_interval,
         stop_timeout_s=file_cfg.run.stop_timeout,
         skipped_test_types=skipped,
+        scripted=_scripted_with_paths(file_cfg.scripted, base),
     )
+
+
+def _scripted_with_paths(config: ScriptedConfig, base: Path) -> ScriptedConfig:
+    """``.proto`` paths are relative to the config file; make them absolute for the Locust process."""
+    grpc = [e.model_copy(update={"proto": str(proto_path(e, base))}) if e.proto else e for e in config.grpc]
+    return config.model_copy(update={"grpc": grpc})

@@ -21,6 +21,7 @@ class TestType:
     locustfile: str  # inside load_tests/locust/
     users: dict[str, tuple[str, ...]]  # scenario profile -> user class names
     available: bool = True
+    in_all: bool = True  # "all" runs it
 
     @property
     def path(self) -> Path:
@@ -40,6 +41,12 @@ TEST_TYPES: dict[str, TestType] = {
             {"normal": ("SocketIOChatUser", "SocketIOPollingUser"), "stress": ("SocketIOStressUser",)},
         ),
         TestType("grpc", "grpc_services.py", {"normal": ("GrpcServicesUser",), "stress": ("GrpcStressUser",)}),
+        TestType(
+            "scripted",
+            "scripted_services.py",
+            {"normal": ("ScriptedWebSocketUser", "ScriptedSocketIOUser", "ScriptedGrpcUser")},
+            in_all=False,  # only with entries under `scripted:` in the YAML, so only when asked for
+        ),
     )
 }
 ALL = "all"
@@ -51,7 +58,7 @@ def resolve_test_types(spec: str) -> tuple[TestType, ...]:
     if not names:
         raise ConfigError(f"test type: none given (use one of {', '.join([*TEST_TYPES, ALL])})")
     if ALL in names:
-        return tuple(t for t in TEST_TYPES.values() if t.available)
+        return tuple(t for t in TEST_TYPES.values() if t.available and t.in_all)
     chosen = []
     for name in names:
         if name not in TEST_TYPES:

@@ -167,3 +167,46 @@ def test_each_locustfile_runs_alone(target: TargetInfo, tmp_path: Path, locustfi
     summary = load_summary(tmp_path / "out")
     assert summary["total"]["requests"] > 5 and summary["total"]["failures"] == 0
     assert time.monotonic() - start < 20  # stopping users (closing sessions) does not hang
+
+
+def test_services_described_in_yaml_alone(target: TargetInfo, tmp_path: Path) -> None:
+    example = REPO_ROOT / "load_tests/config/scripted_example.yaml"
+    result = _run(target, tmp_path, "--test-type", "scripted", "--config", str(example), "--users", "6",
+                  "--spawn-rate", "6", "--duration", "7s")  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = load_summary(tmp_path)
+    assert summary["total"]["failures"] == 0
+    for protocol in ("websocket", "socketio", "grpc"):
+        target_counts = served(target.http_url, protocol)
+        target_counts.pop("ServerReflection/ServerReflectionInfo", None)  # the harness looking up Generate
+        assert _sent(summary, protocol) == target_counts, protocol
+    rows = {(r["request_type"], r["name"]): r for r in summary["endpoints"]}
+    assert rows[("WS stream", "chat")]["stream"]["messages"] == 8 * rows[("WS stream", "chat")]["requests"]
+    assert rows[("SIO stream", "chat")]["stream"]["messages"] == 8 * rows[("SIO stream", "chat")]["requests"]
+    assert rows[("gRPC unary", "Inference/Predict")]["requests"] > 0  # from the .proto, compiled at run time
+    assert rows[("gRPC server-stream", "Inference/Generate")]["stream"]["messages"] > 0  # from reflection
+
+
+def test_a_scripted_grpc_entry_that_names_no_real_method_exits_2(tmp_path: Path) -> None:
+    proto = REPO_ROOT / "load_tests/protos/inference.proto"
+    config = tmp_path / "cfg.yaml"
+    entry = f"{{name: x, proto: {proto}, service: loadtests.inference.v1.Inference, method: Nope}}"
+    config.write_text(f"scripted:\n  grpc:\n    - {entry}\n")
+    result = run_cli("--test-type", "scripted", "--config", str(config), "--dry-run")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: scripted.grpc 'x': loadtests.inference.v1.Inference has no method 'Nope' "
+        "(it has Generate, Predict, Upload)"
+    )
+
+
+def test_mixed_user_speaks_http_and_socketio(target: TargetInfo, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(REPO_ROOT / "load_tests/locust/gateway_mixed.py"), "--headless",
+         "-u", "4", "-r", "4", "-t", "5s", "--stop-timeout", "5", "--host", target.http_url],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, env={**os.environ, "LOADTEST_OUTPUT_DIR": "out"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = load_summary(tmp_path / "out")
+    assert set(summary["protocols"]) == {"http", "socketio"} and summary["total"]["failures"] == 0
+    assert summary["protocols"]["socketio"]["requests"] > 0 and summary["protocols"]["http"]["requests"] > 0

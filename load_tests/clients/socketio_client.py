@@ -51,6 +51,7 @@ class SocketIOClient:
         timeout: float = 10.0,
         ca_file: str | None = None,
         stream_events: tuple[str, str, str] = ("token", "done", "error"),
+        id_field: str = "id",
         reconnect: bool = True,
     ) -> None:
         self.url, self.event, self.namespace, self.transport = url, request_event, namespace, transport
@@ -63,9 +64,10 @@ class SocketIOClient:
         self._closing = False
         self._connected_once = False
         self._dropped_at: float | None = None
+        self.id_field = id_field
         self._item_event, self._end_event, self._error_event = stream_events
-        for event_name in stream_events:
-            self.sio.on(event_name, self._routed(event_name), namespace=namespace)
+        self._listening: set[str] = set()
+        self.listen(*stream_events)
         self.sio.on("disconnect", self._on_disconnect, namespace=namespace)
         self.sio.on("*", self._on_other, namespace=namespace)
 
@@ -119,9 +121,16 @@ class SocketIOClient:
             report(self.event, SIO_RECONNECT, self.name, elapsed_ms(self._dropped_at or time.perf_counter()))
             return
 
+    def listen(self, *event_names: str) -> None:
+        """Route these server events to the stream waiting for their request id."""
+        for event_name in event_names:
+            if event_name not in self._listening:
+                self._listening.add(event_name)
+                self.sio.on(event_name, self._routed(event_name), namespace=self.namespace)
+
     def _routed(self, event_name: str) -> Any:
         def handler(data: Any = None) -> None:
-            queue = self._pending.get(data.get("id")) if isinstance(data, dict) else None
+            queue = self._pending.get(data.get(self.id_field)) if isinstance(data, dict) else None
             if queue is not None:
                 queue.put((event_name, data))
             else:
@@ -159,10 +168,17 @@ class SocketIOClient:
         return ack
 
     def stream(
-        self, event: str, data: dict[str, Any], *, name: str | None = None, expect_messages: int | None = None
+        self,
+        event: str,
+        data: dict[str, Any],
+        *,
+        name: str | None = None,
+        end_event: str | None = None,
+        expect_messages: int | None = None,
     ) -> list[Any]:
         """Emit ``data`` with a fresh ``id``; collect item events until the end event (``SIO stream``)."""
-        request_id = f"r{next(self._ids)}"
+        request_id = data.get(self.id_field) or f"r{next(self._ids)}"
+        end_event = end_event or self._end_event
         queue: Queue = Queue()
         self._pending[request_id] = queue
         items: list[Any] = []
@@ -172,13 +188,13 @@ class SocketIOClient:
         try:
             self._ensure_connected()
             timer.start = time.perf_counter()
-            self.sio.emit(event, {**data, "id": request_id}, namespace=self.namespace)
+            self.sio.emit(event, {**data, self.id_field: request_id}, namespace=self.namespace)
             while True:
                 got = queue.get(timeout=self.timeout)
                 if got is _DROPPED:
                     raise Failure("connection dropped")
                 kind, payload = got
-                if kind == self._end_event:
+                if kind == end_event:
                     if expect_messages is not None and len(items) != expect_messages:
                         raise Failure(f"message count mismatch: expected {expect_messages}, got {len(items)}")
                     break

@@ -169,11 +169,15 @@ class WebSocketClient:
 
     # messages -----------------------------------------------------------------------------
     def _exchange(self, message: dict[str, Any]) -> tuple[Any, Queue, float]:
-        msg_id = next(self._ids)
+        """Send with the message's own id (a template may set it) or a fresh one."""
+        msg_id = message.get(self.id_field)
+        if msg_id is None:
+            msg_id = next(self._ids)
+            message = {**message, self.id_field: msg_id}
         queue: Queue = Queue()
         self._pending[msg_id] = queue
         start = time.perf_counter()
-        self._socket().send(json.dumps({**message, self.id_field: msg_id}))
+        self._socket().send(json.dumps(message))
         return msg_id, queue, start
 
     def _next(self, queue: Queue) -> tuple[dict[str, Any], int]:
@@ -208,7 +212,13 @@ class WebSocketClient:
         return reply
 
     def stream(
-        self, message: dict[str, Any], *, name: str, end_type: str = "done", expect_messages: int | None = None
+        self,
+        message: dict[str, Any],
+        *,
+        name: str,
+        end_type: Any = "done",
+        end_field: str = "type",
+        expect_messages: int | None = None,
     ) -> list[dict[str, Any]]:
         """Send ``message`` and collect replies until one of ``end_type`` (``WS first message``, ``WS stream``).
 
@@ -221,7 +231,7 @@ class WebSocketClient:
             while True:
                 reply, n = self._next(queue)
                 size += n
-                if reply.get("type") == end_type:
+                if reply.get(end_field) == end_type:
                     if expect_messages is not None and len(items) != expect_messages:
                         raise Failure(f"message count mismatch: expected {expect_messages}, got {len(items)}")
                     break
