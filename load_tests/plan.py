@@ -93,6 +93,7 @@ def plan_from_settings(
             "socketio_timeout_s": svc.socketio_timeout_s,
             "grpc_timeout_s": svc.grpc_timeout_s,
             "api_key_env": svc.api_key_env,
+            "ca_file": svc.ca_file,
         },
         thresholds=merge_rules(settings.thresholds.model_dump(), s.thresholds),
         features_csv=str(settings.features_csv),

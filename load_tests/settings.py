@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -64,6 +64,7 @@ class ServicesConfig(_Model):
     socketio: ServiceEndpoint = ServiceEndpoint()
     grpc: GrpcService = GrpcService()
     api_key_env: str = "LOADTEST_API_KEY"
+    ca_file: str | None = None  # PEM bundle to trust for https/wss/gRPC TLS (relative to the config file)
 
 
 class ThresholdSet(_Model):
@@ -138,6 +139,7 @@ class Services:
     websocket_timeout_s: float = 10.0
     socketio_timeout_s: float = 10.0
     grpc_timeout_s: float = 10.0
+    ca_file: str | None = None
 
     def address_of(self, test_type: str) -> str | None:
         """Where the service of a test type is (URL or host:port), or None."""
@@ -320,6 +322,12 @@ def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] |
     found = _cli_or_env(cli, env, "host")
     grpc_found = _cli_or_env(cli, env, "grpc_target")
     services = _services(file_cfg, str(found[0]) if found else None, str(grpc_found[0]) if grpc_found else None)
+    base = config_path.resolve().parent
+    if file_cfg.services.ca_file:
+        ca_file = _resolve_path(file_cfg.services.ca_file, Path(), base)
+        if not ca_file.is_file():
+            raise ConfigError(f"{source}: services.ca_file: file not found: {ca_file}")
+        services = replace(services, ca_file=str(ca_file))
     skipped: tuple[str, ...] = ()
     if any(t.name == "scripted" for t in test_types) and file_cfg.scripted.empty:
         raise ConfigError(f"{where}: test type scripted needs entries under 'scripted:' in {source}")
@@ -339,7 +347,6 @@ def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] |
 
     found = _cli_or_env(cli, env, "output_dir")
     output_dir = Path(found[0] if found else file_cfg.run.output_dir).expanduser()
-    base = config_path.resolve().parent
     return Settings(
         config_path=config_path,
         scenario=scenario,

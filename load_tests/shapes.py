@@ -1,15 +1,23 @@
 """The scenario's stages as a Locust LoadTestShape.
 
-Locust asks ``tick()`` about once a second; each stage answers (users, spawn rate) until its end,
-then the next stage takes over, and None ends the run. ``finished`` tells the summary whether the
-run reached its planned end or was interrupted (a partial run).
+Locust asks ``tick()`` about once a second; each stage answers (users, spawn rate) until its end.
+After the last stage the shape first ramps to zero users and only then ends the test: Locust's
+ramp-down waits for every user to finish the call in hand (``--stop-timeout``), while ending the test
+straight from the shape can kill users mid-call (seen here: 20 of 20 in-flight tasks lost in one run
+of three), so the target would count requests that no report shows. ``finished`` tells the summary
+whether the run reached its planned end or was interrupted (a partial run).
 """
 
 from __future__ import annotations
 
+import time
+
 from locust import LoadTestShape
 
 from load_tests.plan import current_plan
+
+DRAIN_SPAWN_RATE = 10_000.0  # stop every user at once; each still finishes its call in hand
+DRAIN_GRACE_S = 2.0  # beyond the stop timeout, before the test ends regardless
 
 
 class ScenarioShape(LoadTestShape):
@@ -17,14 +25,25 @@ class ScenarioShape(LoadTestShape):
         super().__init__()
         self.scenario = current_plan().scenario_object()
         self.finished = False
+        self._drain_deadline: float | None = None
 
     def tick(self) -> tuple[int, float] | None:
         if self.scenario is None:
             self.finished = True
             return None
         found = self.scenario.stage_at(self.get_run_time())
-        if found is None:
-            self.finished = True
-            return None
-        stage = found[1]
-        return stage.users, stage.spawn_rate
+        if found is not None:
+            stage = found[1]
+            return stage.users, stage.spawn_rate
+        return self._drain()
+
+    def _drain(self) -> tuple[int, float] | None:
+        now = time.monotonic()
+        if self._drain_deadline is None:
+            stop_timeout = self.runner.environment.stop_timeout if self.runner else 0.0
+            self._drain_deadline = now + stop_timeout + DRAIN_GRACE_S
+            return 0, DRAIN_SPAWN_RATE
+        if self.get_current_user_count() > 0 and now < self._drain_deadline:
+            return 0, DRAIN_SPAWN_RATE
+        self.finished = True
+        return None

@@ -8,6 +8,7 @@ the run plan (the runner's, or the YAML config for plain ``locust -f``), falling
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from locust import User
@@ -98,11 +99,13 @@ class GrpcUser(User):
         target = _required(
             services.get("grpc_target") or host_target, "gRPC target", "--grpc-target or --host grpc://HOST:PORT"
         )
+        ca_file = services.get("ca_file")
         self.client = GrpcClient(
             target,
             environment.events.request,
             api_key=_api_key(),
             timeout=float(services.get("grpc_timeout_s") or 10.0),
+            root_certificates=Path(ca_file).read_bytes() if ca_file else None,
         )
 
     def on_stop(self) -> None:

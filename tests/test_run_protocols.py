@@ -53,7 +53,8 @@ def test_healthy_run_counts_match_the_target_and_streams_are_timed(
     summary = load_summary(tmp_path)
     assert summary["total"]["failures"] == 0 and summary["total"]["requests"] >= 20
     assert list(summary["protocols"]) == [protocol]
-    assert _sent(summary, protocol) == served(target.http_url, protocol)
+    harness, served_counts = _sent(summary, protocol), served(target.http_url, protocol)
+    assert harness == served_counts, (harness, served_counts)
     rows = {(r["request_type"], r["name"]): r for r in summary["endpoints"]}
     for request_type, name, endpoint in STREAMS[protocol]:
         row = rows.get((request_type, name))

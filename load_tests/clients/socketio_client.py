@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 import gevent
+import requests
 import socketio
 from gevent.queue import Empty, Queue
 
@@ -57,8 +58,11 @@ class SocketIOClient:
         self.url, self.event, self.namespace, self.transport = url, request_event, namespace, transport
         self.auth, self.headers, self.timeout, self.reconnect_enabled = auth, headers or {}, timeout, reconnect
         self.name = f"{transport} {namespace}"
-        ssl_verify: bool | str = ca_file or True
-        self.sio = socketio.Client(reconnection=False, ssl_verify=ssl_verify, request_timeout=timeout)
+        session = None
+        if ca_file:  # engineio uses the session's CA for polling and copies it into the WebSocket's sslopt
+            session = _CaSession()
+            session.verify = ca_file
+        self.sio = socketio.Client(reconnection=False, http_session=session, request_timeout=timeout)
         self._ids = itertools.count(1)
         self._pending: dict[Any, Queue] = {}
         self._closing = False
@@ -226,6 +230,15 @@ class SocketIOClient:
         except Failure as exc:
             error = exc
         report(self.event, SIO_SEND, name or event, None, exception=error)
+
+
+class _CaSession(requests.Session):
+    """A session whose own CA wins: requests otherwise lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE replace it."""
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        settings["verify"] = self.verify
+        return settings
 
 
 def _connect_failure(exc: Exception) -> Failure:

@@ -9,8 +9,10 @@ the right token count; a wrong answer is a failure with its reason. Tasks are ta
 from __future__ import annotations
 
 import random
+import ssl
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,16 @@ install()
 
 CHAT_TOKENS = 16
 LLM_TOKENS = 32
+
+
+def _trusting(ca_file: str) -> Callable[..., ssl.SSLContext]:
+    """An SSL context factory for the configured CA; geventhttpclient passes its own default ``cafile``,
+    which must not replace ours."""
+
+    def factory(*_args: Any, **_kwargs: Any) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=ca_file)
+
+    return factory
 
 
 def _json(resp: ResponseContextManager) -> Any:
@@ -55,12 +67,16 @@ class RestUser(FastHttpUser):
 
     wait_time = between(0.5, 2.0)
     weight = 4
+    insecure = False  # verify TLS certificates (FastHttpUser's default skips it)
 
     def __init__(self, environment: Any) -> None:
         plan = current_plan()
         key = plan.api_key()
         self.default_headers = {"X-API-Key": key} if key else None
         self.network_timeout = self.connection_timeout = float(plan.services.get("timeout_s") or 10.0)
+        ca_file = plan.services.get("ca_file")
+        if ca_file:
+            self.ssl_context_factory = _trusting(ca_file)
         super().__init__(environment)
 
     @tag("health")

@@ -47,12 +47,19 @@ def parse_options(argv: list[str] | None = None) -> TargetOptions:
     )
     parser.add_argument("--db-pool-size", type=int, default=20, help="simulated DB connection pool size")
     parser.add_argument("--seed", type=int, help="seed for jitter and fault draws (repeatable runs)")
+    parser.add_argument("--tls-cert", help="PEM certificate: serve HTTPS/WSS and gRPC over TLS (with --tls-key)")
+    parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
     parser.add_argument("--access-log", action="store_true", help="log every HTTP request (off: it costs throughput)")
     args = parser.parse_args(argv)
 
     for flag, port in (("--http-port", args.http_port), ("--grpc-port", args.grpc_port)):
         if not 0 <= port <= 65535:
             raise UsageError(f"{flag}: {port} is not a port (0..65535)")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise UsageError("--tls-cert and --tls-key go together")
+    for flag, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):
+        if path and not os.path.isfile(path):
+            raise UsageError(f"{flag}: file not found: {path}")
     if args.db_pool_size < 1:
         raise UsageError(f"--db-pool-size: must be at least 1, got {args.db_pool_size}")
     try:
@@ -81,6 +88,8 @@ def parse_options(argv: list[str] | None = None) -> TargetOptions:
         db_pool_size=args.db_pool_size,
         seed=args.seed,
         access_log=args.access_log,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
 
 

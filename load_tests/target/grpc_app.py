@@ -189,8 +189,10 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServicer):
         self.service.telemetry.stream_messages(PROTOCOL, "TextToSpeech/Synthesize", len(chunks))
 
 
-async def start_grpc_server(service: Service, host: str, port: int) -> tuple[grpc.aio.Server, int]:
-    """Start the gRPC server on ``host:port`` (0 = a free port) and return it with the bound port."""
+async def start_grpc_server(
+    service: Service, host: str, port: int, tls: tuple[bytes, bytes] | None = None
+) -> tuple[grpc.aio.Server, int]:
+    """Start the gRPC server on ``host:port`` (0 = a free port; TLS with (key, cert) PEM) and return it and the port."""
     server = grpc.aio.server(interceptors=[_CountingAuthInterceptor(service)])
     inference_pb2_grpc.add_InferenceServicer_to_server(InferenceServicer(service), server)
     stt_pb2_grpc.add_SpeechToTextServicer_to_server(SpeechToTextServicer(service), server)
@@ -198,7 +200,12 @@ async def start_grpc_server(service: Service, host: str, port: int) -> tuple[grp
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(SERVICE_NAMES, server)
-    bound = server.add_insecure_port(f"{host}:{port}")
+    address = f"{host}:{port}"
+    bound = (
+        server.add_secure_port(address, grpc.ssl_server_credentials([tls]))
+        if tls
+        else server.add_insecure_port(address)
+    )
     if bound == 0:
         raise OSError(f"cannot bind gRPC to {host}:{port}")
     await server.start()

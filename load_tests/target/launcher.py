@@ -20,12 +20,14 @@ import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from load_tests.errors import TargetUnavailable
 
 _PR_SET_PDEATHSIG = 1
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds load_tests/
 
 
 def die_with_parent() -> None:
@@ -43,14 +45,15 @@ class TargetInfo:
     host: str
     http_port: int
     grpc_port: int
+    tls: bool = False
 
     @property
     def http_url(self) -> str:
-        return f"http://{self.host}:{self.http_port}"
+        return f"http{'s' if self.tls else ''}://{self.host}:{self.http_port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.http_port}/ws/chat"
+        return f"ws{'s' if self.tls else ''}://{self.host}:{self.http_port}/ws/chat"
 
     @property
     def grpc_target(self) -> str:
@@ -69,6 +72,8 @@ class TargetProcess:
 
     def start(self) -> TargetInfo:
         env = dict(os.environ)
+        # The child must import load_tests wherever the user's current folder is.
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
         if self.api_key:
             env["LOAD_TARGET_API_KEY"] = self.api_key  # by environment: never on a command line
         cmd = [sys.executable, "-m", "load_tests.target", "--http-port", "0", "--grpc-port", "0", *self.args]
@@ -82,7 +87,7 @@ class TargetProcess:
             self.stop()
             raise
         self.info = TargetInfo(
-            pid=ready["pid"], host=ready["host"], http_port=ready["http_port"], grpc_port=ready["grpc_port"]
+            ready["pid"], ready["host"], ready["http_port"], ready["grpc_port"], ready.get("tls", False)
         )
         return self.info
 

@@ -17,6 +17,7 @@ import socket
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import socketio
@@ -43,6 +44,8 @@ class TargetOptions:
     db_pool_size: int = 20
     seed: int | None = None
     access_log: bool = False
+    tls_cert: str | None = None  # PEM files: HTTPS/WSS and gRPC over TLS when both are given
+    tls_key: str | None = None
 
 
 class _Server(uvicorn.Server):
@@ -87,9 +90,16 @@ async def serve(options: TargetOptions, on_ready: Callable[[dict[str, Any]], Non
         lifespan="off",
         timeout_graceful_shutdown=1,
         ws_ping_interval=None,
+        ssl_certfile=options.tls_cert,
+        ssl_keyfile=options.tls_key,
     )
     server = _Server(config)
-    grpc_server, grpc_port = await start_grpc_server(service, options.host, options.grpc_port)
+    tls = (
+        (Path(options.tls_key).read_bytes(), Path(options.tls_cert).read_bytes())
+        if options.tls_cert and options.tls_key
+        else None
+    )
+    grpc_server, grpc_port = await start_grpc_server(service, options.host, options.grpc_port, tls)
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -102,6 +112,7 @@ async def serve(options: TargetOptions, on_ready: Callable[[dict[str, Any]], Non
         await http_task  # re-raises a startup failure
         return
     host = f"[{options.host}]" if ":" in options.host else options.host
+    secure = "s" if tls else ""
     on_ready(
         {
             "event": "ready",
@@ -109,8 +120,9 @@ async def serve(options: TargetOptions, on_ready: Callable[[dict[str, Any]], Non
             "host": options.host,
             "http_port": http_port,
             "grpc_port": grpc_port,
-            "http_url": f"http://{host}:{http_port}",
-            "ws_url": f"ws://{host}:{http_port}/ws/chat",
+            "tls": bool(tls),
+            "http_url": f"http{secure}://{host}:{http_port}",
+            "ws_url": f"ws{secure}://{host}:{http_port}/ws/chat",
             "grpc_target": f"{host}:{grpc_port}",
         }
     )
