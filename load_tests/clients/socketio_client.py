@@ -73,6 +73,8 @@ class SocketIOClient:
         self._listening: set[str] = set()
         self.listen(*stream_events)
         self.sio.on("disconnect", self._on_disconnect, namespace=namespace)
+        self.sio.on("connect_error", self._on_connect_error, namespace=namespace)
+        self._connect_error: str | None = None
         self.sio.on("*", self._on_other, namespace=namespace)
 
     # connection lifecycle -------------------------------------------------------------------
@@ -87,7 +89,14 @@ class SocketIOClient:
         try:
             self._open()
         except Exception as exc:  # refused, unreachable, timed out: this row's failure
-            report(self.event, SIO_CONNECT, self.name, elapsed_ms(start), exception=_connect_failure(exc))
+            reason = self._connect_error or _reason(exc)
+            report(
+                self.event,
+                SIO_CONNECT,
+                self.name,
+                elapsed_ms(start),
+                exception=Failure(f"connect failed: {reason}"[:120]),
+            )
             if self.reconnect_enabled:
                 self._dropped_at = time.perf_counter()
                 self._connected_once = True
@@ -102,6 +111,10 @@ class SocketIOClient:
         the server's 25 s ping interval), which would hold every user's stop at the end of a run."""
         self._closing = True
         self.sio.eio.disconnect(abort=True)
+
+    def _on_connect_error(self, data: Any = None) -> None:
+        """The server's reason for refusing us; python-socketio's exception only says a namespace failed."""
+        self._connect_error = data.get("message", str(data)) if isinstance(data, dict) else str(data)
 
     def _on_disconnect(self, *_reason: Any) -> None:
         if self._closing or not self._connected_once:
@@ -241,8 +254,7 @@ class _CaSession(requests.Session):
         return settings
 
 
-def _connect_failure(exc: Exception) -> Failure:
-    """A one-line reason for a refused or failed connect (python-socketio's message is generic)."""
+def _reason(exc: Exception) -> str:
+    """A one-line reason for a failed connect when the server gave none."""
     detail = exc.args[1] if len(exc.args) > 1 else (exc.args[0] if exc.args else type(exc).__name__)
-    text = detail.get("message", str(detail)) if isinstance(detail, dict) else str(detail)
-    return Failure(f"connect failed: {text}"[:120])
+    return detail.get("message", str(detail)) if isinstance(detail, dict) else str(detail)

@@ -113,7 +113,7 @@ class WebSocketClient:
             except Exception:  # closed, reset or broken: all mean the connection is gone
                 opcode, data = websocket.ABNF.OPCODE_CLOSE, b""
             if opcode == websocket.ABNF.OPCODE_CLOSE:
-                self._dropped(ws)
+                self._dropped(ws, data)
                 return
             if opcode == websocket.ABNF.OPCODE_PONG:
                 waiter = self._pongs.pop(bytes(data), None)
@@ -134,14 +134,25 @@ class WebSocketClient:
             kind = message.get("type", "message") if isinstance(message, dict) else "message"
             report(self.event, WS_PUSH, str(kind), None, response_length=len(data))
 
-    def _dropped(self, ws: websocket.WebSocket) -> None:
+    def _dropped(self, ws: websocket.WebSocket, close_frame: bytes = b"") -> None:
+        """The server closed or the connection broke: fail what waits, then reconnect unless refused.
+
+        A close code of 1008 or 44xx means the server refuses this client (4401: no valid API key);
+        reconnecting would only be refused again, as fast as the backoff allows.
+        """
         if self._closing or ws is not self._ws:
             return
         self._ws = None
         self._connected.clear()
-        report(self.event, WS_CONNECTION, self.name, None, exception=Failure("connection dropped"))
+        code = int.from_bytes(close_frame[:2], "big") if len(close_frame) >= 2 else None
+        refused = code == 1008 or (code is not None and 4400 <= code <= 4499)
+        reason = close_frame[2:].decode(errors="replace") if refused else ""
+        failure = f"refused: close {code} {reason}".strip() if refused else "connection dropped"
+        report(self.event, WS_CONNECTION, self.name, None, exception=Failure(failure))
         for queue in list(self._pending.values()):
             queue.put((_DROPPED, 0))
+        if refused:
+            self.reconnect_enabled = False
         if self.reconnect_enabled:
             self._reconnect()
 
