@@ -55,6 +55,21 @@ def _key() -> str | None:
     return current_plan().api_key()
 
 
+class _ClientsUser(User):
+    """A user holding several clients (one per URL or namespace), opened and closed together."""
+
+    abstract = True
+    clients: dict[Any, Any]
+
+    def on_start(self) -> None:
+        for client in self.clients.values():
+            client.connect()
+
+    def on_stop(self) -> None:
+        for client in self.clients.values():
+            client.close()
+
+
 def _ws_task(entry: ScriptedWebSocket) -> Callable[[Any], None]:
     def task(user: ScriptedWebSocketUser) -> None:
         request_id = str(next(_ids))
@@ -71,7 +86,7 @@ def _ws_task(entry: ScriptedWebSocket) -> Callable[[Any], None]:
     return task
 
 
-class ScriptedWebSocketUser(User):
+class ScriptedWebSocketUser(_ClientsUser):
     abstract = not CONFIG.websocket
     wait_time = between(0.5, 2.0)
     tasks = {_ws_task(e): e.weight for e in CONFIG.websocket}  # noqa: RUF012 - Locust reads a class attribute
@@ -91,14 +106,6 @@ class ScriptedWebSocketUser(User):
                     id_field=entry.id_field,
                 )  # fmt: skip
 
-    def on_start(self) -> None:
-        for client in self.clients.values():
-            client.connect()
-
-    def on_stop(self) -> None:
-        for client in self.clients.values():
-            client.close()
-
 
 def _sio_task(entry: ScriptedSocketIO) -> Callable[[Any], None]:
     def task(user: ScriptedSocketIOUser) -> None:
@@ -116,7 +123,7 @@ def _sio_task(entry: ScriptedSocketIO) -> Callable[[Any], None]:
     return task
 
 
-class ScriptedSocketIOUser(User):
+class ScriptedSocketIOUser(_ClientsUser):
     abstract = not CONFIG.socketio
     wait_time = between(0.5, 2.0)
     tasks = {_sio_task(e): e.weight for e in CONFIG.socketio}  # noqa: RUF012 - Locust reads a class attribute
@@ -135,14 +142,6 @@ class ScriptedSocketIOUser(User):
                 )  # fmt: skip
             if entry.response_event:
                 self.clients[where].listen(entry.response_event, entry.end_event)
-
-    def on_start(self) -> None:
-        for client in self.clients.values():
-            client.connect()
-
-    def on_stop(self) -> None:
-        for client in self.clients.values():
-            client.close()
 
 
 _methods: dict[tuple[str | None, str, str, str], GrpcMethod] = {}

@@ -76,20 +76,10 @@ def _denying_handler(handler: grpc.RpcMethodHandler | None) -> grpc.RpcMethodHan
 async def _serve(
     service: Service, context: grpc.aio.ServicerContext, endpoint: str, operation: str, db: bool = False
 ) -> None:
-    """Spend the RPC's service time; an injected fault aborts it with UNAVAILABLE.
-
-    The interceptor already counted the RPC, so this only tracks in-flight, DB pool and errors.
-    """
-    telemetry = service.telemetry
+    """Spend the RPC's service time (the interceptor already counted it); a fault aborts it with UNAVAILABLE."""
     try:
-        async with telemetry.in_flight(PROTOCOL):
-            if db:
-                async with telemetry.db_connection():
-                    await service.work.serve(PROTOCOL, operation)
-            else:
-                await service.work.serve(PROTOCOL, operation)
+        await service.call(PROTOCOL, endpoint, operation, db=db, count=False)
     except InjectedFault:
-        telemetry.error(PROTOCOL, endpoint, "injected")
         await context.abort(grpc.StatusCode.UNAVAILABLE, "injected fault")
 
 

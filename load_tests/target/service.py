@@ -35,14 +35,15 @@ class Service:
         auth = get("authorization") or ""
         return auth[7:] if auth.lower().startswith("bearer ") else None
 
-    async def call(self, protocol: str, endpoint: str, operation: str, *, db: bool = False) -> None:
+    async def call(self, protocol: str, endpoint: str, operation: str, *, db: bool = False, count: bool = True) -> None:
         """Count one call, spend its service time (holding a DB connection if asked) and apply faults.
 
         Raises InjectedFault after counting the error, so handlers only translate it to their
         protocol's error answer.
         """
         telemetry = self.telemetry
-        telemetry.request(protocol, endpoint)
+        if count:  # gRPC's interceptor counts every RPC on arrival itself
+            telemetry.request(protocol, endpoint)
         try:
             async with telemetry.in_flight(protocol):
                 if db:
