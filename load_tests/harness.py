@@ -23,6 +23,7 @@ from locust.runners import STATE_CLEANUP, STATE_STOPPED, STATE_STOPPING, WorkerR
 
 from load_tests.plan import RunPlan, current_plan
 from load_tests.recorder import Recorder
+from load_tests.reporting import write_reports
 from load_tests.summary import build_summary, render_text, with_verdicts, write_summary
 from load_tests.thresholds import evaluate
 
@@ -138,8 +139,9 @@ class HarnessListener:
         }
         summary = build_summary(self.recorder, meta, duration)
         summary = with_verdicts(summary, evaluate(summary, self.plan.thresholds))
-        self.summary_path, _ = write_summary(summary, Path(self.plan.run_dir), self.plan.timestamp)
+        self.summary_path = write_summary(summary, Path(self.plan.run_dir), self.plan.timestamp)
         environment.process_exit_code = 0 if summary["thresholds"]["passed"] else 1
+        write_reports(summary, Path(self.plan.run_dir), self.plan.timestamp)
         if not self.plan.from_runner:  # the runner prints it after Locust's own tables
             sys.stdout.write("\n" + render_text(summary) + f"Reports: {self.plan.run_dir}\n")
             sys.stdout.flush()

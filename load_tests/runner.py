@@ -180,12 +180,12 @@ def run(settings: Settings, *, dry_run: bool = False, out: TextIO = sys.stdout) 
 
 def _conclude(run_dir: Path, timestamp: str, locust_code: int, signals: list[int], out: TextIO) -> int:
     summary_json = run_dir / f"locust_report_{timestamp}.json"
-    summary_txt = run_dir / "summary.txt"
+    summary_txt = run_dir / "analysis" / "summary.txt"
     if summary_txt.exists() and summary_json.exists():
         print("\n" + summary_txt.read_text(encoding="utf-8"), file=out)
         print(f"Reports written to {run_dir}:", file=out)
-        for path in sorted(run_dir.iterdir()):
-            print(f"  {path.name}", file=out)
+        for path in sorted(p for p in run_dir.rglob("*") if p.is_file()):
+            print(f"  {path.relative_to(run_dir)}", file=out)
     else:
         print(
             f"error: the load test wrote no summary (Locust exit code {locust_code}); see the log above",

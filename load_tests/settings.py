@@ -115,6 +115,15 @@ class DataConfig(_Model):
     audio_dir: str | None = None
 
 
+class CompareConfig(_Model):
+    """How different two runs must be before a row is called regressed or improved."""
+
+    latency_pct: float = Field(default=10.0, ge=0)
+    latency_ms: float = Field(default=2.0, ge=0)
+    error_rate_pct: float = Field(default=1.0, ge=0, le=100)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+
+
 class FileConfig(_Model):
     """The YAML file, as written by the user."""
 
@@ -124,6 +133,7 @@ class FileConfig(_Model):
     thresholds: ThresholdsConfig = ThresholdsConfig()
     scenarios: dict[str, ScenarioConfig] = {}
     scripted: ScriptedConfig = ScriptedConfig()
+    compare: CompareConfig = CompareConfig()
 
 
 @dataclass(frozen=True)

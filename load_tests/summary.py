@@ -77,6 +77,7 @@ def _row(records: list[EndpointRecord], duration_s: float) -> dict[str, Any]:
             "gap_p50_ms": gaps.get_value_at_percentile(50) / 1000.0 if gaps.total_count else None,
             "gap_p95_ms": gaps.get_value_at_percentile(95) / 1000.0 if gaps.total_count else None,
             "gap_max_ms": gaps.get_max_value() / 1000.0 if gaps.total_count else None,
+            "gaps_histogram": gaps.encode().decode("ascii") if gaps.total_count else None,
         }
     return row
 
@@ -180,13 +181,11 @@ def render_text(summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_summary(summary: dict[str, Any], run_dir: Path, timestamp: str) -> tuple[Path, Path]:
-    """Write ``locust_report_<ts>.json`` and ``summary.txt``; returns both paths."""
+def write_summary(summary: dict[str, Any], run_dir: Path, timestamp: str) -> Path:
+    """Write ``locust_report_<ts>.json`` first, so no report made from it can exist without it."""
     run_dir.mkdir(parents=True, exist_ok=True)
     json_path = run_dir / f"locust_report_{timestamp}.json"
-    text_path = run_dir / "summary.txt"
     tmp = json_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(summary, indent=2), encoding="utf-8")
     tmp.replace(json_path)  # a reader never sees half a summary
-    text_path.write_text(render_text(summary), encoding="utf-8")
-    return json_path, text_path
+    return json_path

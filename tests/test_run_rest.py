@@ -40,8 +40,12 @@ def test_smoke_run_counts_what_the_target_served(target: TargetInfo, tmp_path: P
     files = {p.name for p in run_dir.iterdir()}
     ts = run_dir.name
     assert {f"locust_builtin_{ts}.html", f"locust_{ts}_stats.csv", f"locust_{ts}_stats_history.csv",
-            f"locust_report_{ts}.json", "summary.txt", "run_plan.json"} <= files  # fmt: skip
-    assert "Result: PASSED" in (run_dir / "summary.txt").read_text()
+            f"locust_report_{ts}.json", f"locust_report_{ts}.html", f"locust_report_{ts}_stats.csv",
+            "run_plan.json"} <= files  # fmt: skip
+    analysis = {p.name for p in (run_dir / "analysis").iterdir()}
+    assert {"metrics.csv", "summary.txt", "response_time_by_endpoint.png", "p95_response_time.png",
+            "error_rate_by_endpoint.png", "latency_over_time.png", "rps_users_over_time.png"} <= analysis  # fmt: skip
+    assert "Result: PASSED" in (run_dir / "analysis" / "summary.txt").read_text()
     assert "Result: PASSED" in result.stdout and "[00:05] stage 1/1" in result.stdout
 
 

@@ -1,0 +1,76 @@
+"""Regenerate every report from a run summary, optionally compared with an older one.
+
+    python load_tests/generate_report.py RUN.json [--compare OLD.json] [--out DIR] [--config FILE]
+
+Writes the HTML, CSV and chart reports into DIR (default: the summary's folder). With ``--compare``
+the HTML gains a comparison section with both runs' time charts overlaid, ``comparison.json`` is
+written, and the exit code is 1 when any row regressed beyond the tolerance (``compare:`` in the
+config), so CI can gate on it. Exit 2 for a bad argument or file.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+if __name__ == "__main__" and __package__ in (None, ""):  # run as a script: import the package, not siblings
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from load_tests.errors import ConfigError, HarnessError, OneLineArgumentParser
+from load_tests.reporting import write_reports
+from load_tests.reporting.compare import Tolerance, compare
+from load_tests.settings import DEFAULT_CONFIG, read_config_file
+from load_tests.summary import SCHEMA
+
+
+def _load(path: Path, flag: str) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{flag}: file not found: {path}") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{flag}: {path} is not a JSON run summary ({exc})") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise ConfigError(f"{flag}: {path} is not a run summary (expected schema {SCHEMA})")
+    return data
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = OneLineArgumentParser(prog="generate_report.py", description=__doc__.splitlines()[0])
+    parser.add_argument("summary", type=Path, help="locust_report_<ts>.json of the run")
+    parser.add_argument("--compare", type=Path, help="an older run's summary to compare with")
+    parser.add_argument("--out", type=Path, help="output folder (default: the summary's folder)")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="config with the compare tolerances")
+    try:
+        args = parser.parse_args(argv)
+        new = _load(args.summary, "RUN.json")
+        old = _load(args.compare, "--compare") if args.compare else None
+        cfg = read_config_file(args.config).compare
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    out = args.out or args.summary.parent
+    timestamp = args.summary.stem.removeprefix("locust_report_")
+    comparison = None
+    if old is not None:
+        tolerance = Tolerance(cfg.latency_pct, cfg.latency_ms, cfg.error_rate_pct, cfg.confidence)
+        comparison = compare(old, new, tolerance, old_label=str(args.compare))
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "comparison.json").write_text(json.dumps(comparison, indent=2), encoding="utf-8")
+    written = write_reports(new, out, timestamp, comparison, old)
+    for path in written:
+        print(path)
+    if comparison is None:
+        return 0
+    counts = comparison["counts"]
+    print(f"Compared with {args.compare}: {counts['regressed']} regressed, {counts['improved']} improved, "
+          f"{counts['unchanged']} unchanged")  # fmt: skip
+    for row in comparison["rows"]:
+        if row["verdict"] != "unchanged":
+            print(f"  {row['verdict'].upper():<9} {row['scope']}: {row['reason']}")
+    return 1 if comparison["regressed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

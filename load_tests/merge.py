@@ -1,0 +1,71 @@
+"""Merge run summaries exactly: the figures of the merge equal those of one run with all the data.
+
+Possible because every row carries its HDR histogram (and streams their gap histogram) besides exact
+counts, sums, minimum and maximum. Summaries of the same period (workers of one run) merge with the
+longest duration; ``sequential=True`` (repeated runs) adds the durations, for rates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from load_tests.recorder import EndpointRecord, Recorder
+from load_tests.summary import build_summary, decode_histogram
+
+
+def _record(row: dict[str, Any]) -> EndpointRecord:
+    record = EndpointRecord(row["request_type"], row["name"])
+    if row.get("histogram"):
+        record.histogram = decode_histogram(row["histogram"])
+    record.requests, record.failures, record.no_reply = row["requests"], row["failures"], row["no_reply"]
+    timed = row["requests"] - row["no_reply"]
+    record.total_ms = (row["avg_ms"] or 0.0) * timed
+    record.min_ms, record.max_ms = row["min_ms"], row["max_ms"]
+    record.failures_by_type = dict(row["failures_by_type"])
+    stream = row.get("stream") or {}
+    record.messages = stream.get("messages") or 0
+    if stream.get("gaps_histogram"):
+        record.gaps = decode_histogram(stream["gaps_histogram"])
+    return record
+
+
+def _add(into: EndpointRecord, other: EndpointRecord) -> None:
+    into.histogram.add(other.histogram)
+    into.requests += other.requests
+    into.failures += other.failures
+    into.no_reply += other.no_reply
+    into.total_ms += other.total_ms
+    into.response_bytes += other.response_bytes
+    mins = [m for m in (into.min_ms, other.min_ms) if m is not None]
+    maxs = [m for m in (into.max_ms, other.max_ms) if m is not None]
+    into.min_ms, into.max_ms = (min(mins) if mins else None), (max(maxs) if maxs else None)
+    for kind, n in other.failures_by_type.items():
+        into.failures_by_type[kind] = into.failures_by_type.get(kind, 0) + n
+    into.messages += other.messages
+    if other.gaps is not None:
+        if into.gaps is None:
+            into.gaps = other.gaps
+        else:
+            into.gaps.add(other.gaps)
+
+
+def merge_summaries(summaries: list[dict[str, Any]], *, sequential: bool = False) -> dict[str, Any]:
+    """One summary of all rows of ``summaries``; metadata (scenario, services...) from the first."""
+    if not summaries:
+        raise ValueError("nothing to merge")
+    recorder = Recorder()
+    for summary in summaries:
+        for row in summary["endpoints"]:
+            record = _record(row)
+            key = (record.request_type, record.name)
+            if key in recorder.endpoints:
+                _add(recorder.endpoints[key], record)
+            else:
+                recorder.endpoints[key] = record
+    durations = [s["duration_s"] for s in summaries]
+    duration = sum(durations) if sequential else max(durations)
+    first = summaries[0]
+    meta = {k: v for k, v in first.items() if k not in ("schema", "duration_s", "environment", "total", "protocols",
+                                                        "endpoints", "thresholds")}  # fmt: skip
+    meta["merged_from"] = len(summaries)
+    return build_summary(recorder, meta, duration)

@@ -1,0 +1,127 @@
+"""Charts of a run summary as PNG files (matplotlib, Agg backend: no display, no fonts from the web)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+WIDTH_IN, DPI = 10.0, 110
+
+
+def _label(row: dict[str, Any]) -> str:
+    return f"{row['request_type']} {row['name']}"[:48]
+
+
+def _save(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=DPI)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _bars(rows: list[dict[str, Any]], series: list[tuple[str, str]], title: str, unit: str) -> bytes:
+    """Horizontal bars, one group per endpoint, one bar per (field, legend) in ``series``."""
+    rows = list(reversed(rows))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, max(2.5, 0.38 * len(rows) + 1.2)))
+    height = 0.8 / max(len(series), 1)
+    for i, (field, legend) in enumerate(series):
+        values = [row.get(field) or 0.0 for row in rows]
+        ax.barh([y + i * height for y in range(len(rows))], values, height=height, label=legend)
+    ax.set_yticks([y + height * (len(series) - 1) / 2 for y in range(len(rows))], [_label(r) for r in rows], fontsize=8)
+    ax.set_xlabel(unit)
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    if len(series) > 1:
+        ax.legend(loc="lower right", fontsize=8)
+    return _save(fig)
+
+
+def _timed(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in summary["endpoints"] if r.get("p50_ms") is not None]
+
+
+def response_time_by_endpoint(summary: dict[str, Any]) -> bytes:
+    return _bars(_timed(summary), [("p50_ms", "p50"), ("p95_ms", "p95"), ("p99_ms", "p99")],
+                 "Response time by endpoint", "ms")  # fmt: skip
+
+
+def p95_response_time(summary: dict[str, Any]) -> bytes:
+    rows = sorted(_timed(summary), key=lambda r: -(r["p95_ms"] or 0))
+    return _bars(rows, [("p95_ms", "p95")], "p95 response time (slowest first)", "ms")
+
+
+def error_rate_by_endpoint(summary: dict[str, Any]) -> bytes:
+    return _bars(summary["endpoints"], [("error_rate_pct", "error rate")], "Error rate by endpoint", "% of requests")
+
+
+def latency_over_time(summary: dict[str, Any], compare: dict[str, Any] | None = None) -> bytes:
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.6))
+    for data, prefix, style in ((summary, "", "-"), (compare, "old ", "--")):
+        if not data:
+            continue
+        points = [p for p in data.get("timeline", []) if p.get("p95_ms") is not None]
+        t = [p["t_s"] for p in points]
+        ax.plot(t, [p["p50_ms"] for p in points], style, label=f"{prefix}p50")
+        ax.plot(t, [p["p95_ms"] for p in points], style, label=f"{prefix}p95")
+    ax.set_xlabel("seconds since start")
+    ax.set_ylabel("ms")
+    ax.set_title("Latency over time (all requests, per second)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig)
+
+
+def rps_users_over_time(summary: dict[str, Any], compare: dict[str, Any] | None = None) -> bytes:
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.6))
+    users_ax = ax.twinx()
+    for data, prefix, style in ((summary, "", "-"), (compare, "old ", "--")):
+        if not data:
+            continue
+        points = data.get("timeline", [])
+        t = [p["t_s"] for p in points]
+        ax.plot(t, [p["rps"] for p in points], style, label=f"{prefix}requests/s")
+        ax.plot(t, [p["failures_per_s"] for p in points], style, label=f"{prefix}failures/s")
+        users_ax.plot(t, [p["users"] for p in points], style, color="grey", label=f"{prefix}users")
+    ax.set_xlabel("seconds since start")
+    ax.set_ylabel("per second")
+    users_ax.set_ylabel("users")
+    ax.set_title("Throughput and users over time")
+    ax.grid(alpha=0.3)
+    lines = ax.get_legend_handles_labels()
+    more = users_ax.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="upper left")
+    return _save(fig)
+
+
+CHARTS = {
+    "response_time_by_endpoint.png": response_time_by_endpoint,
+    "p95_response_time.png": p95_response_time,
+    "error_rate_by_endpoint.png": error_rate_by_endpoint,
+}
+TIME_CHARTS = {
+    "latency_over_time.png": latency_over_time,
+    "rps_users_over_time.png": rps_users_over_time,
+}
+
+
+def render_all(summary: dict[str, Any], compare: dict[str, Any] | None = None) -> dict[str, bytes]:
+    """Every chart as {file name: PNG bytes}; time charts overlay ``compare`` when given."""
+    charts = {name: draw(summary) for name, draw in CHARTS.items()}
+    charts.update({name: draw(summary, compare) for name, draw in TIME_CHARTS.items()})
+    return charts
+
+
+def write_all(charts: dict[str, bytes], folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, png in charts.items():
+        (folder / name).write_bytes(png)
+        paths.append(folder / name)
+    return paths

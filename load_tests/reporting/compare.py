@@ -1,0 +1,136 @@
+"""Before/after comparison of two run summaries, judged by a statistical test, not by eye.
+
+For each endpoint and protocol present in both runs, p50/p95/p99, error rate and RPS are shown with
+absolute and relative deltas. The verdict uses a bootstrap confidence interval of the p95 difference,
+resampled from the two exact HDR histograms the summaries carry, and a two-proportion test on the
+error rates: a row is *regressed* only when the whole interval lies beyond the tolerance (relative
+and absolute, so sub-millisecond jitter is not a regression) or the error rate rose significantly
+beyond its tolerance; *improved* mirrors that; anything else is *unchanged*, noise included.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from load_tests.summary import decode_histogram
+
+FIGURES = ("p50_ms", "p95_ms", "p99_ms", "error_rate_pct", "rps")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    latency_pct: float = 10.0  # p95 must move more than this (relative) ...
+    latency_ms: float = 2.0  # ... and more than this (absolute) to count
+    error_rate_pct: float = 1.0  # percentage points
+    confidence: float = 0.95
+    bootstrap: int = 400
+    seed: int = 7
+
+
+def _samples(row: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(values in ms, counts) of a row's histogram, or None when it has no timed requests."""
+    if not row.get("histogram"):
+        return None
+    histogram = decode_histogram(row["histogram"])
+    values, counts = [], []
+    for item in histogram.get_recorded_iterator():
+        values.append(item.value_iterated_to / 1000.0)
+        counts.append(item.count_at_value_iterated_to)
+    return np.asarray(values), np.asarray(counts, dtype=np.int64)
+
+
+def _weighted_percentile(values: np.ndarray, counts: np.ndarray, q: float) -> float:
+    cumulative = np.cumsum(counts)
+    rank = max(1, math.ceil(q / 100.0 * cumulative[-1] - 1e-9))
+    return float(values[np.searchsorted(cumulative, rank)])
+
+
+def p95_difference_interval(old: dict[str, Any], new: dict[str, Any], tol: Tolerance) -> tuple[float, float] | None:
+    """Bootstrap interval of new p95 - old p95 (ms); None when either side has no timed requests."""
+    a, b = _samples(old), _samples(new)
+    if a is None or b is None:
+        return None
+    rng = np.random.default_rng(tol.seed)
+    diffs = np.empty(tol.bootstrap)
+    pa, pb = a[1] / a[1].sum(), b[1] / b[1].sum()
+    for i in range(tol.bootstrap):
+        ca = rng.multinomial(int(a[1].sum()), pa)
+        cb = rng.multinomial(int(b[1].sum()), pb)
+        keep_a, keep_b = ca > 0, cb > 0
+        diffs[i] = _weighted_percentile(b[0][keep_b], cb[keep_b], 95) - _weighted_percentile(
+            a[0][keep_a], ca[keep_a], 95
+        )
+    tail = (1 - tol.confidence) / 2 * 100
+    low, high = np.percentile(diffs, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def _error_rate_shift(old: dict[str, Any], new: dict[str, Any], tol: Tolerance) -> int:
+    """+1 if the error rate rose significantly beyond tolerance, -1 if it fell so, else 0."""
+    n1, n2 = old["requests"], new["requests"]
+    if not n1 or not n2:
+        return 0
+    p1, p2 = old["failures"] / n1, new["failures"] / n2
+    if abs(p2 - p1) * 100 <= tol.error_rate_pct:
+        return 0
+    pooled = (old["failures"] + new["failures"]) / (n1 + n2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2)) or 1e-12
+    z = (p2 - p1) / se
+    return (1 if z > 0 else -1) if abs(z) > 2.576 else 0  # 99 % two-sided
+
+
+def compare_rows(scope: str, old: dict[str, Any], new: dict[str, Any], tol: Tolerance) -> dict[str, Any]:
+    interval = p95_difference_interval(old, new, tol)
+    base = old.get("p95_ms") or 0.0
+    threshold = max(tol.latency_ms, base * tol.latency_pct / 100.0)
+    verdict, reasons = "unchanged", []
+    if interval is not None:
+        low, high = interval
+        if low > threshold:
+            verdict = "regressed"
+            reasons.append(f"p95 up {low:.1f}..{high:.1f} ms ({tol.confidence:.0%} CI) > {threshold:.1f} ms")
+        elif high < -threshold:
+            verdict = "improved"
+            reasons.append(f"p95 down {-high:.1f}..{-low:.1f} ms ({tol.confidence:.0%} CI) > {threshold:.1f} ms")
+    shift = _error_rate_shift(old, new, tol)
+    if shift > 0:
+        verdict = "regressed"
+        reasons.append(f"error rate {old['error_rate_pct']:.2f}% -> {new['error_rate_pct']:.2f}%")
+    elif shift < 0 and verdict != "regressed":
+        verdict = "improved"
+        reasons.append(f"error rate {old['error_rate_pct']:.2f}% -> {new['error_rate_pct']:.2f}%")
+    delta = {k: (new[k] - old[k]) if new.get(k) is not None and old.get(k) is not None else None for k in FIGURES}
+    delta_pct = {k: (100.0 * delta[k] / old[k]) if delta[k] is not None and old[k] else None for k in FIGURES}
+    return {
+        "scope": scope,
+        "verdict": verdict,
+        "reason": "; ".join(reasons) or "within noise and tolerance",
+        "old": {k: old.get(k) for k in FIGURES},
+        "new": {k: new.get(k) for k in FIGURES},
+        "delta": delta,
+        "delta_pct": delta_pct,
+        "p95_diff_ci_ms": interval,
+    }
+
+
+def compare(
+    old: dict[str, Any], new: dict[str, Any], tol: Tolerance | None = None, old_label: str = "old"
+) -> dict[str, Any]:
+    """Every common protocol and endpoint row judged improved / regressed / unchanged."""
+    tol = tol or Tolerance()
+    rows = []
+    for protocol in sorted(set(old["protocols"]) & set(new["protocols"])):
+        rows.append(compare_rows(f"protocol {protocol}", old["protocols"][protocol], new["protocols"][protocol], tol))
+    old_rows = {(r["request_type"], r["name"]): r for r in old["endpoints"]}
+    for row in new["endpoints"]:
+        key = (row["request_type"], row["name"])
+        if key in old_rows:
+            rows.append(compare_rows(f"{key[0]} {key[1]}", old_rows[key], row, tol))
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in ("regressed", "improved", "unchanged")}
+    only_old = sorted(f"{t} {n}" for t, n in set(old_rows) - {(r["request_type"], r["name"]) for r in new["endpoints"]})
+    return {"old_label": old_label, "rows": rows, "counts": counts, "regressed": counts["regressed"] > 0,
+            "only_in_old": only_old, "tolerance": tol.__dict__}  # fmt: skip

@@ -1,0 +1,33 @@
+"""CSV views of a run summary: one row per endpoint and protocol, the figures of the JSON summary."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+FIELDS = ["protocol", "request_type", "name", "requests", "failures", "no_reply", "error_rate_pct", "rps", "min_ms",
+          "avg_ms", "max_ms", "p50_ms", "p75_ms", "p90_ms", "p95_ms", "p99_ms", "p99_9_ms", "stream_messages",
+          "failures_by_type"]  # fmt: skip
+
+
+def rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    named = [*summary["endpoints"],
+             *({"protocol": p, "request_type": "protocol", "name": p, **r} for p, r in summary["protocols"].items()),
+             {"protocol": "all", "request_type": "", "name": "TOTAL", **summary["total"]}]  # fmt: skip
+    for row in named:
+        flat = {k: row.get(k) for k in FIELDS if k not in ("stream_messages", "failures_by_type")}
+        flat["stream_messages"] = (row.get("stream") or {}).get("messages")
+        flat["failures_by_type"] = "; ".join(f"{k}: {v}" for k, v in row["failures_by_type"].items())
+        out.append(flat)
+    return out
+
+
+def write_csv(summary: dict[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(rows(summary))
+    return path
