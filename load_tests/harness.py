@@ -25,10 +25,11 @@ from load_tests.plan import RunPlan, current_plan
 from load_tests.recorder import Recorder
 from load_tests.reporting import write_reports
 from load_tests.summary import build_summary, render_text, with_verdicts, write_summary
-from load_tests.thresholds import evaluate
+from load_tests.thresholds import beyond_hope, evaluate
 
 logger = logging.getLogger("load_tests")
 SAMPLE_INTERVAL_S = 1.0
+ENDPOINT_SAMPLE_EVERY = 5  # per-endpoint figures every 5 samples (5 s): enough for charts, cheap
 _installed = False
 
 
@@ -40,10 +41,12 @@ class HarnessListener:
         self.scenario = plan.scenario_object()
         self.recorder = Recorder()
         self.timeline: list[dict[str, Any]] = []
+        self.endpoint_timeline: list[dict[str, Any]] = []
         self.started_wall: datetime | None = None
         self.started: float | None = None
         self.sampler: gevent.Greenlet | None = None
         self.summary_path: Path | None = None
+        self.aborted: str | None = None
 
     def register(self, environment: Environment) -> None:
         environment.events.request.add_listener(self.recorder.record)
@@ -60,7 +63,7 @@ class HarnessListener:
         found = self.scenario.stage_at(t) if self.scenario else None
         return found[0] + 1 if found else None
 
-    def sample(self, environment: Environment) -> dict[str, Any]:
+    def sample(self, environment: Environment, final: bool = False) -> dict[str, Any]:
         """One timeline point from the window since the previous one."""
         assert self.started is not None
         t = time.perf_counter() - self.started
@@ -77,6 +80,10 @@ class HarnessListener:
             "p95_ms": histogram.get_value_at_percentile(95) / 1000.0 if histogram.total_count else None,
         }
         self.timeline.append(point)
+        if len(self.timeline) % ENDPOINT_SAMPLE_EVERY == 0 or final:
+            previous_e = self.endpoint_timeline[-1]["t_s"] if self.endpoint_timeline else 0.0
+            endpoints = self.recorder.drain_endpoint_windows(max(t - previous_e, 1e-6))
+            self.endpoint_timeline.append({"t_s": point["t_s"], "users": point["users"], "endpoints": endpoints})
         return point
 
     def _sample_forever(self, environment: Environment) -> None:
@@ -87,6 +94,24 @@ class HarnessListener:
             if point["t_s"] >= next_progress:
                 next_progress += self.plan.progress_interval_s
                 self._print_progress(point)
+            if self._abort_if_hopeless(environment, point):
+                return
+
+    def _abort_if_hopeless(self, environment: Environment, point: dict[str, Any]) -> bool:
+        """Stop the run (gracefully: reports are still written) when the abort rule says it cannot pass."""
+        rule = self.plan.thresholds.get("abort")
+        if not rule or environment.runner is None:
+            return False
+        total = {"requests": sum(r.requests for r in self.recorder.endpoints.values()),
+                 "failures": sum(r.failures for r in self.recorder.endpoints.values())}  # fmt: skip
+        reason = beyond_hope(total, point["p95_ms"], rule, point["t_s"])
+        if reason is None:
+            return False
+        self.aborted = reason
+        sys.stdout.write(f"Aborting the run: {reason} (thresholds.abort); writing reports...\n")
+        sys.stdout.flush()
+        environment.runner.stop()
+        return True
 
     def _print_progress(self, point: dict[str, Any]) -> None:
         total_requests = sum(r.requests for r in self.recorder.endpoints.values())
@@ -124,10 +149,10 @@ class HarnessListener:
         if self.started is None:  # quit before any user started
             self.started, self.started_wall = time.perf_counter(), datetime.now().astimezone()
         else:
-            self.sample(environment)
+            self.sample(environment, final=True)
         duration = time.perf_counter() - self.started
         shape = environment.shape_class
-        partial = shape is not None and not getattr(shape, "finished", True)
+        partial = bool(self.aborted) or (shape is not None and not getattr(shape, "finished", True))
         meta = {
             "partial": partial,
             "started_at": self.started_wall.isoformat(timespec="seconds") if self.started_wall else None,
@@ -136,6 +161,8 @@ class HarnessListener:
             "test_types": self.plan.test_types if self.plan.from_runner else self._protocols_seen(),
             "services": {k: v for k, v in self.plan.services.items() if k != "api_key_env"},
             "timeline": self.timeline,
+            "endpoint_timeline": self.endpoint_timeline,
+            "aborted": self.aborted,
         }
         summary = build_summary(self.recorder, meta, duration)
         summary = with_verdicts(summary, evaluate(summary, self.plan.thresholds))

@@ -53,6 +53,9 @@ class EndpointRecord:
     failures_by_type: dict[str, int] = field(default_factory=dict)
     messages: int = 0  # streams: messages received in all
     gaps: HdrHistogram | None = None  # streams: time between two messages
+    window: HdrHistogram | None = None  # since the last per-endpoint timeline sample (reset, not reallocated)
+    window_requests: int = 0
+    window_failures: int = 0
 
     @property
     def protocol(self) -> str:
@@ -69,15 +72,21 @@ class EndpointRecord:
 
     def add(self, response_time_ms: float | None, response_length: int, exception: BaseException | str | None) -> None:
         self.requests += 1
+        self.window_requests += 1
         self.response_bytes += response_length or 0
         if exception is not None:
             self.failures += 1
+            self.window_failures += 1
             kind = failure_type(exception)
             self.failures_by_type[kind] = self.failures_by_type.get(kind, 0) + 1
         if response_time_ms is None:
             self.no_reply += 1
             return
-        self.histogram.record_value(max(LOWEST_US, min(int(response_time_ms * 1000), HIGHEST_US)))
+        value = max(LOWEST_US, min(int(response_time_ms * 1000), HIGHEST_US))
+        self.histogram.record_value(value)
+        if self.window is None:
+            self.window = new_histogram()
+        self.window.record_value(value)
         self.total_ms += response_time_ms
         if self.min_ms is None or response_time_ms < self.min_ms:
             self.min_ms = response_time_ms
@@ -119,6 +128,23 @@ class Recorder:
             self.window_failures += 1
         if response_time is not None:
             self.window.record_value(max(LOWEST_US, min(int(response_time * 1000), HIGHEST_US)))
+
+    def drain_endpoint_windows(self, span_s: float) -> dict[str, dict[str, float | None]]:
+        """Per endpoint since the last call: RPS, failures/s, p50 and p95; then start new windows."""
+        out: dict[str, dict[str, float | None]] = {}
+        for (request_type, name), entry in self.endpoints.items():
+            window = entry.window
+            timed = window is not None and window.total_count > 0
+            out[f"{request_type} {name}"] = {
+                "rps": entry.window_requests / span_s,
+                "failures_per_s": entry.window_failures / span_s,
+                "p50_ms": window.get_value_at_percentile(50) / 1000.0 if timed else None,
+                "p95_ms": window.get_value_at_percentile(95) / 1000.0 if timed else None,
+            }
+            entry.window_requests = entry.window_failures = 0
+            if window is not None:
+                window.reset()
+        return out
 
     def drain_window(self) -> tuple[int, int, HdrHistogram]:
         """Requests, failures and the histogram since the last drain; starts a new window."""

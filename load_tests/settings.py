@@ -77,11 +77,34 @@ class ThresholdSet(_Model):
     min_rps: float | None = Field(default=None, ge=0)
 
 
+class RecoveryRule(_Model):
+    """After stage ``after_stage`` (1-based) ends, p95 must come back under ``p95_ms`` within ``within_s``."""
+
+    after_stage: int = Field(ge=1)
+    p95_ms: float = Field(gt=0)
+    within_s: Seconds
+
+
+class AbortRule(_Model):
+    """Stop the run early, reports still written, once a limit is broken beyond hope after ``after_s``."""
+
+    after_s: Seconds = 30.0
+    error_rate_pct: float | None = Field(default=None, ge=0, le=100)
+    p95_ms: float | None = Field(default=None, gt=0)
+
+
 class ThresholdsConfig(ThresholdSet):
     p95_ms: float | None = Field(default=2000.0, gt=0)
     error_rate_pct: float | None = Field(default=1.0, ge=0, le=100)
     endpoints: dict[str, ThresholdSet] = {}
     protocols: dict[str, ThresholdSet] = {}
+    recovery: RecoveryRule | None = None
+    abort: AbortRule | None = None
+
+
+class ScenarioThresholds(ThresholdSet):
+    recovery: RecoveryRule | None = None
+    abort: AbortRule | None = None
 
 
 class StageConfig(_Model):
@@ -97,7 +120,7 @@ class ScenarioConfig(_Model):
     duration: Seconds | None = None
     stages: list[StageConfig] | None = Field(default=None, min_length=1)
     profile: str = Field(default="normal", pattern="^(normal|stress)$")
-    thresholds: ThresholdSet | None = None
+    thresholds: ScenarioThresholds | None = None
 
 
 class RunConfig(_Model):

@@ -11,8 +11,9 @@ Schema ``load_tests.summary/1`` (all times in milliseconds, rates per second):
   summaries can be merged exactly; endpoint rows add ``protocol``, ``request_type`` and ``name``;
   stream rows add ``stream`` (``messages``, ``gap_p50_ms``, ``gap_p95_ms``, ``gap_max_ms``); ``total``
   and ``protocols`` leave out facet rows (time to first message), which are not extra requests;
-- ``timeline[]``: per sample ``t_s``, ``stage``, ``users``, ``rps``, ``failures_per_s``, ``p50_ms``,
-  ``p95_ms``;
+- ``timeline[]``: per second ``t_s``, ``stage``, ``users``, ``rps``, ``failures_per_s``, ``p50_ms``,
+  ``p95_ms`` of all requests; ``endpoint_timeline[]``: every 5 s ``t_s``, ``users`` and per endpoint
+  (``"POST /predict"``) ``rps``, ``failures_per_s``, ``p50_ms``, ``p95_ms`` of that window;
 - ``thresholds``: ``passed`` and ``verdicts[]`` (scope, metric, limit, actual, passed, reason).
 """
 
@@ -153,7 +154,8 @@ def render_text(summary: dict[str, Any]) -> str:
     scenario = summary.get("scenario", {})
     lines = [
         f"Load test: scenario {scenario.get('name', '?')}, test types {', '.join(summary.get('test_types', []))}"
-        f"{'  [PARTIAL: interrupted before the end]' if summary.get('partial') else ''}",
+        f"{'  [PARTIAL: interrupted before the end]' if summary.get('partial') else ''}"
+        f"{'  [ABORTED: ' + summary['aborted'] + ']' if summary.get('aborted') else ''}",
         f"Started {summary.get('started_at', '?')}, ran {summary['duration_s']:.1f}s",
         "",
         f"{'Type':<20} {'Name':<32} {'Reqs':>7} {'Fails':>6} {'RPS':>7} {'Avg':>8} {'Min':>8} {'p50':>8} "

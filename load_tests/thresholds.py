@@ -32,15 +32,54 @@ class Verdict:
         return asdict(self)
 
 
+_SPECIAL = ("endpoints", "protocols", "recovery", "abort")
+
+
 def merge_rules(file_rules: dict[str, Any], scenario_rules: dict[str, Any]) -> dict[str, Any]:
     """Global rules of the config file, overridden by the scenario's own, as one plain dict."""
-    rules = {k: v for k, v in file_rules.items() if k not in ("endpoints", "protocols") and v is not None}
-    rules.update({k: v for k, v in scenario_rules.items() if v is not None})
+    rules = {k: v for k, v in file_rules.items() if k not in _SPECIAL and v is not None}
+    rules.update({k: v for k, v in scenario_rules.items() if v is not None and k not in _SPECIAL})
     return {
         "global": rules,
         "protocols": {k: _set(v) for k, v in (file_rules.get("protocols") or {}).items()},
         "endpoints": {k: _set(v) for k, v in (file_rules.get("endpoints") or {}).items()},
+        "recovery": scenario_rules.get("recovery") or file_rules.get("recovery"),
+        "abort": scenario_rules.get("abort") or file_rules.get("abort"),
     }
+
+
+def check_recovery(summary: dict[str, Any], rule: dict[str, Any]) -> Verdict:
+    """After stage ``after_stage`` ends, the per-second p95 must be back under its limit within ``within_s``."""
+    stages = summary.get("scenario", {}).get("stages", [])
+    number, limit, within = rule["after_stage"], float(rule["p95_ms"]), float(rule["within_s"])
+    scope = f"recovery after stage {number}"
+    if number > len(stages):
+        return Verdict(scope, "recovery_s", within, None, False, f"the scenario has {len(stages)} stage(s)")
+    end = sum(s["duration_s"] for s in stages[:number])
+    after = [p for p in summary.get("timeline", []) if p["t_s"] > end and p.get("p95_ms") is not None]
+    back = next((p for p in after if p["p95_ms"] <= limit), None)
+    if back is None:
+        reason = "no data after the stage" if not after else f"p95 never back under {limit:g} ms"
+        return Verdict(scope, "recovery_s", within, None, False, reason)
+    took = max(0.0, back["t_s"] - end - 1.0)  # a sample covers the second before it
+    passed = took <= within
+    reason = f"p95 under {limit:g} ms {took:.0f}s after the stage {'<=' if passed else '>'} {within:g}s"
+    return Verdict(scope, "recovery_s", within, took, passed, reason)
+
+
+def beyond_hope(
+    total: dict[str, Any], window_p95_ms: float | None, rule: dict[str, Any], elapsed_s: float
+) -> str | None:
+    """Why the run should stop now (a limit of the abort rule is broken after its grace period), or None."""
+    if elapsed_s < float(rule.get("after_s") or 0):
+        return None
+    limit = rule.get("error_rate_pct")
+    if limit is not None and total["requests"] and 100.0 * total["failures"] / total["requests"] > limit:
+        return f"error rate {100.0 * total['failures'] / total['requests']:.1f}% > {limit:g}% after {elapsed_s:.0f}s"
+    limit = rule.get("p95_ms")
+    if limit is not None and window_p95_ms is not None and window_p95_ms > limit:
+        return f"p95 {window_p95_ms:.0f} ms > {limit:g} ms after {elapsed_s:.0f}s"
+    return None
 
 
 def _set(values: dict[str, Any]) -> dict[str, Any]:
@@ -76,4 +115,8 @@ def evaluate(summary: dict[str, Any], rules: dict[str, Any]) -> list[Verdict]:
     rows = {f"{r['request_type']} {r['name']}": r for r in summary["endpoints"]}
     for endpoint, limits in rules.get("endpoints", {}).items():
         verdicts += _check(f"endpoint {endpoint}", rows.get(endpoint), limits)
+    if rules.get("recovery"):
+        verdicts.append(check_recovery(summary, rules["recovery"]))
+    if summary.get("aborted"):
+        verdicts.append(Verdict("abort", "abort", 0, None, False, f"run aborted: {summary['aborted']}"))
     return verdicts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -46,6 +47,10 @@ def test_smoke_run_counts_what_the_target_served(target: TargetInfo, tmp_path: P
     assert {"metrics.csv", "summary.txt", "response_time_by_endpoint.png", "p95_response_time.png",
             "error_rate_by_endpoint.png", "latency_over_time.png", "rps_users_over_time.png"} <= analysis  # fmt: skip
     assert "Result: PASSED" in (run_dir / "analysis" / "summary.txt").read_text()
+    windows = summary["endpoint_timeline"]
+    assert len(windows) >= 2 and all(b["t_s"] - a["t_s"] <= 5.5 for a, b in itertools.pairwise(windows))
+    predict_p95 = [w["endpoints"]["POST /predict"]["p95_ms"] for w in windows if "POST /predict" in w["endpoints"]]
+    assert predict_p95 and all(p is None or p > 0 for p in predict_p95)
     assert "Result: PASSED" in result.stdout and "[00:05] stage 1/1" in result.stdout
 
 
@@ -138,3 +143,21 @@ def test_locustfile_runs_alone_with_locust(target: TargetInfo, tmp_path: Path) -
     assert summary["total"]["requests"] > 5 and summary["total"]["failures"] == 0
     assert harness_counts(summary) == served(target.http_url, "http")
     assert "Result: PASSED" in result.stdout
+
+
+def test_a_hopeless_run_is_aborted_early_with_every_report(tmp_path: Path) -> None:
+    config = tmp_path / "cfg.yaml"
+    config.write_text("thresholds:\n  abort: {after_s: 3s, error_rate_pct: 50}\n")
+    start = time.monotonic()
+    with TargetProcess("--error-rate", "1.0") as target:
+        result = run_cli(*SHORT, "--duration", "60s", "--host", target.http_url, "--config", str(config),
+                         "--output-dir", str(tmp_path / "out"))  # fmt: skip
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    assert time.monotonic() - start < 30
+    summary = load_summary(tmp_path / "out")
+    assert summary["aborted"].startswith("error rate 100.0% > 50% after") and summary["partial"] is True
+    assert summary["duration_s"] < 15
+    assert any(v["metric"] == "abort" and not v["passed"] for v in summary["thresholds"]["verdicts"])
+    run_dir = next((tmp_path / "out").glob("smoke/*"))
+    assert (run_dir / "analysis" / "latency_over_time.png").exists()
+    assert "Aborted: error rate" in next(run_dir.glob("locust_report_*.html")).read_text()

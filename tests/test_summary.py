@@ -10,7 +10,7 @@ import pytest
 from load_tests.metrics import Failure, protocol_of
 from load_tests.recorder import Recorder, failure_type
 from load_tests.summary import build_summary, decode_histogram, render_text, with_verdicts
-from load_tests.thresholds import evaluate, merge_rules
+from load_tests.thresholds import beyond_hope, evaluate, merge_rules
 
 
 def _exact_percentile(values: list[float], p: float) -> float:
@@ -81,3 +81,46 @@ def test_an_empty_run_fails_and_renders() -> None:
     summary = with_verdicts(_summary(1, 0, requests=0), evaluate(_summary(1, 0, requests=0), merge_rules({}, {})))
     assert summary["thresholds"]["passed"] is False
     assert "no requests were made" in render_text({**summary, "duration_s": 1.0})
+
+
+def _timeline_summary(p95_by_second: list[float]) -> dict:
+    summary = _summary(20, 0)
+    summary["scenario"] = {"name": "spike", "stages": [{"duration_s": 5, "users": 1, "spawn_rate": 1},
+                                                       {"duration_s": 5, "users": 9, "spawn_rate": 9},
+                                                       {"duration_s": 10, "users": 1, "spawn_rate": 9}]}  # fmt: skip
+    summary["timeline"] = [{"t_s": float(i + 1), "p95_ms": v} for i, v in enumerate(p95_by_second)]
+    return summary
+
+
+def test_recovery_after_a_spike_passes_and_fails_on_purpose() -> None:
+    rule = {"after_stage": 2, "p95_ms": 100, "within_s": 3}
+    spike_then_calm = [10] * 5 + [500] * 5 + [400, 300, 90, 50] + [20] * 6  # back under 100 ms 2 s after t=10
+    slow_recovery = [10] * 5 + [500] * 5 + [400] * 6 + [90] * 4  # only 6 s after
+    [ok] = evaluate(_timeline_summary(spike_then_calm), merge_rules({"recovery": rule}, {}))[-1:]
+    assert ok.passed and ok.actual == 2.0 and ok.scope == "recovery after stage 2"
+    [late] = evaluate(_timeline_summary(slow_recovery), merge_rules({"recovery": rule}, {}))[-1:]
+    assert not late.passed and late.actual == 6.0
+    [never] = evaluate(_timeline_summary([10] * 5 + [500] * 15), merge_rules({"recovery": rule}, {}))[-1:]
+    assert not never.passed and "never back" in never.reason
+    scenario_rule = merge_rules({}, {"recovery": {**rule, "after_stage": 7}})
+    assert "has 3 stage(s)" in evaluate(_timeline_summary([10] * 20), scenario_rule)[-1].reason
+
+
+def test_average_threshold_and_the_abort_rule() -> None:
+    rules = merge_rules({"avg_ms": 30}, {})
+    assert all(v.passed for v in evaluate(_summary(20, 0), rules))
+    assert [v.metric for v in evaluate(_summary(40, 0), rules) if not v.passed] == ["avg_ms"]
+    rule = {"after_s": 10, "error_rate_pct": 50, "p95_ms": 1000}
+    assert beyond_hope({"requests": 10, "failures": 9}, 5.0, rule, 5.0) is None  # still in its grace period
+    assert beyond_hope({"requests": 10, "failures": 9}, 5.0, rule, 11.0) == "error rate 90.0% > 50% after 11s"
+    assert beyond_hope({"requests": 10, "failures": 1}, 2000.0, rule, 11.0) == "p95 2000 ms > 1000 ms after 11s"
+    assert beyond_hope({"requests": 10, "failures": 1}, 20.0, rule, 11.0) is None
+
+
+def test_protocol_thresholds_pass_and_fail_on_purpose() -> None:
+    summary = _summary(50, 0)
+    assert all(v.passed for v in evaluate(summary, merge_rules({"protocols": {"http": {"p95_ms": 100}}}, {})))
+    [failed] = [v for v in evaluate(summary, merge_rules({"protocols": {"http": {"p95_ms": 10}}}, {})) if not v.passed]
+    assert (failed.scope, failed.metric, failed.reason) == ("protocol http", "p95_ms", "50.02 > 10")
+    [missing] = [v for v in evaluate(summary, merge_rules({"protocols": {"grpc": {"p95_ms": 10}}}, {})) if not v.passed]
+    assert missing.reason == "no data"
