@@ -1,0 +1,58 @@
+"""The GitHub workflow files: schedule, dispatch inputs from the catalogue, and commands that exist."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from load_tests.scenarios import BUILTIN_SCENARIOS
+from load_tests.test_types import TEST_TYPES
+from tests.conftest import REPO_ROOT
+
+WORKFLOWS = REPO_ROOT / ".github" / "workflows"
+
+
+def _load(name: str) -> dict:
+    data = yaml.safe_load((WORKFLOWS / name).read_text())
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as true
+    return data
+
+
+def _runs(workflow: dict) -> str:
+    return "\n".join(step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"])
+
+
+def test_load_test_workflow_schedule_inputs_and_commands() -> None:
+    workflow = _load("load_tests.yml")
+    assert workflow["on"]["schedule"] == [{"cron": "0 2 * * *"}]
+    inputs = workflow["on"]["workflow_dispatch"]["inputs"]
+    assert inputs["scenario"]["options"] == list(BUILTIN_SCENARIOS) and inputs["scenario"]["default"] == "smoke"
+    assert inputs["test_type"]["options"] == ["all", *TEST_TYPES]
+    assert inputs["target_url"]["required"] is False
+    runs = _runs(workflow)
+    assert "python run_load_tests.py" in runs and "-r requirements.txt" in runs
+    assert not re.search(r"\$\{\{\s*inputs\.", runs), "inputs reach scripts through env, never inlined"
+    steps = workflow["jobs"]["load-test"]["steps"]
+    upload = next(s for s in steps if "upload-artifact" in s.get("uses", ""))
+    assert upload["if"] == "always()" and upload["with"]["path"] == "reports/"
+    for path in ("run_load_tests.py", "requirements.txt"):
+        assert (REPO_ROOT / path).is_file()
+
+
+def test_test_workflow_runs_the_ci_command_on_push_and_pull_request() -> None:
+    workflow = _load("tests.yml")
+    assert set(workflow["on"]) == {"push", "pull_request"}
+    assert "bash .ci/run" in _runs(workflow)
+    assert (REPO_ROOT / ".ci" / "run").is_file() and "dev.py test" in (REPO_ROOT / ".ci" / "run").read_text()
+
+
+def test_workflows_match_githubs_schema() -> None:
+    checker = Path(sys.executable).with_name("check-jsonschema")
+    files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
+    result = subprocess.run([str(checker), "--builtin-schema", "vendor.github-workflows", *files],
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
