@@ -7,7 +7,6 @@ bug of ours, never a mistake of the user's.
     HarnessError
     ├── UsageError         bad flag or value on the command line      -> exit 2
     ├── ConfigError        bad YAML, unknown key, invalid value        -> exit 2
-    ├── NotAvailableYet    a test type that is not built yet           -> exit 2
     └── TargetUnavailable  the target cannot be reached or started     -> exit 2
 """
 
@@ -29,10 +28,6 @@ class UsageError(HarnessError):
 
 class ConfigError(HarnessError):
     """The configuration (YAML, environment or flags) is invalid; the message names the place."""
-
-
-class NotAvailableYet(HarnessError):
-    """The user asked for something this version of the harness does not have."""
 
 
 class TargetUnavailable(HarnessError):

@@ -45,7 +45,6 @@ class HarnessListener:
         self.started_wall: datetime | None = None
         self.started: float | None = None
         self.sampler: gevent.Greenlet | None = None
-        self.summary_path: Path | None = None
         self.aborted: str | None = None
 
     def register(self, environment: Environment) -> None:
@@ -166,7 +165,7 @@ class HarnessListener:
         }
         summary = build_summary(self.recorder, meta, duration)
         summary = with_verdicts(summary, evaluate(summary, self.plan.thresholds))
-        self.summary_path = write_summary(summary, Path(self.plan.run_dir), self.plan.timestamp)
+        write_summary(summary, Path(self.plan.run_dir), self.plan.timestamp)
         environment.process_exit_code = 0 if summary["thresholds"]["passed"] else 1
         write_reports(summary, Path(self.plan.run_dir), self.plan.timestamp)
         if not self.plan.from_runner:  # the runner prints it after Locust's own tables

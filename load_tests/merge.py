@@ -35,7 +35,6 @@ def _add(into: EndpointRecord, other: EndpointRecord) -> None:
     into.failures += other.failures
     into.no_reply += other.no_reply
     into.total_ms += other.total_ms
-    into.response_bytes += other.response_bytes
     mins = [m for m in (into.min_ms, other.min_ms) if m is not None]
     maxs = [m for m in (into.max_ms, other.max_ms) if m is not None]
     into.min_ms, into.max_ms = (min(mins) if mins else None), (max(maxs) if maxs else None)

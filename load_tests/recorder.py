@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from hdrh.histogram import HdrHistogram
 
-from load_tests.metrics import is_facet, protocol_of
+from load_tests.metrics import Failure, is_facet, protocol_of
 
 LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS = 1, 3_600_000_000, 3  # 1 µs .. 1 h at 0.1 % resolution
 PERCENTILES = (50.0, 75.0, 90.0, 95.0, 99.0, 99.9)
@@ -31,8 +31,8 @@ def failure_type(exception: BaseException | str) -> str:
     """
     if isinstance(exception, str):
         return exception[:200]
-    if type(exception).__name__ in ("CatchResponseError", "Failure") or getattr(exception, "failure_type", None):
-        return str(getattr(exception, "failure_type", None) or exception)[:200] or type(exception).__name__
+    if isinstance(exception, Failure) or type(exception).__name__ == "CatchResponseError":
+        return str(exception)[:200] or type(exception).__name__
     return type(exception).__name__
 
 
@@ -49,7 +49,6 @@ class EndpointRecord:
     total_ms: float = 0.0
     min_ms: float | None = None
     max_ms: float | None = None
-    response_bytes: int = 0
     failures_by_type: dict[str, int] = field(default_factory=dict)
     messages: int = 0  # streams: messages received in all
     gaps: HdrHistogram | None = None  # streams: time between two messages
@@ -70,10 +69,9 @@ class EndpointRecord:
             for gap in gaps:
                 self.gaps.record_value(max(LOWEST_US, min(int(gap * 1000), HIGHEST_US)))
 
-    def add(self, response_time_ms: float | None, response_length: int, exception: BaseException | str | None) -> None:
+    def add(self, response_time_ms: float | None, exception: BaseException | str | None) -> None:
         self.requests += 1
         self.window_requests += 1
-        self.response_bytes += response_length or 0
         if exception is not None:
             self.failures += 1
             self.window_failures += 1
@@ -118,7 +116,7 @@ class Recorder:
         entry = self.endpoints.get(key)
         if entry is None:
             entry = self.endpoints[key] = EndpointRecord(request_type, name)
-        entry.add(response_time, response_length, exception)
+        entry.add(response_time, exception)
         if context and "messages" in context:
             entry.add_stream(context)
         if is_facet(request_type):

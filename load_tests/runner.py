@@ -32,7 +32,7 @@ from load_tests.settings import Services, Settings
 from load_tests.target.launcher import TargetProcess, die_with_parent, wait_until_reachable
 from load_tests.test_types import SHAPE_FILE
 
-EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_NO_SUMMARY = 0, 1, 2, 3
+EXIT_PASSED, EXIT_FAILED, EXIT_NO_SUMMARY = 0, 1, 3  # 2 (usage) comes from HarnessError.exit_code
 INTERRUPT_GRACE_S = 60.0
 
 

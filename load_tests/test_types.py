@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from load_tests.errors import ConfigError, NotAvailableYet
+from load_tests.errors import ConfigError
 
 LOCUST_DIR = Path(__file__).resolve().parent / "locust"
 SHAPE_FILE = LOCUST_DIR / "scenario_shape.py"
@@ -20,7 +20,6 @@ class TestType:
     name: str
     locustfile: str  # inside load_tests/locust/
     users: dict[str, tuple[str, ...]]  # scenario profile -> user class names
-    available: bool = True
     in_all: bool = True  # "all" runs it
 
     @property
@@ -58,16 +57,12 @@ def resolve_test_types(spec: str) -> tuple[TestType, ...]:
     if not names:
         raise ConfigError(f"test type: none given (use one of {', '.join([*TEST_TYPES, ALL])})")
     if ALL in names:
-        return tuple(t for t in TEST_TYPES.values() if t.available and t.in_all)
+        return tuple(t for t in TEST_TYPES.values() if t.in_all)
     chosen = []
     for name in names:
         if name not in TEST_TYPES:
             raise ConfigError(
                 f"test type {name!r} is unknown (use one of {', '.join([*TEST_TYPES, ALL])}, or a comma list)"
             )
-        test_type = TEST_TYPES[name]
-        if not test_type.available:
-            ready = ", ".join(t.name for t in TEST_TYPES.values() if t.available)
-            raise NotAvailableYet(f"test type {name!r} is not available yet (available now: {ready}, or all)")
-        chosen.append(test_type)
+        chosen.append(TEST_TYPES[name])
     return tuple(t for t in TEST_TYPES.values() if t in chosen)

@@ -69,7 +69,7 @@ class SocketIOClient:
         self._connected_once = False
         self._dropped_at: float | None = None
         self.id_field = id_field
-        self._item_event, self._end_event, self._error_event = stream_events
+        _, self._end_event, self._error_event = stream_events
         self._listening: set[str] = set()
         self.listen(*stream_events)
         self.sio.on("disconnect", self._on_disconnect, namespace=namespace)
