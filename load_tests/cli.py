@@ -21,7 +21,8 @@ def build_parser() -> OneLineArgumentParser:
         description="Load-test an AI service over HTTP/REST, WebSocket, Socket.IO and gRPC with Locust.",
         epilog="Exit codes: 0 passed, 1 thresholds failed, 2 usage/config/target error, 3 no summary, "
         "130/143 interrupted. Environment: LOADTEST_SCENARIO, LOADTEST_TEST_TYPE, LOADTEST_HOST, "
-        "LOADTEST_USERS, LOADTEST_SPAWN_RATE, LOADTEST_DURATION, LOADTEST_OUTPUT_DIR, LOADTEST_CONFIG.",
+        "LOADTEST_USERS, LOADTEST_SPAWN_RATE, LOADTEST_DURATION, LOADTEST_OUTPUT_DIR, LOADTEST_CONFIG, "
+        "LOADTEST_WORKERS, LOADTEST_TARGET_PID, LOADTEST_METRICS_URL.",
     )
     parser.add_argument("--scenario", help="scenario name (default from config: smoke); see --list-scenarios")
     parser.add_argument("--test-type", help=f"{', '.join([*TEST_TYPES, ALL])}, or a comma list (default all)")
@@ -34,6 +35,17 @@ def build_parser() -> OneLineArgumentParser:
     parser.add_argument("--users", help="override the peak number of users (stages scale with it)")
     parser.add_argument("--spawn-rate", help="override the spawn rate (users per second)")
     parser.add_argument("--duration", help="override the duration, e.g. 30s, 5m (stages scale with it)")
+    parser.add_argument("--workers", help="run on Locust's master/worker engine with N local worker processes")
+    parser.add_argument(
+        "--master",
+        action="store_true",
+        help="be the master of a run across machines, expecting --workers N (default 1) workers",
+    )
+    parser.add_argument("--worker", action="store_true", help="join a master on another machine (--master-host)")
+    parser.add_argument("--master-host", help="with --worker: the host running --master")
+    parser.add_argument("--master-port", help="the master's port (default 5557)")
+    parser.add_argument("--target-pid", help="sample this process's CPU/RSS as the target's (same host)")
+    parser.add_argument("--metrics-url", help="scrape this Prometheus /metrics URL during the run")
     parser.add_argument("--list-scenarios", action="store_true", help="print the scenario catalogue and exit")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and the Locust command, run nothing")
     return parser

@@ -1,15 +1,22 @@
 """Locust glue: listeners that record every request exactly, show progress, and finish the run.
 
 Each locustfile calls :func:`install` at import; it registers one :class:`HarnessListener` per
-process however many locustfiles are loaded. At ``quitting`` (also after Ctrl-C) it stops the users,
-builds the summary from our exact histograms, checks the thresholds, writes ``locust_report_<ts>.json``
-and ``summary.txt``, and sets ``environment.process_exit_code`` (0 passed, 1 thresholds failed), the
-documented way to decide Locust's exit code. Imports Locust: only locustfiles import this module.
+process however many locustfiles are loaded. What a process does depends on its Locust role:
+
+- alone (``LocalRunner``) or ``--master``: keeps the run's recorder, timeline and resource monitor,
+  prints progress, and at ``quitting`` (also after Ctrl-C) stops the users, builds the summary,
+  checks the thresholds, writes the reports and sets ``environment.process_exit_code`` (0 passed,
+  1 thresholds failed), the documented way to decide Locust's exit code;
+- ``--worker``: records its requests and ships them to the master (:mod:`load_tests.distributed`).
+
+Imports Locust: only locustfiles import this module.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import sys
 import time
 from datetime import datetime
@@ -17,19 +24,22 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import locust.runners
 from locust import events
 from locust.env import Environment
-from locust.runners import STATE_CLEANUP, STATE_STOPPED, STATE_STOPPING, WorkerRunner
+from locust.runners import STATE_CLEANUP, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
 
+from load_tests.distributed import MASTER_LAG_S, SETTLE_TIMEOUT_S, WorkerReporter, WorkerTracker
 from load_tests.plan import RunPlan, current_plan
-from load_tests.recorder import Recorder
+from load_tests.recorder import ENDPOINT_BUCKET_S, Recorder
 from load_tests.reporting import write_reports
+from load_tests.resources import Generator, ResourceMonitor
 from load_tests.summary import build_summary, render_text, with_verdicts, write_summary
 from load_tests.thresholds import beyond_hope, evaluate
+from load_tests.timeline import Timeline
 
 logger = logging.getLogger("load_tests")
 SAMPLE_INTERVAL_S = 1.0
-ENDPOINT_SAMPLE_EVERY = 5  # per-endpoint figures every 5 samples (5 s): enough for charts, cheap
 _installed = False
 
 
@@ -40,70 +50,85 @@ class HarnessListener:
         self.plan = plan
         self.scenario = plan.scenario_object()
         self.recorder = Recorder()
-        self.timeline: list[dict[str, Any]] = []
-        self.endpoint_timeline: list[dict[str, Any]] = []
+        self.timeline: Timeline | None = None
+        self.monitor: ResourceMonitor | None = None
+        self.tracker: WorkerTracker | None = None
         self.started_wall: datetime | None = None
         self.started: float | None = None
         self.sampler: gevent.Greenlet | None = None
         self.aborted: str | None = None
+        self.lag_s = 0
+        self.me = Generator("local", "local", os.getpid(), socket.gethostname())
 
     def register(self, environment: Environment) -> None:
+        restart_usage_monitor(environment, float(self.plan.resources.get("interval_s") or 2.0))
         environment.events.request.add_listener(self.recorder.record)
+        if isinstance(environment.runner, WorkerRunner):
+            WorkerReporter(self.recorder).register(environment)
+            return
+        if isinstance(environment.runner, MasterRunner):
+            self.tracker = WorkerTracker(self.recorder, self)
+            self.tracker.runner = environment.runner
+            self.tracker.register(environment)
+            self.lag_s = MASTER_LAG_S
+            self.me = Generator("master", "master", os.getpid(), socket.gethostname())
+        environment.events.usage_monitor.add_listener(self.on_usage)
         environment.events.test_start.add_listener(self.on_test_start)
         environment.events.quitting.add_listener(self.on_quitting)
 
+    def on_usage(self, environment: Environment, cpu_usage: float, memory_usage: int, **_: Any) -> None:
+        if self.monitor is not None and not is_first_usage(environment):
+            self.monitor.add_generator_sample(self.me, time.time(), cpu_usage, memory_usage)
+
     def on_test_start(self, environment: Environment, **_: Any) -> None:
-        if isinstance(environment.runner, WorkerRunner) or self.started is not None:
+        if self.started is not None:
             return
-        self.started, self.started_wall = time.perf_counter(), datetime.now().astimezone()
+        self._start()
         self.sampler = gevent.spawn(self._sample_forever, environment)
 
-    def _stage(self, t: float) -> int | None:
-        found = self.scenario.stage_at(t) if self.scenario else None
-        return found[0] + 1 if found else None
+    def _start(self) -> None:
+        self.started, self.started_wall = time.perf_counter(), datetime.now().astimezone()
+        epoch = time.time()
+        self.timeline = Timeline(epoch, self.scenario)
+        self.monitor = ResourceMonitor.from_config(epoch, self.plan.resources)
+        if self.tracker is not None:
+            self.tracker.started_epoch = epoch
 
-    def sample(self, environment: Environment, final: bool = False) -> dict[str, Any]:
-        """One timeline point from the window since the previous one."""
-        assert self.started is not None
-        t = time.perf_counter() - self.started
-        previous_t = self.timeline[-1]["t_s"] if self.timeline else 0.0
-        span = max(t - previous_t, 1e-6)
-        requests, failures, histogram = self.recorder.drain_window()
-        point = {
-            "t_s": round(t, 3),
-            "stage": self._stage(t),
-            "users": environment.runner.user_count if environment.runner else 0,
-            "rps": requests / span,
-            "failures_per_s": failures / span,
-            "p50_ms": histogram.get_value_at_percentile(50) / 1000.0 if histogram.total_count else None,
-            "p95_ms": histogram.get_value_at_percentile(95) / 1000.0 if histogram.total_count else None,
-        }
-        self.timeline.append(point)
-        if len(self.timeline) % ENDPOINT_SAMPLE_EVERY == 0 or final:
-            previous_e = self.endpoint_timeline[-1]["t_s"] if self.endpoint_timeline else 0.0
-            endpoints = self.recorder.drain_endpoint_windows(max(t - previous_e, 1e-6))
-            self.endpoint_timeline.append({"t_s": point["t_s"], "users": point["users"], "endpoints": endpoints})
-        return point
+    def _drain(self, final: bool = False) -> None:
+        """Turn finished windows into timeline points (a master waits ``lag_s`` for its workers')."""
+        assert self.timeline is not None
+        now = time.time()
+        before = int(now) + 1 if final else int(now) - self.lag_s
+        self.timeline.add_seconds(self.recorder.drain_seconds(before), now)
+        bucket_before = int(now // ENDPOINT_BUCKET_S) + 1 if final else int((now - self.lag_s) // ENDPOINT_BUCKET_S)
+        self.timeline.add_endpoint_buckets(self.recorder.drain_endpoint_buckets(bucket_before), now)
 
     def _sample_forever(self, environment: Environment) -> None:
+        assert self.timeline is not None and self.monitor is not None and self.started is not None
         next_progress = self.plan.progress_interval_s
         while True:
             gevent.sleep(SAMPLE_INTERVAL_S)
-            point = self.sample(environment)
-            if point["t_s"] >= next_progress:
+            now = time.time()
+            self.timeline.note_users(now, environment.runner.user_count if environment.runner else 0)
+            self._drain()
+            if self.tracker is not None:
+                self.tracker.check_lost()
+            if self.monitor.due(now):
+                self.monitor.sample(now)
+            t = time.perf_counter() - self.started
+            if t >= next_progress:
                 next_progress += self.plan.progress_interval_s
-                self._print_progress(point)
-            if self._abort_if_hopeless(environment, point):
+                self._print_progress(t, environment)
+            if self._abort_if_hopeless(environment, t):
                 return
 
-    def _abort_if_hopeless(self, environment: Environment, point: dict[str, Any]) -> bool:
+    def _abort_if_hopeless(self, environment: Environment, t: float) -> bool:
         """Stop the run (gracefully: reports are still written) when the abort rule says it cannot pass."""
         rule = self.plan.thresholds.get("abort")
-        if not rule or environment.runner is None:
+        if not rule or environment.runner is None or self.timeline is None:
             return False
-        total = {"requests": sum(r.requests for r in self.recorder.endpoints.values()),
-                 "failures": sum(r.failures for r in self.recorder.endpoints.values())}  # fmt: skip
-        reason = beyond_hope(total, point["p95_ms"], rule, point["t_s"])
+        latest = self.timeline.latest()
+        reason = beyond_hope(self.recorder.totals(), latest["p95_ms"] if latest else None, rule, t)
         if reason is None:
             return False
         self.aborted = reason
@@ -112,17 +137,21 @@ class HarnessListener:
         environment.runner.stop()
         return True
 
-    def _print_progress(self, point: dict[str, Any]) -> None:
-        total_requests = sum(r.requests for r in self.recorder.endpoints.values())
-        total_failures = sum(r.failures for r in self.recorder.endpoints.values())
+    def _print_progress(self, t: float, environment: Environment) -> None:
+        assert self.timeline is not None
+        totals = self.recorder.totals()
+        latest = self.timeline.latest() or {}
         stages = len(self.scenario.stages) if self.scenario else 0
-        stage = f"stage {point['stage']}/{stages}" if point["stage"] else "stage -"
-        pct = 100.0 * total_failures / total_requests if total_requests else 0.0
-        p95 = f"{point['p95_ms']:.1f} ms" if point["p95_ms"] is not None else "-"
-        minutes, seconds = divmod(int(point["t_s"]), 60)
+        found = self.scenario.stage_at(t) if self.scenario else None
+        stage = f"stage {found[0] + 1}/{stages}" if found else "stage -"
+        pct = 100.0 * totals["failures"] / totals["requests"] if totals["requests"] else 0.0
+        p95 = f"{latest['p95_ms']:.1f} ms" if latest.get("p95_ms") is not None else "-"
+        users = environment.runner.user_count if environment.runner else 0
+        workers = f"  workers {environment.runner.worker_count}" if isinstance(environment.runner, MasterRunner) else ""
+        minutes, seconds = divmod(int(t), 60)
         sys.stdout.write(
-            f"[{minutes:02d}:{seconds:02d}] {stage}  users {point['users']}  rps {point['rps']:.1f}  "
-            f"requests {total_requests}  failures {total_failures} ({pct:.2f}%)  p95 {p95}\n"
+            f"[{minutes:02d}:{seconds:02d}] {stage}  users {users}{workers}  rps {latest.get('rps', 0.0):.1f}  "
+            f"requests {totals['requests']}  failures {totals['failures']} ({pct:.2f}%)  p95 {p95}\n"
         )
         sys.stdout.flush()
 
@@ -132,10 +161,12 @@ class HarnessListener:
 
     def on_quitting(self, environment: Environment, **_: Any) -> None:
         runner = environment.runner
-        if isinstance(runner, WorkerRunner) or runner is None:
+        if runner is None:
             return
         if runner.state not in (STATE_STOPPED, STATE_STOPPING, STATE_CLEANUP):
             runner.stop()  # Ctrl-C arrives while users run: freeze the figures before summarising
+        if self.tracker is not None:
+            self.wait_for_workers(time.monotonic())
         if self.sampler is not None:
             self.sampler.kill(block=False)
         try:
@@ -144,14 +175,34 @@ class HarnessListener:
             logger.exception("writing the run summary failed")
             environment.process_exit_code = 3
 
+    def wait_for_workers(self, since: float) -> None:
+        """Give live workers time to ship their last delta (reports come every 3 s)."""
+        assert self.tracker is not None
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        while not self.tracker.settled(since) and time.monotonic() < deadline:
+            gevent.sleep(0.2)
+
     def finish(self, environment: Environment) -> None:
         if self.started is None:  # quit before any user started
-            self.started, self.started_wall = time.perf_counter(), datetime.now().astimezone()
-        else:
-            self.sample(environment, final=True)
+            self._start()
+        assert self.timeline is not None and self.monitor is not None and self.started is not None
+        self.timeline.note_users(time.time(), environment.runner.user_count if environment.runner else 0)
+        self._drain(final=True)
+        if self.tracker is not None:
+            self.tracker.check_lost()
+        self.monitor.sample()
+        self.monitor.close()
         duration = time.perf_counter() - self.started
         shape = environment.shape_class
         partial = bool(self.aborted) or (shape is not None and not getattr(shape, "finished", True))
+        timeline, endpoint_timeline = self.timeline.as_lists()
+        if self.tracker is None:  # alone, this process made every request
+            totals = self.recorder.totals()
+            self.me.requests, self.me.failures = totals["requests"], totals["failures"]
+        self.monitor.generators.setdefault(self.me.name, self.me)
+        if self.tracker is not None:
+            for worker in self.tracker.workers.values():
+                self.monitor.generators.setdefault(worker.name, worker)
         meta = {
             "partial": partial,
             "started_at": self.started_wall.isoformat(timespec="seconds") if self.started_wall else None,
@@ -159,9 +210,11 @@ class HarnessListener:
             "scenario": self.plan.scenario or {"name": "locust", "profile": "normal", "stages": []},
             "test_types": self.plan.test_types if self.plan.from_runner else self._protocols_seen(),
             "services": {k: v for k, v in self.plan.services.items() if k != "api_key_env"},
-            "timeline": self.timeline,
-            "endpoint_timeline": self.endpoint_timeline,
+            "timeline": timeline,
+            "endpoint_timeline": endpoint_timeline,
             "aborted": self.aborted,
+            "resources": self.monitor.as_summary(),
+            "workers": self._workers_meta(),
         }
         summary = build_summary(self.recorder, meta, duration)
         summary = with_verdicts(summary, evaluate(summary, self.plan.thresholds))
@@ -171,6 +224,35 @@ class HarnessListener:
         if not self.plan.from_runner:  # the runner prints it after Locust's own tables
             sys.stdout.write("\n" + render_text(summary) + f"Reports: {self.plan.run_dir}\n")
             sys.stdout.flush()
+
+    def _workers_meta(self) -> dict[str, Any] | None:
+        if self.tracker is None:
+            return None
+        return {"count": len(self.tracker.workers), "lost": self.tracker.lost()}
+
+
+def restart_usage_monitor(environment: Environment, interval_s: float) -> None:
+    """Make Locust's ``usage_monitor`` fire every ``interval_s`` from now on.
+
+    Locust samples its process every ``CPU_MONITOR_INTERVAL`` (10 s, first after 10 s), from a greenlet
+    started before any listener can change the interval: a 30 s smoke run would get two samples. We
+    set the interval and restart that greenlet, so CPU/RSS come from Locust's own event at our pace.
+    """
+    runner = environment.runner
+    if runner is None:
+        return
+    locust.runners.CPU_MONITOR_INTERVAL = interval_s
+    for greenlet in list(runner.greenlet):
+        if getattr(greenlet, "_run", None) == runner.monitor_cpu_and_memory:
+            greenlet.kill(block=False)
+    runner.greenlet.spawn(runner.monitor_cpu_and_memory)
+
+
+def is_first_usage(environment: Environment) -> bool:
+    """Locust's first CPU figure of a process is always 0 (psutil's first call only starts measuring)."""
+    seen = getattr(environment, "_load_tests_usage_seen", False)
+    environment._load_tests_usage_seen = True  # type: ignore[attr-defined]
+    return not seen
 
 
 def install() -> None:

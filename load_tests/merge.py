@@ -29,25 +29,6 @@ def _record(row: dict[str, Any]) -> EndpointRecord:
     return record
 
 
-def _add(into: EndpointRecord, other: EndpointRecord) -> None:
-    into.histogram.add(other.histogram)
-    into.requests += other.requests
-    into.failures += other.failures
-    into.no_reply += other.no_reply
-    into.total_ms += other.total_ms
-    mins = [m for m in (into.min_ms, other.min_ms) if m is not None]
-    maxs = [m for m in (into.max_ms, other.max_ms) if m is not None]
-    into.min_ms, into.max_ms = (min(mins) if mins else None), (max(maxs) if maxs else None)
-    for kind, n in other.failures_by_type.items():
-        into.failures_by_type[kind] = into.failures_by_type.get(kind, 0) + n
-    into.messages += other.messages
-    if other.gaps is not None:
-        if into.gaps is None:
-            into.gaps = other.gaps
-        else:
-            into.gaps.add(other.gaps)
-
-
 def merge_summaries(summaries: list[dict[str, Any]], *, sequential: bool = False) -> dict[str, Any]:
     """One summary of all rows of ``summaries``; metadata (scenario, services...) from the first."""
     if not summaries:
@@ -58,7 +39,7 @@ def merge_summaries(summaries: list[dict[str, Any]], *, sequential: bool = False
             record = _record(row)
             key = (record.request_type, record.name)
             if key in recorder.endpoints:
-                _add(recorder.endpoints[key], record)
+                recorder.endpoints[key].merge(record)
             else:
                 recorder.endpoints[key] = record
     durations = [s["duration_s"] for s in summaries]

@@ -38,6 +38,7 @@ class RunPlan:
     exclude_tags: list[str] = field(default_factory=list)
     from_runner: bool = False
     scripted: dict[str, Any] = field(default_factory=dict)  # the YAML's `scripted:` section, validated
+    resources: dict[str, Any] = field(default_factory=dict)  # interval_s, target_pid, metrics_url, metrics, gpu
 
     def scenario_object(self) -> Scenario | None:
         if not self.scenario:
@@ -103,6 +104,7 @@ def plan_from_settings(
         exclude_tags=list(settings.exclude_tags),
         from_runner=from_runner,
         scripted=settings.scripted.model_dump(),
+        resources=dict(settings.resources),
     )
 
 

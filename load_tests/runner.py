@@ -5,6 +5,10 @@ Ctrl-C reaches this process first: we forward SIGINT to Locust (the path on whic
 its HTML report and our listener its summary), wait for it, and only then stop the target. A second
 Ctrl-C kills Locust at once.
 
+Distributed runs use Locust's own master/worker engine: ``--workers N`` starts the Locust process as
+``--master`` on a free loopback port plus N ``--worker`` processes; ``--master`` / ``--worker`` are
+the two halves of a run across machines (see docs/distributed.md).
+
 Exit codes: 0 thresholds passed, 1 thresholds failed, 2 usage/config/target error, 3 the run produced
 no summary (a bug or a crash: see the log above), 130/143 interrupted by SIGINT/SIGTERM (reports of
 the partial run are still written).
@@ -15,49 +19,73 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import Any, TextIO
 
 from load_tests.datasets import load_audio_samples, load_feature_rows
 from load_tests.errors import ConfigError
 from load_tests.plan import PLAN_ENV, RunPlan, new_timestamp, plan_from_settings, unique_run_dir
+from load_tests.resources import DEFAULT_TARGET_METRICS
 from load_tests.scenarios import format_duration
 from load_tests.scripted import check_protos
 from load_tests.settings import Services, Settings
-from load_tests.target.launcher import TargetProcess, die_with_parent, wait_until_reachable
+from load_tests.target.launcher import TargetInfo, TargetProcess, die_with_parent, wait_until_reachable
 from load_tests.test_types import SHAPE_FILE
 
 EXIT_PASSED, EXIT_FAILED, EXIT_NO_SUMMARY = 0, 1, 3  # 2 (usage) comes from HarnessError.exit_code
 INTERRUPT_GRACE_S = 60.0
+WORKER_WAIT_S = 60.0  # a master gives up (no summary, exit 3) when its workers have not all joined by then
+WORKER_EXIT_GRACE_S = 15.0
 
 
-def locust_command(settings: Settings, plan: RunPlan, run_dir: Path) -> list[str]:
-    """The ``locust`` command line for this run (headless, scenario shape, our reports)."""
-    files = [str(t.path) for t in settings.test_types] + [str(SHAPE_FILE)]
+def _user_classes(settings: Settings) -> list[str]:
     profile = settings.scenario.profile
     classes = [c for t in settings.test_types for c in (t.users.get(profile) or t.users["normal"])]
     scripted = settings.scripted
     present = {"ScriptedWebSocketUser": scripted.websocket, "ScriptedSocketIOUser": scripted.socketio,
                "ScriptedGrpcUser": scripted.grpc}  # fmt: skip
-    classes = [c for c in classes if present.get(c, True)]
+    return [c for c in classes if present.get(c, True)]
+
+
+def _files(settings: Settings) -> str:
+    return ",".join([str(t.path) for t in settings.test_types] + [str(SHAPE_FILE)])
+
+
+def locust_command(settings: Settings, plan: RunPlan, run_dir: Path, master_port: int | None = None) -> list[str]:
+    """The ``locust`` command line for this run (headless, scenario shape, our reports); with
+    ``master_port`` the process is a Locust master expecting ``settings.distribution.workers``."""
     ts = plan.timestamp
     cmd = [
-        sys.executable, "-m", "locust", "-f", ",".join(files), "--headless",
+        sys.executable, "-m", "locust", "-f", _files(settings), "--headless",
         "--host", plan.services["rest_url"] or "http://127.0.0.1",
         "--html", str(run_dir / f"locust_builtin_{ts}.html"),
         "--csv", str(run_dir / f"locust_{ts}"), "--csv-full-history",
         "--only-summary", "--loglevel", "INFO", "--stop-timeout", f"{settings.stop_timeout_s:g}",
     ]  # fmt: skip
+    if master_port is not None:
+        dist = settings.distribution
+        bind = "0.0.0.0" if dist.mode == "master" else "127.0.0.1"  # remote workers must reach it
+        cmd += ["--master", "--master-bind-host", bind, "--master-bind-port", str(master_port),
+                "--expect-workers", str(dist.workers), "--expect-workers-max-wait", f"{WORKER_WAIT_S:g}"]  # fmt: skip
     if settings.tags:
         cmd += ["--tags", *settings.tags]
     if settings.exclude_tags:
         cmd += ["--exclude-tags", *settings.exclude_tags]
-    return cmd + classes
+    return cmd + _user_classes(settings)
+
+
+def worker_command(settings: Settings, master_host: str, master_port: int) -> list[str]:
+    """A Locust worker joining ``master_host:master_port`` (the master picks users, shape and tags)."""
+    return [sys.executable, "-m", "locust", "-f", _files(settings), "--worker", "--master-host", master_host,
+            "--master-port", str(master_port), "--loglevel", "WARNING", *_user_classes(settings)]  # fmt: skip
 
 
 def _check_data(settings: Settings) -> None:
@@ -106,8 +134,10 @@ class _LocustProcess:
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
 
-    def run(self) -> int:
+    def run(self, on_start: Callable[[], None] | None = None) -> int:
         self.process = subprocess.Popen(self.cmd, env=self.env, start_new_session=True, preexec_fn=die_with_parent)
+        if on_start is not None:
+            on_start()
         previous = {s: signal.signal(s, self._forward) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             while True:
@@ -147,14 +177,84 @@ def describe_plan(settings: Settings, cmd: list[str] | None, out: TextIO) -> Non
         print("Locust: " + " ".join(cmd), file=out)
 
 
+class _LocalWorkers:
+    """The N ``--worker`` processes of ``--workers N``; stopped (at worst killed) when the run ends."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str], count: int, out: TextIO) -> None:
+        self.cmd, self.env, self.count, self.out = cmd, env, count, out
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> None:
+        for n in range(1, self.count + 1):
+            process = subprocess.Popen(self.cmd, env=self.env, start_new_session=True, preexec_fn=die_with_parent)
+            self.processes.append(process)
+            print(f"Locust worker {n} of {self.count} started (pid {process.pid})", file=self.out, flush=True)
+
+    def __enter__(self) -> _LocalWorkers:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        deadline = time.monotonic() + WORKER_EXIT_GRACE_S  # the master tells them to quit; wait for that
+        for process in self.processes:
+            try:
+                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _bundled_resources(settings: Settings, info: TargetInfo) -> dict[str, Any]:
+    """Sample the bundled target's process and its /metrics unless the config says otherwise."""
+    resources = dict(settings.resources)
+    if not resources.get("target_pid"):
+        resources["target_pid"] = info.pid
+    if not resources.get("metrics_url"):
+        resources["metrics_url"] = f"{info.http_url}/metrics"
+        resources["metrics"] = resources.get("metrics") or list(DEFAULT_TARGET_METRICS)
+    return resources
+
+
+def _run_worker(settings: Settings, out: TextIO) -> int:
+    """``--worker``: join a master on another machine; it decides users, shape, tags and reports."""
+    dist = settings.distribution
+    assert dist.master_host is not None
+    _check_reachable(settings.services, settings)
+    with tempfile.TemporaryDirectory(prefix="load_tests_worker_") as tmp:
+        plan = plan_from_settings(settings, Path(tmp), new_timestamp(), with_scenario=True, from_runner=True)
+        plan_path = Path(tmp) / "run_plan.json"
+        plan.write(plan_path)
+        print(f"Joining the Locust master at {dist.master_host}:{dist.master_port} as a worker "
+              f"(test types {', '.join(t.name for t in settings.test_types)})", file=out, flush=True)  # fmt: skip
+        code = _LocustProcess(worker_command(settings, dist.master_host, dist.master_port),
+                              {**os.environ, PLAN_ENV: str(plan_path)}).run()  # fmt: skip
+    print(f"Worker finished (Locust exit code {code})", file=out, flush=True)
+    return EXIT_PASSED if code == 0 else EXIT_NO_SUMMARY
+
+
 def run(settings: Settings, *, dry_run: bool = False, out: TextIO = sys.stdout) -> int:
     """Run the load test ``settings`` describe and return the exit code."""
     _check_data(settings)
+    dist = settings.distribution
+    if dist.mode == "worker":
+        if dry_run:
+            print("Locust worker: " + " ".join(worker_command(settings, dist.master_host or "", dist.master_port)),
+                  file=out)  # fmt: skip
+            return EXIT_PASSED
+        return _run_worker(settings, out)
     timestamp = new_timestamp()
     run_dir = unique_run_dir(settings.output_dir.resolve(), settings.scenario.name, timestamp)
+    master_port = {"local": None, "master": dist.master_port}.get(dist.mode, 0)
     if dry_run:
         plan = plan_from_settings(settings, run_dir, timestamp, with_scenario=True, from_runner=True)
-        describe_plan(settings, locust_command(settings, plan, run_dir), out)
+        describe_plan(settings, locust_command(settings, plan, run_dir, master_port), out)
+        if dist.mode == "workers":
+            print(f"Locust workers ({dist.workers}): " + " ".join(worker_command(settings, "127.0.0.1", 0)), file=out)
         return EXIT_PASSED
     describe_plan(settings, None, out)
     api_key = os.environ.get(settings.services.api_key_env) or None
@@ -165,6 +265,7 @@ def run(settings: Settings, *, dry_run: bool = False, out: TextIO = sys.stdout) 
             info = stack.enter_context(TargetProcess(api_key=api_key))
             services = replace(services, rest_url=info.http_url, websocket_url=info.ws_url,
                                socketio_url=info.http_url, grpc_target=info.grpc_target)  # fmt: skip
+            settings = replace(settings, resources=_bundled_resources(settings, info))
             print(f"Target ready: {info.http_url} (gRPC {info.grpc_target}, pid {info.pid})", file=out, flush=True)
         else:
             _check_reachable(services, settings)
@@ -173,8 +274,18 @@ def run(settings: Settings, *, dry_run: bool = False, out: TextIO = sys.stdout) 
         plan = plan_from_settings(settings, run_dir, timestamp, with_scenario=True, from_runner=True)
         plan_path = run_dir / "run_plan.json"
         plan.write(plan_path)
-        locust = _LocustProcess(locust_command(settings, plan, run_dir), {**os.environ, PLAN_ENV: str(plan_path)})
-        locust_code = locust.run()
+        env = {**os.environ, PLAN_ENV: str(plan_path)}
+        if master_port == 0:
+            master_port = _free_port()
+        locust = _LocustProcess(locust_command(settings, plan, run_dir, master_port), env)
+        local_workers = dist.workers if dist.mode == "workers" else 0
+        worker_cmd = worker_command(settings, "127.0.0.1", master_port or 0)
+        workers = stack.enter_context(_LocalWorkers(worker_cmd, env, local_workers, out))
+        if dist.mode == "master":
+            print(f"Locust master listening on port {master_port}: start {dist.workers} worker(s) with "
+                  f"`python run_load_tests.py --worker --master-host THIS_HOST --master-port {master_port} "
+                  "--host ... --test-type ...`", file=out, flush=True)  # fmt: skip
+        locust_code = locust.run(on_start=workers.start)
     return _conclude(run_dir, timestamp, locust_code, locust.signals, out)
 
 

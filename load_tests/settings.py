@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from load_tests.errors import ConfigError, HarnessError
 from load_tests.scenarios import BUILTIN_SCENARIOS, Scenario, Stage, check_stages, parse_duration
@@ -38,6 +38,9 @@ ENV_VARS = {
     "DURATION": "duration",
     "GRPC_TARGET": "grpc_target",
     "TAGS": "tags",
+    "WORKERS": "workers",
+    "TARGET_PID": "target_pid",
+    "METRICS_URL": "metrics_url",
     "EXCLUDE_TAGS": "exclude_tags",
 }
 
@@ -93,6 +96,19 @@ class AbortRule(_Model):
     p95_ms: float | None = Field(default=None, gt=0)
 
 
+class ResourceLimit(_Model):
+    """Limits on one resource series (``target.cpu_percent``; ``*`` matches, as in ``generator.*.cpu_percent``)."""
+
+    max: float | None = None
+    avg: float | None = None
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> ResourceLimit:
+        if self.max is None and self.avg is None:
+            raise ValueError("give max, avg or both")
+        return self
+
+
 class ThresholdsConfig(ThresholdSet):
     p95_ms: float | None = Field(default=2000.0, gt=0)
     error_rate_pct: float | None = Field(default=1.0, ge=0, le=100)
@@ -100,6 +116,7 @@ class ThresholdsConfig(ThresholdSet):
     protocols: dict[str, ThresholdSet] = {}
     recovery: RecoveryRule | None = None
     abort: AbortRule | None = None
+    resources: dict[str, ResourceLimit] = {}
 
 
 class ScenarioThresholds(ThresholdSet):
@@ -133,6 +150,23 @@ class RunConfig(_Model):
     stop_timeout: Seconds = 10.0  # users finish the call in hand at the end, so none goes unreported
 
 
+class ResourcesConfig(_Model):
+    """What to sample beside latency (see load_tests/resources.py)."""
+
+    interval: Seconds = Field(default=2.0, gt=0)
+    target_pid: int | None = Field(default=None, ge=1)  # the target's process, when it runs on this host
+    metrics_url: str | None = None  # a Prometheus text endpoint, e.g. http://127.0.0.1:8000/metrics
+    metrics: list[str] | None = None  # names to keep (default: all gauges and counters of the endpoint)
+    gpu: bool = True
+
+    @field_validator("metrics_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError(f"{value!r} is not an http(s) URL such as http://127.0.0.1:8000/metrics")
+        return value
+
+
 class DataConfig(_Model):
     features_csv: str | None = None
     audio_dir: str | None = None
@@ -157,6 +191,7 @@ class FileConfig(_Model):
     scenarios: dict[str, ScenarioConfig] = {}
     scripted: ScriptedConfig = ScriptedConfig()
     compare: CompareConfig = CompareConfig()
+    resources: ResourcesConfig = ResourcesConfig()
 
 
 @dataclass(frozen=True)
@@ -185,6 +220,17 @@ class Services:
 
 
 @dataclass(frozen=True)
+class Distribution:
+    """How Locust runs: alone (``local``), ``workers`` (a master and N local workers), or one side of a
+    run across machines (``master`` expecting N workers, ``worker`` joining ``master_host``)."""
+
+    mode: str = "local"
+    workers: int = 0
+    master_host: str | None = None
+    master_port: int = 5557
+
+
+@dataclass(frozen=True)
 class Settings:
     config_path: Path | None
     scenario: Scenario
@@ -201,6 +247,8 @@ class Settings:
     stop_timeout_s: float = 10.0
     skipped_test_types: tuple[str, ...] = ()  # left out of "all" because their service has no address
     scripted: ScriptedConfig = field(default_factory=ScriptedConfig)
+    resources: dict[str, Any] = field(default_factory=dict)  # interval_s, target_pid, metrics_url, metrics, gpu
+    distribution: Distribution = Distribution()
 
 
 def _one_line(error: ValidationError, source: str) -> ConfigError:
@@ -380,6 +428,19 @@ def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] |
 
     found = _cli_or_env(cli, env, "output_dir")
     output_dir = Path(found[0] if found else file_cfg.run.output_dir).expanduser()
+    res = file_cfg.resources
+    resources = {"interval_s": res.interval, "target_pid": res.target_pid, "metrics_url": res.metrics_url,
+                 "metrics": res.metrics, "gpu": res.gpu}  # fmt: skip
+    found = _cli_or_env(cli, env, "target_pid")
+    if found:
+        resources["target_pid"] = _number(found[0], found[1], int, 1)
+    found = _cli_or_env(cli, env, "metrics_url")
+    if found:
+        try:
+            ResourcesConfig(metrics_url=str(found[0]))
+        except ValidationError as exc:
+            raise ConfigError(f"{found[1]}: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+        resources["metrics_url"] = str(found[0])
     return Settings(
         config_path=config_path,
         scenario=scenario,
@@ -396,7 +457,41 @@ def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] |
         stop_timeout_s=file_cfg.run.stop_timeout,
         skipped_test_types=skipped,
         scripted=_scripted_with_paths(file_cfg.scripted, base),
+        resources=resources,
+        distribution=_distribution(cli, env, services),
     )
+
+
+def _distribution(cli: Mapping[str, Any], env: Mapping[str, str], services: Services) -> Distribution:
+    """--workers N / --master / --worker --master-host HOST, checked for combinations that cannot work."""
+    found = _cli_or_env(cli, env, "workers")
+    workers = _number(found[0], found[1], int, 1) if found else 0
+    found = _cli_or_env(cli, env, "master_port")
+    port = _number(found[0], found[1], int, 1) if found else 5557
+    if port > 65535:
+        raise ConfigError(f"{found[1] if found else '--master-port'}: {port} is not a TCP port (1-65535)")
+    host_found = _cli_or_env(cli, env, "master_host")
+    master_host = str(host_found[0]) if host_found else None
+    if cli.get("master") and cli.get("worker"):
+        raise ConfigError("--master and --worker: a process is one or the other")
+    if cli.get("worker"):
+        if not master_host:
+            raise ConfigError("--worker: give --master-host HOST (the machine running --master)")
+        if workers:
+            raise ConfigError("--workers: not with --worker (the master decides how many workers it expects)")
+        if services.needs_bundled_target:
+            raise ConfigError("--worker: give --host/--grpc-target (or services.* in the config): the target must be "
+                              "reachable from every machine")  # fmt: skip
+        return Distribution("worker", 0, master_host, port)
+    if master_host:
+        raise ConfigError("--master-host: only with --worker")
+    if cli.get("master"):
+        if services.needs_bundled_target:
+            raise ConfigError("--master: give --host/--grpc-target (or services.* in the config): workers on other "
+                              "machines cannot reach the bundled target on 127.0.0.1; use --workers N alone for "
+                              "workers on this machine")  # fmt: skip
+        return Distribution("master", workers or 1, None, port)
+    return Distribution("workers" if workers else "local", workers, None, port)
 
 
 def _scripted_with_paths(config: ScriptedConfig, base: Path) -> ScriptedConfig:

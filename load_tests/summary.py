@@ -11,9 +11,15 @@ Schema ``load_tests.summary/1`` (all times in milliseconds, rates per second):
   summaries can be merged exactly; endpoint rows add ``protocol``, ``request_type`` and ``name``;
   stream rows add ``stream`` (``messages``, ``gap_p50_ms``, ``gap_p95_ms``, ``gap_max_ms``); ``total``
   and ``protocols`` leave out facet rows (time to first message), which are not extra requests;
-- ``timeline[]``: per second ``t_s``, ``stage``, ``users``, ``rps``, ``failures_per_s``, ``p50_ms``,
-  ``p95_ms`` of all requests; ``endpoint_timeline[]``: every 5 s ``t_s``, ``users`` and per endpoint
-  (``"POST /predict"``) ``rps``, ``failures_per_s``, ``p50_ms``, ``p95_ms`` of that window;
+- ``timeline[]``: per second ``t_s``, ``stage``, ``users``, ``requests``, ``failures``, ``rps``,
+  ``failures_per_s``, ``p50_ms``, ``p95_ms`` of all requests; ``endpoint_timeline[]``: every 5 s
+  ``t_s``, ``users`` and per endpoint (``"POST /predict"``) ``rps``, ``failures_per_s``, ``p50_ms``,
+  ``p95_ms`` of that window;
+- ``resources``: ``interval_s``, ``series`` ({name: [[t_s, value], ...]}: ``generator.<process>.cpu_percent``
+  and ``.rss_mb``, ``target.cpu_percent``/``.rss_mb``, ``metrics.<scraped name>``, ``gpu<i>.*``), ``stats``
+  (min, avg, max, last, samples per series), ``generators[]`` (name, role, pid, host, requests, failures,
+  status, lost_at_s), ``target``, ``metrics`` (url, kinds, errors) and ``gpu`` (available, reason, devices);
+  ``workers``: ``count`` and ``lost[]`` in a master/worker run, else null (see load_tests/resources.py);
 - ``thresholds``: ``passed`` and ``verdicts[]`` (scope, metric, limit, actual, passed, reason).
 """
 
@@ -174,6 +180,7 @@ def render_text(summary: dict[str, Any]) -> str:
     if failures:
         lines += ["", "Failures by type:"]
         lines += [f"  {n:>6}  {r['request_type']} {r['name']}: {kind}" for r, kind, n in failures]
+    lines += _resource_lines(summary)
     thresholds = summary.get("thresholds")
     if thresholds:
         lines += ["", "Thresholds:"]
@@ -181,6 +188,31 @@ def render_text(summary: dict[str, Any]) -> str:
             lines.append(f"  {'PASS' if v['passed'] else 'FAIL'}  {v['scope']:<28} {v['metric']:<15} {v['reason']}")
         lines.append(f"Result: {'PASSED' if thresholds['passed'] else 'FAILED'}")
     return "\n".join(lines) + "\n"
+
+
+def _resource_lines(summary: dict[str, Any]) -> list[str]:
+    res = summary.get("resources")
+    if not res:
+        return []
+    stats = res.get("stats", {})
+    lines = ["", "Resources (CPU % of one core, RSS MB: avg / max):"]
+    for g in res.get("generators", []):
+        cpu, rss = stats.get(f"generator.{g['name']}.cpu_percent"), stats.get(f"generator.{g['name']}.rss_mb")
+        figures = f"CPU {_fmt(cpu and cpu['avg'])} / {_fmt(cpu and cpu['max'])}  RSS {_fmt(rss and rss['max'])}"
+        lines.append(f"  {g['name']:<10} {g['requests']:>7} requests  {figures}  {g['status']}")
+    cpu, rss = stats.get("target.cpu_percent"), stats.get("target.rss_mb")
+    if cpu and rss:
+        lines.append(f"  {'target':<10} {'':>16}  CPU {_fmt(cpu['avg'])} / {_fmt(cpu['max'])}  RSS {_fmt(rss['max'])}")
+    scraped = [n for n in stats if n.startswith("metrics.")]
+    if scraped:
+        lines.append("  scraped: " + ", ".join(f"{n[8:]} max {_fmt(stats[n]['max'])}" for n in scraped))
+    gpu = res.get("gpu") or {}
+    lines.append(f"  GPU: {gpu.get('reason', 'no GPU')}")
+    for w in (summary.get("workers") or {}).get("lost", []):
+        lines.append(
+            f"  WORKER LOST: {w['name']} (pid {w['pid']}) at {w['lost_at_s']:.1f}s; its unreported figures are missing"
+        )
+    return lines
 
 
 def write_summary(summary: dict[str, Any], run_dir: Path, timestamp: str) -> Path:

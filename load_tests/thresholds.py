@@ -6,6 +6,7 @@ endpoint (``"POST /predict"``). A scenario's own thresholds replace the global o
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ class Verdict:
         return asdict(self)
 
 
-_SPECIAL = ("endpoints", "protocols", "recovery", "abort")
+_SPECIAL = ("endpoints", "protocols", "recovery", "abort", "resources")
 
 
 def merge_rules(file_rules: dict[str, Any], scenario_rules: dict[str, Any]) -> dict[str, Any]:
@@ -45,6 +46,7 @@ def merge_rules(file_rules: dict[str, Any], scenario_rules: dict[str, Any]) -> d
         "endpoints": {k: _set(v) for k, v in (file_rules.get("endpoints") or {}).items()},
         "recovery": scenario_rules.get("recovery") or file_rules.get("recovery"),
         "abort": scenario_rules.get("abort") or file_rules.get("abort"),
+        "resources": {k: _set(v) for k, v in (file_rules.get("resources") or {}).items()},
     }
 
 
@@ -65,6 +67,34 @@ def check_recovery(summary: dict[str, Any], rule: dict[str, Any]) -> Verdict:
     passed = took <= within
     reason = f"p95 under {limit:g} ms {took:.0f}s after the stage {'<=' if passed else '>'} {within:g}s"
     return Verdict(scope, "recovery_s", within, took, passed, reason)
+
+
+def check_resources(summary: dict[str, Any], rules: dict[str, dict[str, float]]) -> list[Verdict]:
+    """Limits on resource series; ``*`` in a name matches (``generator.*.cpu_percent``: every process).
+
+    A series with no samples fails ("no samples"), except GPU series on a host without a GPU: those
+    are not checked, so one config serves machines with and without GPUs.
+    """
+    resources = summary.get("resources") or {}
+    stats = resources.get("stats") or {}
+    no_gpu = not (resources.get("gpu") or {}).get("available")
+    verdicts = []
+    for pattern, limits in rules.items():
+        names = sorted(n for n in stats if fnmatch.fnmatchcase(n, pattern))
+        for stat, limit in limits.items():
+            scope = f"resource {pattern}"
+            if not names:
+                if no_gpu and pattern.startswith("gpu"):
+                    verdicts.append(Verdict(scope, stat, float(limit), None, True, "not checked: no GPU"))
+                else:
+                    verdicts.append(Verdict(scope, stat, float(limit), None, False, "no samples of this series"))
+                continue
+            for name in names:
+                actual = stats[name][stat]
+                passed = actual <= limit
+                reason = f"{stat} {actual:.1f} {'<=' if passed else '>'} {limit:g}"
+                verdicts.append(Verdict(f"resource {name}", stat, float(limit), actual, passed, reason))
+    return verdicts
 
 
 def beyond_hope(
@@ -117,6 +147,7 @@ def evaluate(summary: dict[str, Any], rules: dict[str, Any]) -> list[Verdict]:
         verdicts += _check(f"endpoint {endpoint}", rows.get(endpoint), limits)
     if rules.get("recovery"):
         verdicts.append(check_recovery(summary, rules["recovery"]))
+    verdicts += check_resources(summary, rules.get("resources") or {})
     if summary.get("aborted"):
         verdicts.append(Verdict("abort", "abort", 0, None, False, f"run aborted: {summary['aborted']}"))
     return verdicts

@@ -71,6 +71,24 @@ def load_summary(output_dir: pathlib.Path) -> dict:
     return json.loads(found[0].read_text())
 
 
+SENT_TYPES = {
+    "websocket": {"WS reply", "WS stream", "WS send"},
+    "socketio": {"SIO ack", "SIO stream", "SIO send"},
+    "grpc": {"gRPC unary", "gRPC server-stream", "gRPC client-stream", "gRPC bidi-stream"},
+}
+
+
+def sent(summary: dict, protocol: str) -> dict[str, int]:
+    """Calls per target endpoint of one protocol as the harness saw them, to compare with :func:`served`."""
+    if protocol == "http":
+        return harness_counts({"endpoints": [r for r in summary["endpoints"] if r["protocol"] == "http"]})
+    counts: dict[str, int] = {}
+    for row in summary["endpoints"]:
+        if row["request_type"] in SENT_TYPES[protocol]:
+            counts[row["name"]] = counts.get(row["name"], 0) + row["requests"]
+    return counts
+
+
 def harness_counts(summary: dict) -> dict[str, int]:
     """Requests per target endpoint as the harness saw them (first-token rows are not extra requests)."""
     counts: dict[str, int] = {}

@@ -12,16 +12,11 @@ from pathlib import Path
 import pytest
 
 from load_tests.target.launcher import TargetInfo, TargetProcess
-from tests.conftest import REPO_ROOT, load_summary, metric, run_cli, served
+from tests.conftest import REPO_ROOT, SENT_TYPES, load_summary, metric, run_cli, sent, served
 
 pytestmark = pytest.mark.slow
 
 # Rows that are one message sent to the target each (connects, pushes, pings and facets are not).
-SENT_TYPES = {
-    "websocket": {"WS reply", "WS stream", "WS send"},
-    "socketio": {"SIO ack", "SIO stream", "SIO send"},
-    "grpc": {"gRPC unary", "gRPC server-stream", "gRPC client-stream", "gRPC bidi-stream"},
-}
 STREAMS = {
     "websocket": [("WS stream", "chat", "chat")],
     "socketio": [("SIO stream", "chat", "chat")],
@@ -30,14 +25,6 @@ STREAMS = {
              ("gRPC bidi-stream", "SpeechToText/StreamingRecognize", "SpeechToText/StreamingRecognize")],
 }  # fmt: skip
 FIRST = {"websocket": "WS first message", "socketio": "SIO first event", "grpc": "gRPC first message"}
-
-
-def _sent(summary: dict, protocol: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for row in summary["endpoints"]:
-        if row["request_type"] in SENT_TYPES[protocol]:
-            counts[row["name"]] = counts.get(row["name"], 0) + row["requests"]
-    return counts
 
 
 def _run(target: TargetInfo, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -53,7 +40,7 @@ def test_healthy_run_counts_match_the_target_and_streams_are_timed(
     summary = load_summary(tmp_path)
     assert summary["total"]["failures"] == 0 and summary["total"]["requests"] >= 20
     assert list(summary["protocols"]) == [protocol]
-    harness, served_counts = _sent(summary, protocol), served(target.http_url, protocol)
+    harness, served_counts = sent(summary, protocol), served(target.http_url, protocol)
     assert harness == served_counts, (harness, served_counts)
     rows = {(r["request_type"], r["name"]): r for r in summary["endpoints"]}
     for request_type, name, endpoint in STREAMS[protocol]:
@@ -63,8 +50,8 @@ def test_healthy_run_counts_match_the_target_and_streams_are_timed(
         first = rows[(FIRST[protocol], name)]
         assert first["requests"] == row["requests"]
         assert first["p50_ms"] < row["p50_ms"] <= row["max_ms"]
-        sent = metric(target.http_url, "target_stream_messages_total", protocol=protocol, endpoint=endpoint)
-        assert row["stream"]["messages"] == sent > 0
+        streamed = metric(target.http_url, "target_stream_messages_total", protocol=protocol, endpoint=endpoint)
+        assert row["stream"]["messages"] == streamed > 0
         assert row["stream"]["gap_p50_ms"] is not None and row["stream"]["gap_p50_ms"] < row["p50_ms"]
     assert (STREAMS[protocol][0][0], STREAMS[protocol][0][1]) in rows
     if protocol == "websocket":
@@ -180,7 +167,7 @@ def test_services_described_in_yaml_alone(target: TargetInfo, tmp_path: Path) ->
     for protocol in ("websocket", "socketio", "grpc"):
         target_counts = served(target.http_url, protocol)
         target_counts.pop("ServerReflection/ServerReflectionInfo", None)  # the harness looking up Generate
-        assert _sent(summary, protocol) == target_counts, protocol
+        assert sent(summary, protocol) == target_counts, protocol
     rows = {(r["request_type"], r["name"]): r for r in summary["endpoints"]}
     assert rows[("WS stream", "chat")]["stream"]["messages"] == 8 * rows[("WS stream", "chat")]["requests"]
     assert rows[("SIO stream", "chat")]["stream"]["messages"] == 8 * rows[("SIO stream", "chat")]["requests"]

@@ -61,7 +61,7 @@ def error_rate_by_endpoint(summary: dict[str, Any]) -> bytes:
     return _bars(summary["endpoints"], [("error_rate_pct", "error rate")], "Error rate by endpoint", "% of requests")
 
 
-def latency_over_time(summary: dict[str, Any], compare: dict[str, Any] | None = None) -> bytes:
+def latency_over_time(summary: dict[str, Any], compare: dict[str, Any] | None = None) -> bytes | None:
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.6))
     for data, prefix, style in ((summary, "", "-"), (compare, "old ", "--")):
         if not data:
@@ -78,7 +78,7 @@ def latency_over_time(summary: dict[str, Any], compare: dict[str, Any] | None = 
     return _save(fig)
 
 
-def rps_users_over_time(summary: dict[str, Any], compare: dict[str, Any] | None = None) -> bytes:
+def rps_users_over_time(summary: dict[str, Any], compare: dict[str, Any] | None = None) -> bytes | None:
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.6))
     users_ax = ax.twinx()
     for data, prefix, style in ((summary, "", "-"), (compare, "old ", "--")):
@@ -100,6 +100,42 @@ def rps_users_over_time(summary: dict[str, Any], compare: dict[str, Any] | None 
     return _save(fig)
 
 
+def _plot_series(ax: Any, series: dict[str, list[list[float]]], names: list[str], label: Any = None) -> None:
+    for name in names:
+        points = series[name]
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=label(name) if label else name)
+    if names:
+        ax.legend(fontsize=7, loc="upper left")
+    ax.grid(alpha=0.3)
+
+
+def resources_over_time(summary: dict[str, Any], compare: dict[str, Any] | None = None) -> bytes | None:
+    """p95 latency on top, then CPU, memory, scraped metrics and GPU on the same time axis."""
+    resources = summary.get("resources") or {}
+    series = resources.get("series") or {}
+    if not series:
+        return None
+    cpu = sorted(n for n in series if n.endswith(".cpu_percent"))
+    rss = sorted(n for n in series if n.endswith(".rss_mb"))
+    kinds = (resources.get("metrics") or {}).get("kinds") or {}
+    gauges = sorted(n for n in series if n.startswith("metrics.") and kinds.get(n[len("metrics.") :]) != "rate")
+    rates = sorted(n for n in series if n.startswith("metrics.") and n not in gauges)
+    gpu = sorted(n for n in series if n.startswith("gpu"))
+    panels = [p for p in (("CPU (% of one core)", cpu), ("RSS (MB)", rss), ("scraped gauges", gauges),
+                          ("scraped rates (/s)", rates), ("GPU", gpu)) if p[1]]  # fmt: skip
+    fig, axes = plt.subplots(len(panels) + 1, 1, figsize=(WIDTH_IN, 2.2 * (len(panels) + 1)), sharex=True)
+    points = [p for p in summary.get("timeline", []) if p.get("p95_ms") is not None]
+    axes[0].plot([p["t_s"] for p in points], [p["p95_ms"] for p in points], label="p95 latency (ms)")
+    axes[0].legend(fontsize=7, loc="upper left")
+    axes[0].grid(alpha=0.3)
+    axes[0].set_title("Resources beside latency")
+    for ax, (title, names) in zip(axes[1:], panels, strict=True):
+        _plot_series(ax, series, names, lambda n: n.removeprefix("metrics."))
+        ax.set_ylabel(title, fontsize=8)
+    axes[-1].set_xlabel("seconds since start")
+    return _save(fig)
+
+
 CHARTS = {
     "response_time_by_endpoint.png": response_time_by_endpoint,
     "p95_response_time.png": p95_response_time,
@@ -108,13 +144,17 @@ CHARTS = {
 TIME_CHARTS = {
     "latency_over_time.png": latency_over_time,
     "rps_users_over_time.png": rps_users_over_time,
+    "resources_over_time.png": resources_over_time,
 }
 
 
 def render_all(summary: dict[str, Any], compare: dict[str, Any] | None = None) -> dict[str, bytes]:
     """Every chart as {file name: PNG bytes}; time charts overlay ``compare`` when given."""
     charts = {name: draw(summary) for name, draw in CHARTS.items()}
-    charts.update({name: draw(summary, compare) for name, draw in TIME_CHARTS.items()})
+    for name, draw in TIME_CHARTS.items():
+        png = draw(summary, compare)
+        if png is not None:  # no resource series (an old summary): no chart
+            charts[name] = png
     return charts
 
 

@@ -55,4 +55,6 @@ def render_html(summary: dict[str, Any], charts: dict[str, bytes], comparison: d
         failures=[(r, kind, n) for r in summary["endpoints"] for kind, n in r["failures_by_type"].items()],
         charts={name: base64.b64encode(png).decode("ascii") for name, png in charts.items()},
         comparison=comparison,
+        res=summary.get("resources"),
+        lost_workers=(summary.get("workers") or {}).get("lost", []),
     )

@@ -1,0 +1,76 @@
+"""The docker-compose file and Kubernetes manifest for runs across machines stay valid and consistent."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from load_tests.cli import build_parser
+from load_tests.settings import load_settings
+from tests.conftest import REPO_ROOT
+
+DEPLOY = REPO_ROOT / "deploy"
+
+
+def _defaults(value: str) -> str:
+    """``${NAME:-default}`` -> default, as Compose does with NAME unset."""
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+
+
+def _settings(command: list[str], env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    """Parse a container's command with our real parser and settings, as the container would."""
+    assert command[:2] == ["python", "run_load_tests.py"], command
+    args = build_parser().parse_args([_defaults(a) for a in command[2:]])
+    return args, load_settings(vars(args), env=env or {})
+
+
+def _flag(command: list[str], flag: str) -> str:
+    return _defaults(command[command.index(flag) + 1])
+
+
+def test_compose_file_is_valid_and_master_and_workers_agree() -> None:
+    path = DEPLOY / "docker-compose.yml"
+    check = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
+                            str(path)], capture_output=True, text=True)  # fmt: skip
+    assert check.returncode == 0, check.stdout + check.stderr
+    services = yaml.safe_load(path.read_text())["services"]
+    master, worker = services["master"]["command"], services["worker"]["command"]
+    _, master_settings = _settings(master)
+    _, worker_settings = _settings(worker)
+    assert master_settings.distribution.mode == "master" and worker_settings.distribution.mode == "worker"
+    assert master_settings.distribution.workers == services["worker"]["deploy"]["replicas"]
+    assert worker_settings.distribution.master_host == "master"
+    assert master_settings.distribution.master_port == worker_settings.distribution.master_port
+    assert [t.name for t in master_settings.test_types] == [t.name for t in worker_settings.test_types]
+    assert master_settings.services.rest_url == worker_settings.services.rest_url == "http://target:8000"
+    target = services["target"]["command"]
+    assert target[:3] == ["python", "-m", "load_tests.target"] and _flag(target, "--http-port") == "8000"
+    dockerfile = DEPLOY / services["master"]["build"]["dockerfile"].removeprefix("deploy/")
+    assert "requirements.txt" in dockerfile.read_text()
+
+
+def test_kubernetes_manifest_is_consistent() -> None:
+    docs = {d["kind"]: d for d in yaml.safe_load_all((DEPLOY / "kubernetes" / "load-test.yaml").read_text())}
+    assert set(docs) == {"ConfigMap", "Service", "PersistentVolumeClaim", "Job", "Deployment"}
+    for doc in docs.values():
+        assert doc["apiVersion"] and doc["metadata"]["name"].startswith("load-test")
+    env = {k: str(v) for k, v in docs["ConfigMap"]["data"].items()}
+    job, workers = docs["Job"]["spec"]["template"]["spec"], docs["Deployment"]["spec"]
+    [master_container], [worker_container] = job["containers"], workers["template"]["spec"]["containers"]
+    _, master = _settings(master_container["command"], env)
+    _, worker = _settings(worker_container["command"], env)
+    assert master.distribution.mode == "master" and master.distribution.workers == workers["replicas"]
+    assert worker.distribution.master_host == docs["Service"]["metadata"]["name"]
+    port = docs["Service"]["spec"]["ports"][0]
+    assert port["port"] == port["targetPort"] == master.distribution.master_port == worker.distribution.master_port
+    assert docs["Service"]["spec"]["selector"] == docs["Job"]["spec"]["template"]["metadata"]["labels"]
+    assert workers["selector"]["matchLabels"] == workers["template"]["metadata"]["labels"]
+    assert master_container["image"] == worker_container["image"]
+    claim = job["volumes"][0]["persistentVolumeClaim"]["claimName"]
+    assert claim == docs["PersistentVolumeClaim"]["metadata"]["name"]
+    assert "api-key" not in str(docs["ConfigMap"]).lower()  # secrets come from a Secret, never the manifest
+    assert not Path(REPO_ROOT / ".dockerignore").read_text().count("requirements")

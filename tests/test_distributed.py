@@ -1,0 +1,161 @@
+"""Locust master/worker runs: exact merged figures, per-worker resources, a lost worker, wrong flags."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from load_tests.recorder import Recorder
+from load_tests.summary import build_summary
+from load_tests.target.launcher import TargetInfo
+from load_tests.timeline import Timeline
+from load_tests.wire import decode_delta, encode_delta
+from tests.conftest import REPO_ROOT, load_summary, run_cli, sent, served
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_worker_deltas_merge_into_exactly_the_figures_of_one_recorder() -> None:
+    rng = random.Random(5)
+    clock = _Clock()
+    whole, master = Recorder(clock), Recorder(clock)
+    workers = [Recorder(clock), Recorder(clock)]
+    for step in range(3_000):
+        clock.now += 0.01
+        kind = rng.choice([("POST", "/predict"), ("gRPC unary", "Predict"), ("SSE first token", "/v1/chat")])
+        value, failed = rng.lognormvariate(2, 1), rng.random() < 0.05
+        context = {"messages": 3, "gaps_ms": [1.0, 2.5]} if kind[0] == "SSE first token" else None
+        args = (kind[0], kind[1], value, 0, RuntimeError("x") if failed else None, context)
+        whole.record(*args)
+        workers[step % 2].record(*args)
+        if step % 400 == 0:  # a report every so often, through the wire format the workers use
+            for w in workers:
+                master.merge(decode_delta(encode_delta(w.take())))
+    for w in workers:
+        master.merge(decode_delta(encode_delta(w.take())))
+    a, b = build_summary(whole, {}, 30.0), build_summary(master, {}, 30.0)
+    rows_a = [a["total"], *a["protocols"].values(), *a["endpoints"]]
+    rows_b = [b["total"], *b["protocols"].values(), *b["endpoints"]]
+    assert len(rows_a) == len(rows_b) == 6
+    for row_a, row_b in zip(rows_a, rows_b, strict=True):
+        assert row_a.pop("avg_ms") == pytest.approx(row_b.pop("avg_ms"), rel=1e-12)
+        assert row_a == row_b  # counts, failures by type, min, max, every percentile, histograms, streams
+    assert sorted(whole.seconds) == sorted(master.seconds)
+    for second, window in whole.seconds.items():
+        assert (window.requests, window.failures) == (master.seconds[second].requests, master.seconds[second].failures)
+
+
+def test_a_late_window_adds_its_counts_to_the_second_already_charted() -> None:
+    clock = _Clock()
+    timeline = Timeline(1_000.0, None)
+    early, late = Recorder(clock), Recorder(clock)
+    clock.now = 1_000.5
+    for _ in range(4):
+        early.record("GET", "/health", 2.0, 0, None)
+    for _ in range(6):
+        late.record("GET", "/health", 3.0, 0, None)
+    timeline.add_seconds(early.drain_seconds(1_002), now=1_002.0)
+    timeline.add_seconds(late.drain_seconds(1_002), now=1_005.0)  # a slow worker's report
+    [point], _ = timeline.as_lists()
+    assert point["rps"] == pytest.approx(10.0) and point["t_s"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--worker"], "--worker: give --master-host HOST"),
+        (["--worker", "--master-host", "h"], "--worker: give --host"),
+        (["--master"], "--master: give --host"),
+        (["--master-host", "h"], "--master-host: only with --worker"),
+        (["--workers", "0"], "--workers: must be at least 1"),
+        (["--workers", "two"], "--workers: 'two' is not a whole number"),
+        (["--master", "--worker", "--master-host", "h"], "--master and --worker"),
+        (
+            ["--master", "--host", "http://127.0.0.1:1", "--master-port", "70000"],
+            "--master-port: 70000 is not a TCP port",
+        ),
+    ],
+)
+def test_distribution_flags_that_cannot_work_are_one_line_errors(args: list[str], message: str) -> None:
+    result = run_cli(*args, "--dry-run")
+    assert result.returncode == 2 and result.stderr.startswith(f"error: {message}"), result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_dry_run_shows_the_master_and_worker_commands() -> None:
+    result = run_cli("--workers", "3", "--test-type", "grpc", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "--master" in result.stdout and "--expect-workers 3" in result.stdout
+    assert "Locust workers (3):" in result.stdout and "--worker --master-host 127.0.0.1" in result.stdout
+
+
+@pytest.mark.slow
+def test_two_workers_count_what_the_target_served_with_both_workers_figures(target: TargetInfo, tmp_path: Path) -> None:
+    result = run_cli("--workers", "2", "--users", "8", "--spawn-rate", "8", "--duration", "10s",
+                     "--host", target.http_url, "--grpc-target", target.grpc_target,
+                     "--target-pid", str(target.pid), "--metrics-url", f"{target.http_url}/metrics",
+                     "--output-dir", str(tmp_path))  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = load_summary(tmp_path)
+    for protocol in ("http", "websocket", "socketio", "grpc"):
+        counts, target_counts = sent(summary, protocol), served(target.http_url, protocol)
+        assert counts == target_counts, (protocol, counts, target_counts)
+    assert summary["total"]["requests"] > 40 and summary["total"]["failures"] == 0
+    assert {p for p in summary["protocols"]} == {"http", "websocket", "socketio", "grpc"}
+    generators = {g["name"]: g for g in summary["resources"]["generators"]}
+    assert set(generators) == {"master", "worker-1", "worker-2"}
+    assert generators["master"]["requests"] == 0
+    assert generators["worker-1"]["requests"] > 0 and generators["worker-2"]["requests"] > 0
+    assert generators["worker-1"]["requests"] + generators["worker-2"]["requests"] == summary["total"]["requests"]
+    assert len({g["pid"] for g in generators.values()}) == 3 and summary["workers"] == {"count": 2, "lost": []}
+    series = summary["resources"]["series"]
+    for name in ("worker-1", "worker-2", "master"):
+        assert len(series[f"generator.{name}.cpu_percent"]) >= 3 and len(series[f"generator.{name}.rss_mb"]) >= 3
+    assert len(series["target.cpu_percent"]) >= 3 and "metrics.target_db_pool_in_use" in series
+    assert sum(p["requests"] for p in summary["timeline"]) == summary["total"]["requests"]  # late windows too
+    html = next(tmp_path.glob("*/*/locust_report_*.html")).read_text()
+    assert "worker-1" in html and "worker-2" in html and "Worker lost" not in html
+
+
+@pytest.mark.slow
+def test_killing_a_worker_mid_run_leaves_the_master_to_finish_and_report_it(tmp_path: Path) -> None:
+    cmd = [sys.executable, "run_load_tests.py", "--workers", "2", "--test-type", "rest,grpc", "--users", "6",
+           "--spawn-rate", "6", "--duration", "16s", "--output-dir", str(tmp_path)]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    pids, lines = [], []
+    started = time.monotonic()
+    for line in proc.stdout:
+        lines.append(line)
+        if "Locust worker" in line and "(pid " in line:
+            pids.append(int(line.rsplit("(pid ", 1)[1].rstrip(")\n")))
+        if len(pids) == 2 and "[00:05]" in line:  # both workers run users: kill one
+            psutil.Process(pids[1]).send_signal(signal.SIGKILL)
+            break
+        assert time.monotonic() - started < 60, "".join(lines)
+    output = "".join(lines) + proc.stdout.read()
+    assert proc.wait(timeout=120) == 0, output[-4000:]
+    summary = load_summary(tmp_path)
+    [lost] = summary["workers"]["lost"]
+    assert lost["pid"] == pids[1] and 4 < lost["lost_at_s"] < 14
+    assert f"pid {pids[1]}) was lost" in output
+    survivor = next(g for g in summary["resources"]["generators"] if g["pid"] == pids[0])
+    assert survivor["status"] == "ok" and survivor["requests"] > 0
+    assert summary["total"]["requests"] > 20 and not summary["partial"]
+    run_dir = next(tmp_path.glob("*/*"))
+    assert "Worker lost" in next(run_dir.glob("locust_report_*.html")).read_text()
+    assert "WORKER LOST" in (run_dir / "analysis" / "summary.txt").read_text()
+    assert not psutil.pid_exists(pids[0]) or psutil.Process(pids[0]).status() == psutil.STATUS_ZOMBIE
