@@ -1,6 +1,7 @@
 """``python run_load_tests.py``: parse flags, resolve settings, run, and turn user mistakes into one line.
 
 Exit codes: 0 passed, 1 thresholds failed, 2 usage/config/target error, 3 no summary produced,
+4 invalid run,
 130/143 interrupted (partial reports written).
 """
 
@@ -20,9 +21,10 @@ def build_parser() -> OneLineArgumentParser:
         prog="run_load_tests.py",
         description="Load-test an AI service over HTTP/REST, WebSocket, Socket.IO and gRPC with Locust.",
         epilog="Exit codes: 0 passed, 1 thresholds failed, 2 usage/config/target error, 3 no summary, "
-        "130/143 interrupted. Environment: LOADTEST_SCENARIO, LOADTEST_TEST_TYPE, LOADTEST_HOST, "
-        "LOADTEST_USERS, LOADTEST_SPAWN_RATE, LOADTEST_DURATION, LOADTEST_OUTPUT_DIR, LOADTEST_CONFIG, "
-        "LOADTEST_WORKERS, LOADTEST_TARGET_PID, LOADTEST_METRICS_URL.",
+        "4 invalid run (generator saturated, rate not achieved), 130/143 interrupted. Environment: "
+        "LOADTEST_SCENARIO, LOADTEST_TEST_TYPE, LOADTEST_HOST, LOADTEST_USERS, LOADTEST_SPAWN_RATE, "
+        "LOADTEST_DURATION, LOADTEST_OUTPUT_DIR, LOADTEST_CONFIG, LOADTEST_WORKERS, LOADTEST_TARGET_PID, "
+        "LOADTEST_METRICS_URL, LOADTEST_RATE, LOADTEST_MAX_USERS.",
     )
     parser.add_argument("--scenario", help="scenario name (default from config: smoke); see --list-scenarios")
     parser.add_argument("--test-type", help=f"{', '.join([*TEST_TYPES, ALL])}, or a comma list (default all)")
@@ -35,6 +37,8 @@ def build_parser() -> OneLineArgumentParser:
     parser.add_argument("--users", help="override the peak number of users (stages scale with it)")
     parser.add_argument("--spawn-rate", help="override the spawn rate (users per second)")
     parser.add_argument("--duration", help="override the duration, e.g. 30s, 5m (stages scale with it)")
+    parser.add_argument("--rate", help="open-model load: start this many iterations per second (constant arrival rate)")
+    parser.add_argument("--max-users", help="arrival-rate load: the pool of users running the iterations")
     parser.add_argument("--workers", help="run on Locust's master/worker engine with N local worker processes")
     parser.add_argument(
         "--master",

@@ -15,17 +15,20 @@ import os
 import socket
 import sys
 import time
+from dataclasses import asdict
 from typing import Any
 
 from locust.env import Environment
 from locust.runners import STATE_MISSING, WORKER_REPORT_INTERVAL, MasterRunner
 
+from load_tests.pacing import Pacer, PacingCounts
 from load_tests.recorder import Recorder
 from load_tests.resources import Generator, ResourceMonitor
 from load_tests.wire import decode_delta, encode_delta
 
 logger = logging.getLogger("load_tests")
 PAYLOAD_KEY = "load_tests"
+PACING_MESSAGE = "load_tests_pacing"  # master -> worker: your share of the arrival schedule
 MASTER_LAG_S = int(WORKER_REPORT_INTERVAL) + 2  # windows younger than this may still be on their way
 SETTLE_TIMEOUT_S = 2 * WORKER_REPORT_INTERVAL + 2
 
@@ -33,8 +36,9 @@ SETTLE_TIMEOUT_S = 2 * WORKER_REPORT_INTERVAL + 2
 class WorkerReporter:
     """Worker side: everything recorded since the last report, shipped with the next one."""
 
-    def __init__(self, recorder: Recorder) -> None:
+    def __init__(self, recorder: Recorder, pacer: Pacer | None = None) -> None:
         self.recorder = recorder
+        self.pacer = pacer
         self.usage: list[list[float]] = []
         self.first_usage = True
         self.environment: Environment | None = None
@@ -43,6 +47,12 @@ class WorkerReporter:
         self.environment = environment
         environment.events.usage_monitor.add_listener(self.on_usage)
         environment.events.report_to_master.add_listener(self.on_report)
+        if self.pacer is not None and environment.runner is not None:
+            environment.runner.register_message(PACING_MESSAGE, self.on_pacing)
+
+    def on_pacing(self, environment: Environment, msg: Any, **_: Any) -> None:
+        assert self.pacer is not None
+        self.pacer.start(msg.data["start_epoch"], msg.data["index"], msg.data["count"])
 
     def on_usage(self, environment: Environment, cpu_usage: float, memory_usage: int, **_: Any) -> None:
         if self.first_usage:  # psutil's first CPU figure is always 0: it only starts the measurement
@@ -59,6 +69,7 @@ class WorkerReporter:
             "users": runner.user_count if runner else 0,
             "usage": usage,
             "delta": encode_delta(self.recorder.take()),
+            "pacing": asdict(self.pacer.counts.take()) if self.pacer else None,
         }
 
 
@@ -72,6 +83,8 @@ class WorkerTracker:
         self.last_report: dict[str, tuple[float, int]] = {}  # client id -> (monotonic time, users)
         self.started_epoch: float | None = None
         self.runner: MasterRunner | None = None
+        self.pacing = PacingCounts()
+        self.pacing_start: float | None = None
 
     def register(self, environment: Environment) -> None:
         environment.events.worker_report.add_listener(self.on_worker_report)
@@ -95,10 +108,21 @@ class WorkerTracker:
         worker.failures += totals["failures"]
         self.recorder.merge(delta)
         self.last_report[client_id] = (time.monotonic(), int(payload.get("users") or 0))
+        if payload.get("pacing"):
+            self.pacing.add(PacingCounts(**payload["pacing"]))
         monitor: ResourceMonitor | None = getattr(self.monitor_ref, "monitor", None)
         if monitor is not None:
             for epoch, cpu, rss in payload.get("usage", []):
                 monitor.add_generator_sample(worker, epoch, cpu, rss)
+
+    def assign_pacing(self, start_epoch: float) -> None:
+        """Give each live worker its share of the arrival schedule (every N-th iteration, offset i)."""
+        assert self.runner is not None
+        self.pacing_start = start_epoch
+        clients = sorted((c for c in self.runner.clients.all if c.state != STATE_MISSING), key=lambda c: c.id)
+        for index, client in enumerate(clients):
+            data = {"start_epoch": start_epoch, "index": index, "count": len(clients)}
+            self.runner.send_message(PACING_MESSAGE, data, client_id=client.id)
 
     def check_lost(self) -> None:
         """Mark workers Locust considers missing (no heartbeat for about 3 s) as lost, once."""
@@ -117,6 +141,8 @@ class WorkerTracker:
                 logger.warning(message)
                 sys.stdout.write(f"WARNING: {message}\n")
                 sys.stdout.flush()
+                if self.pacing_start is not None:  # the others take over its share of the schedule
+                    self.assign_pacing(self.pacing_start)
 
     def settled(self, since: float) -> bool:
         """Every live worker has reported, after ``since`` (monotonic), with no user left running."""

@@ -19,6 +19,7 @@ import os
 import socket
 import sys
 import time
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,13 +31,16 @@ from locust.env import Environment
 from locust.runners import STATE_CLEANUP, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
 
 from load_tests.distributed import MASTER_LAG_S, SETTLE_TIMEOUT_S, WorkerReporter, WorkerTracker
+from load_tests.pacing import Pacer, PacingCounts, current_lateness_ms, pace_user_classes
 from load_tests.plan import RunPlan, current_plan
 from load_tests.recorder import ENDPOINT_BUCKET_S, Recorder
 from load_tests.reporting import write_reports
 from load_tests.resources import Generator, ResourceMonitor
+from load_tests.scenarios import ARRIVAL_WARMUP_S
 from load_tests.summary import build_summary, render_text, with_verdicts, write_summary
 from load_tests.thresholds import beyond_hope, evaluate
 from load_tests.timeline import Timeline
+from load_tests.validity import EXIT_INVALID, check_validity
 
 logger = logging.getLogger("load_tests")
 SAMPLE_INTERVAL_S = 1.0
@@ -58,13 +62,20 @@ class HarnessListener:
         self.sampler: gevent.Greenlet | None = None
         self.aborted: str | None = None
         self.lag_s = 0
+        self.pacer: Pacer | None = None
+        self.pacing_start: float | None = None
         self.me = Generator("local", "local", os.getpid(), socket.gethostname())
 
     def register(self, environment: Environment) -> None:
         restart_usage_monitor(environment, float(self.plan.resources.get("interval_s") or 2.0))
         environment.events.request.add_listener(self.recorder.record)
+        arrival = self.scenario.arrival if self.scenario else None
+        if arrival is not None and not isinstance(environment.runner, MasterRunner):
+            self.pacer = Pacer(arrival, float(self.plan.validity.get("late_ms", 10.0)))
+            self.recorder.lateness = current_lateness_ms
+            pace_user_classes(environment.user_classes, self.pacer)
         if isinstance(environment.runner, WorkerRunner):
-            WorkerReporter(self.recorder).register(environment)
+            WorkerReporter(self.recorder, self.pacer).register(environment)
             return
         if isinstance(environment.runner, MasterRunner):
             self.tracker = WorkerTracker(self.recorder, self)
@@ -84,6 +95,12 @@ class HarnessListener:
         if self.started is not None:
             return
         self._start()
+        if self.scenario is not None and self.scenario.arrival is not None:
+            self.pacing_start = time.time() + ARRIVAL_WARMUP_S  # the pool is spawned first
+            if self.tracker is not None:
+                self.tracker.assign_pacing(self.pacing_start)
+            elif self.pacer is not None:
+                self.pacer.start(self.pacing_start)
         self.sampler = gevent.spawn(self._sample_forever, environment)
 
     def _start(self) -> None:
@@ -216,14 +233,38 @@ class HarnessListener:
             "resources": self.monitor.as_summary(),
             "workers": self._workers_meta(),
         }
+        meta["pacing"] = self._pacing_meta()
         summary = build_summary(self.recorder, meta, duration)
+        summary["validity"] = check_validity(summary, self.plan.validity)
         summary = with_verdicts(summary, evaluate(summary, self.plan.thresholds))
         write_summary(summary, Path(self.plan.run_dir), self.plan.timestamp)
-        environment.process_exit_code = 0 if summary["thresholds"]["passed"] else 1
+        passed = summary["thresholds"]["passed"]
+        environment.process_exit_code = EXIT_INVALID if not summary["validity"]["valid"] else 0 if passed else 1
         write_reports(summary, Path(self.plan.run_dir), self.plan.timestamp)
         if not self.plan.from_runner:  # the runner prints it after Locust's own tables
             sys.stdout.write("\n" + render_text(summary) + f"Reports: {self.plan.run_dir}\n")
             sys.stdout.flush()
+
+    def _pacing_meta(self) -> dict[str, Any] | None:
+        """The arrival schedule against what the generators did with it (None for closed-model load)."""
+        arrival = self.scenario.arrival if self.scenario else None
+        if arrival is None:
+            return None
+        counts = (
+            self.tracker.pacing if self.tracker is not None else (self.pacer.counts if self.pacer else PacingCounts())
+        )
+        ran_s = min(max(time.time() - (self.pacing_start or time.time()), 0.0), arrival.duration_s)
+        planned = arrival.scheduled_between(0.0, ran_s)
+        return {
+            **asdict(arrival),
+            "schedule_s": arrival.duration_s,
+            "ran_s": round(ran_s, 3),
+            "planned": planned,
+            "planned_rate": planned / ran_s if ran_s else 0.0,
+            "achieved_rate": counts.started / ran_s if ran_s else 0.0,
+            **asdict(counts),
+            "late_ms": float(self.plan.validity.get("late_ms", 10.0)),
+        }
 
     def _workers_meta(self) -> dict[str, Any] | None:
         if self.tracker is None:

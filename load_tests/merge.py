@@ -26,6 +26,9 @@ def _record(row: dict[str, Any]) -> EndpointRecord:
     record.messages = stream.get("messages") or 0
     if stream.get("gaps_histogram"):
         record.gaps = decode_histogram(stream["gaps_histogram"])
+    corrected = row.get("corrected") or {}
+    if corrected.get("histogram"):
+        record.corrected = decode_histogram(corrected["histogram"])
     return record
 
 

@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from load_tests.scenarios import Scenario, Stage
+from load_tests.scenarios import Arrival, Scenario, Stage
 from load_tests.settings import Settings, load_settings
 from load_tests.thresholds import merge_rules
 
@@ -39,12 +39,18 @@ class RunPlan:
     from_runner: bool = False
     scripted: dict[str, Any] = field(default_factory=dict)  # the YAML's `scripted:` section, validated
     resources: dict[str, Any] = field(default_factory=dict)  # interval_s, target_pid, metrics_url, metrics, gpu
+    validity: dict[str, float] = field(default_factory=dict)  # max_generator_cpu_pct, rate_tolerance_pct, late_ms
 
     def scenario_object(self) -> Scenario | None:
         if not self.scenario:
             return None
         stages = tuple(Stage(**s) for s in self.scenario["stages"])
-        return Scenario(self.scenario["name"], stages, self.scenario.get("description", ""), self.scenario["profile"])
+        arrival = self.scenario.get("arrival")
+        if arrival:
+            arrival = Arrival(arrival["kind"], arrival["start_rate"], tuple(tuple(s) for s in arrival["stages"]),
+                              arrival["max_users"])  # fmt: skip
+        s = self.scenario
+        return Scenario(s["name"], stages, s.get("description", ""), s["profile"], arrival=arrival or None)
 
     def api_key(self) -> str | None:
         """The key, read from the environment variable the config names (never stored in the plan)."""
@@ -77,6 +83,7 @@ def plan_from_settings(
         "description": s.description,
         "profile": s.profile,
         "stages": [asdict(stage) for stage in s.stages],
+        "arrival": asdict(s.arrival) if s.arrival else None,
     }
     svc = settings.services
     return RunPlan(
@@ -105,6 +112,7 @@ def plan_from_settings(
         from_runner=from_runner,
         scripted=settings.scripted.model_dump(),
         resources=dict(settings.resources),
+        validity=dict(settings.validity),
     )
 
 

@@ -108,6 +108,7 @@ class EndpointRecord:
     messages: int = 0  # streams: messages received in all
     gaps: HdrHistogram | None = None  # streams: time between two messages
     windows: dict[int, Window] = field(default_factory=dict)  # epoch // ENDPOINT_BUCKET_S -> window
+    corrected: HdrHistogram | None = None  # paced load: from the intended start of the iteration to the reply
 
     @property
     def key(self) -> str:
@@ -162,6 +163,10 @@ class EndpointRecord:
             if self.gaps is None:
                 self.gaps = new_histogram()
             self.gaps.add(other.gaps)
+        if other.corrected is not None:
+            if self.corrected is None:
+                self.corrected = new_histogram()
+            self.corrected.add(other.corrected)
         for bucket, window in other.windows.items():
             mine = self.windows.get(bucket)
             if mine is None:
@@ -172,8 +177,11 @@ class EndpointRecord:
 class Recorder:
     """All rows of a run plus per-second windows of all requests, keyed by epoch second."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.time, lateness: Callable[[], float | None] | None = None
+    ) -> None:
         self.clock = clock
+        self.lateness = lateness  # paced load: the lateness (ms) of the calling iteration, for corrected times
         self.endpoints: dict[tuple[str, str], EndpointRecord] = {}
         self.seconds: dict[int, Window] = {}
 
@@ -194,6 +202,12 @@ class Recorder:
         if entry is None:
             entry = self.endpoints[key] = EndpointRecord(request_type, name)
         value = entry.add(response_time, exception)
+        if self.lateness is not None and response_time is not None:
+            late = self.lateness()
+            if late is not None:
+                if entry.corrected is None:
+                    entry.corrected = new_histogram()
+                entry.corrected.record_value(to_us(response_time + late))
         if context and "messages" in context:
             entry.add_stream(context)
         failed = exception is not None
@@ -227,7 +241,7 @@ class Recorder:
 
     def take(self) -> Recorder:
         """Everything since the last take, as a recorder of its own; this one starts afresh (workers)."""
-        delta = Recorder(self.clock)
+        delta = Recorder(self.clock, self.lateness)
         delta.endpoints, delta.seconds = self.endpoints, self.seconds
         self.endpoints, self.seconds = {}, {}
         return delta

@@ -9,7 +9,8 @@ Distributed runs use Locust's own master/worker engine: ``--workers N`` starts t
 ``--master`` on a free loopback port plus N ``--worker`` processes; ``--master`` / ``--worker`` are
 the two halves of a run across machines (see docs/distributed.md).
 
-Exit codes: 0 thresholds passed, 1 thresholds failed, 2 usage/config/target error, 3 the run produced
+Exit codes: 0 thresholds passed, 1 thresholds failed, 2 usage/config/target error, 4 the run is
+invalid (generator saturated or arrival rate not achieved: see load_tests/validity.py), 3 the run produced
 no summary (a bug or a crash: see the log above), 130/143 interrupted by SIGINT/SIGTERM (reports of
 the partial run are still written).
 """
@@ -39,6 +40,7 @@ from load_tests.scripted import check_protos
 from load_tests.settings import Services, Settings
 from load_tests.target.launcher import TargetInfo, TargetProcess, die_with_parent, wait_until_reachable
 from load_tests.test_types import SHAPE_FILE
+from load_tests.validity import EXIT_INVALID
 
 EXIT_PASSED, EXIT_FAILED, EXIT_NO_SUMMARY = 0, 1, 3  # 2 (usage) comes from HarnessError.exit_code
 INTERRUPT_GRACE_S = 60.0
@@ -306,4 +308,4 @@ def _conclude(run_dir: Path, timestamp: str, locust_code: int, signals: list[int
     if signals:
         print(f"Interrupted by {signal.Signals(signals[0]).name}: the reports above cover the partial run.", file=out)
         return 128 + signals[0]
-    return EXIT_PASSED if locust_code == 0 else EXIT_FAILED if locust_code == 1 else EXIT_NO_SUMMARY
+    return locust_code if locust_code in (EXIT_PASSED, EXIT_FAILED, EXIT_INVALID) else EXIT_NO_SUMMARY

@@ -1,7 +1,11 @@
 """Scenarios: how many users, how fast they arrive, for how long, stage by stage.
 
 A scenario is a list of stages. Each stage ramps to ``users`` at ``spawn_rate`` users/s and then holds
-until its ``duration`` (which includes the ramp) is over. Locust acts on a shape's ticks only about
+until its ``duration`` (which includes the ramp) is over: a *closed* model, where each user waits for
+its reply before the next request. An *arrival-rate* scenario (``constant_arrival_rate``,
+``ramping_arrival_rate``, k6's meaning) is *open*: iterations start on a schedule whatever the
+response times, run by a pool of up to ``max_users`` users (see :mod:`load_tests.pacing`); its one
+user stage holds that pool for the warm-up plus the schedule. Locust acts on a shape's ticks only about
 once a second and blocks while it ramps, so a stage shorter than its ramp would be skipped without a
 word: :func:`check_stages` refuses such a scenario instead.
 """
@@ -57,6 +61,62 @@ class Stage:
     spawn_rate: float
 
 
+ARRIVAL_WARMUP_S = 2.0  # the pool is spawned (one shape tick) before the first iteration is due
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """An open-model schedule: the rate ramps linearly from ``start_rate`` to each stage's target."""
+
+    kind: str  # "constant_arrival_rate" or "ramping_arrival_rate"
+    start_rate: float
+    stages: tuple[tuple[float, float], ...]  # (duration_s, target rate per second)
+    max_users: int
+
+    @property
+    def duration_s(self) -> float:
+        return sum(d for d, _ in self.stages)
+
+    @property
+    def peak_rate(self) -> float:
+        return max([self.start_rate, *(r for _, r in self.stages)])
+
+    def rate_at(self, t: float) -> float:
+        """The scheduled rate ``t`` seconds into the schedule (0 after its end)."""
+        begin, previous = 0.0, self.start_rate
+        for duration, target in self.stages:
+            if t < begin + duration:
+                return previous + (target - previous) * (t - begin) / duration
+            begin, previous = begin + duration, target
+        return 0.0
+
+    def count_until(self, t: float) -> float:
+        """Iterations scheduled in the first ``t`` seconds (the integral of the rate)."""
+        total, begin, previous = 0.0, 0.0, self.start_rate
+        for duration, target in self.stages:
+            span = min(max(t - begin, 0.0), duration)
+            total += previous * span + (target - previous) * span * span / (2 * duration)
+            begin, previous = begin + duration, target
+        return total
+
+    def scheduled_between(self, begin_s: float, end_s: float) -> int:
+        """Iterations the whole schedule (all workers) has due in ``[begin_s, end_s)``."""
+        return math.ceil(self.count_until(end_s) - 1e-9) - math.ceil(self.count_until(begin_s) - 1e-9)
+
+    def time_of(self, n: float) -> float | None:
+        """When the ``n``-th iteration (counting from 0) is due, in seconds, or None when it is never."""
+        begin, previous, done = 0.0, self.start_rate, 0.0
+        for duration, target in self.stages:
+            in_stage = previous * duration + (target - previous) * duration / 2
+            if n < done + in_stage:
+                k, slope = n - done, (target - previous) / duration
+                if abs(slope) < 1e-12:
+                    return begin + k / previous
+                return begin + (-previous + math.sqrt(previous * previous + 2 * slope * k)) / slope
+            begin, previous, done = begin + duration, target, done + in_stage
+        return None
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -64,6 +124,7 @@ class Scenario:
     description: str = ""
     profile: str = "normal"  # "normal" users think between calls; "stress" users barely wait
     thresholds: dict[str, object] = field(default_factory=dict)
+    arrival: Arrival | None = None  # set: an open-model (arrival-rate) scenario
 
     @property
     def duration_s(self) -> float:
@@ -83,7 +144,17 @@ class Scenario:
         return None
 
     def with_overrides(self, users: int | None, spawn_rate: float | None, duration_s: float | None) -> Scenario:
-        """Apply ``--users``/``--spawn-rate``/``--duration``: a multi-stage scenario is scaled, keeping its shape."""
+        """Apply ``--users``/``--spawn-rate``/``--duration``: a multi-stage scenario is scaled, keeping its shape.
+
+        For an arrival-rate scenario ``users`` is the pool size (``max_users``) and ``duration_s`` scales
+        the schedule; ``spawn_rate`` does not apply.
+        """
+        if self.arrival is not None:
+            a = self.arrival
+            scale = duration_s / a.duration_s if duration_s else 1.0
+            return arrival_scenario(self.name, replace(a, stages=tuple((d * scale, r) for d, r in a.stages),
+                                                       max_users=users or a.max_users),
+                                    self.description, self.profile, self.thresholds)  # fmt: skip
         peak, total = self.peak_users, self.duration_s
         stages = []
         for s in self.stages:
@@ -97,6 +168,20 @@ class Scenario:
         scenario = replace(self, stages=tuple(stages))
         check_stages(scenario)
         return scenario
+
+
+def arrival_scenario(
+    name: str, arrival: Arrival, description: str = "", profile: str = "normal", thresholds: dict | None = None
+) -> Scenario:
+    """An open-model scenario: one user stage holds the pool through the warm-up and the schedule."""
+    if arrival.max_users < 1:
+        raise ConfigError(f"scenario {name!r}: max_users must be at least 1")
+    if arrival.peak_rate <= 0:
+        raise ConfigError(f"scenario {name!r}: the arrival rate must be above 0 at some point")
+    if arrival.start_rate < 0 or any(r < 0 or d <= 0 for d, r in arrival.stages) or not arrival.stages:
+        raise ConfigError(f"scenario {name!r}: rates must be >= 0 and every stage needs a positive duration")
+    pool = Stage(ARRIVAL_WARMUP_S + arrival.duration_s, arrival.max_users, float(max(arrival.max_users, 1)))
+    return Scenario(name, (pool,), description, profile, thresholds or {}, arrival)
 
 
 def ramp_seconds(previous_users: int, stage: Stage) -> float:

@@ -7,6 +7,7 @@ and every mistake becomes a :class:`ConfigError` whose one-line message names th
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -18,7 +19,15 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from load_tests.errors import ConfigError, HarnessError
-from load_tests.scenarios import BUILTIN_SCENARIOS, Scenario, Stage, check_stages, parse_duration
+from load_tests.scenarios import (
+    BUILTIN_SCENARIOS,
+    Arrival,
+    Scenario,
+    Stage,
+    arrival_scenario,
+    check_stages,
+    parse_duration,
+)
 from load_tests.scripted import ScriptedConfig, proto_path
 from load_tests.test_types import TestType, resolve_test_types
 
@@ -41,6 +50,8 @@ ENV_VARS = {
     "WORKERS": "workers",
     "TARGET_PID": "target_pid",
     "METRICS_URL": "metrics_url",
+    "RATE": "rate",
+    "MAX_USERS": "max_users",
     "EXCLUDE_TAGS": "exclude_tags",
 }
 
@@ -78,6 +89,8 @@ class ThresholdSet(_Model):
     avg_ms: float | None = Field(default=None, gt=0)
     error_rate_pct: float | None = Field(default=None, ge=0, le=100)
     min_rps: float | None = Field(default=None, ge=0)
+    corrected_p95_ms: float | None = Field(default=None, gt=0)  # open-model load only
+    corrected_p99_ms: float | None = Field(default=None, gt=0)
 
 
 class RecoveryRule(_Model):
@@ -125,12 +138,22 @@ class ScenarioThresholds(ThresholdSet):
 
 
 class StageConfig(_Model):
+    """A closed-model stage (users, spawn_rate) or an arrival-rate stage (target: iterations/s)."""
+
     duration: Seconds
-    users: int = Field(ge=0)
-    spawn_rate: float = Field(gt=0)
+    users: int | None = Field(default=None, ge=0)
+    spawn_rate: float | None = Field(default=None, gt=0)
+    target: float | None = Field(default=None, ge=0)
+
+
+ARRIVAL_KINDS = ("constant_arrival_rate", "ramping_arrival_rate")
 
 
 class ScenarioConfig(_Model):
+    kind: str = Field(default="users", pattern="^(users|constant_arrival_rate|ramping_arrival_rate)$")
+    rate: float | None = Field(default=None, gt=0)  # constant_arrival_rate: iterations per second
+    start_rate: float = Field(default=0.0, ge=0)  # ramping_arrival_rate: the rate before the first stage
+    max_users: int | None = Field(default=None, ge=1)  # arrival-rate: the pool that runs the iterations
     description: str = ""
     users: int | None = Field(default=None, ge=1)
     spawn_rate: float | None = Field(default=None, gt=0)
@@ -167,6 +190,14 @@ class ResourcesConfig(_Model):
         return value
 
 
+class ValidityConfig(_Model):
+    """When a run's latency measures the generator rather than the service (the run is marked invalid)."""
+
+    max_generator_cpu_pct: float = Field(default=90.0, gt=0)  # median CPU of any Locust process above this
+    rate_tolerance_pct: float = Field(default=10.0, ge=0, le=100)  # arrival rate achieved below schedule by more
+    late_ms: float = Field(default=10.0, ge=0)  # an iteration starting later than this is counted late
+
+
 class DataConfig(_Model):
     features_csv: str | None = None
     audio_dir: str | None = None
@@ -192,6 +223,7 @@ class FileConfig(_Model):
     scripted: ScriptedConfig = ScriptedConfig()
     compare: CompareConfig = CompareConfig()
     resources: ResourcesConfig = ResourcesConfig()
+    validity: ValidityConfig = ValidityConfig()
 
 
 @dataclass(frozen=True)
@@ -249,6 +281,7 @@ class Settings:
     scripted: ScriptedConfig = field(default_factory=ScriptedConfig)
     resources: dict[str, Any] = field(default_factory=dict)  # interval_s, target_pid, metrics_url, metrics, gpu
     distribution: Distribution = Distribution()
+    validity: dict[str, float] = field(default_factory=lambda: ValidityConfig().model_dump())
 
 
 def _one_line(error: ValidationError, source: str) -> ConfigError:
@@ -288,9 +321,39 @@ def read_config_file(path: Path) -> FileConfig:
         raise _one_line(exc, str(path)) from None
 
 
+def default_max_users(peak_rate: float) -> int:
+    """A pool for an arrival rate when none is given: two seconds of iterations in flight, at least 10."""
+    return max(10, math.ceil(2 * peak_rate))
+
+
+def _arrival_from_config(name: str, cfg: ScenarioConfig, source: str) -> Scenario:
+    where = f"{source}: scenarios.{name}"
+    if cfg.kind == "constant_arrival_rate":
+        if cfg.rate is None or cfg.duration is None:
+            raise ConfigError(f"{where}: constant_arrival_rate needs rate (iterations/s) and duration")
+        arrival = Arrival(cfg.kind, cfg.rate, ((float(cfg.duration), cfg.rate),), 1)
+    else:
+        if not cfg.stages or any(s.target is None for s in cfg.stages):
+            raise ConfigError(f"{where}: ramping_arrival_rate needs stages of {{duration, target}} (iterations/s)")
+        stages = tuple((float(s.duration), float(s.target or 0)) for s in cfg.stages)
+        arrival = Arrival(cfg.kind, cfg.start_rate, stages, 1)
+    arrival = replace(arrival, max_users=cfg.max_users or default_max_users(arrival.peak_rate))
+    thresholds = cfg.thresholds.model_dump(exclude_none=True) if cfg.thresholds else {}
+    try:
+        return arrival_scenario(name, arrival, cfg.description, cfg.profile, thresholds)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
 def _scenario_from_config(name: str, cfg: ScenarioConfig, source: str) -> Scenario:
+    if cfg.kind in ARRIVAL_KINDS:
+        return _arrival_from_config(name, cfg, source)
     if cfg.stages:
-        stages = tuple(Stage(s.duration, s.users, s.spawn_rate) for s in cfg.stages)
+        missing = [f"stages[{i}].{k}" for i, s in enumerate(cfg.stages) for k in ("users", "spawn_rate")
+                   if getattr(s, k) is None]  # fmt: skip
+        if missing:
+            raise ConfigError(f"{source}: scenarios.{name}: {missing[0]} is required (or kind: ramping_arrival_rate)")
+        stages = tuple(Stage(s.duration, int(s.users or 0), float(s.spawn_rate or 1)) for s in cfg.stages)
     else:
         missing = [k for k in ("users", "spawn_rate", "duration") if getattr(cfg, k) is None]
         if missing:
@@ -392,6 +455,7 @@ def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] |
         scenario = scenario.with_overrides(
             overrides.get("users"), overrides.get("spawn_rate"), overrides.get("duration_s")
         )
+    scenario = _rate_override(cli, env, scenario)
 
     found = _cli_or_env(cli, env, "test_type")
     test_type_spec, where = found if found else (file_cfg.run.test_type, f"{source}: run.test_type")
@@ -459,7 +523,31 @@ def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] |
         scripted=_scripted_with_paths(file_cfg.scripted, base),
         resources=resources,
         distribution=_distribution(cli, env, services),
+        validity=file_cfg.validity.model_dump(),
     )
+
+
+def _rate_override(cli: Mapping[str, Any], env: Mapping[str, str], scenario: Scenario) -> Scenario:
+    """``--rate R`` turns the scenario into a constant arrival rate over its duration; ``--max-users N``
+    sizes the pool of an arrival-rate scenario."""
+    found = _cli_or_env(cli, env, "rate")
+    pool_found = _cli_or_env(cli, env, "max_users")
+    pool = _number(pool_found[0], pool_found[1], int, 1) if pool_found else None
+    if found:
+        rate = _number(found[0], found[1], float, 0.001)
+        duration = scenario.arrival.duration_s if scenario.arrival else scenario.duration_s
+        arrival = Arrival("constant_arrival_rate", rate, ((duration, rate),), pool or default_max_users(rate))
+        return arrival_scenario(scenario.name, arrival, scenario.description, scenario.profile, scenario.thresholds)
+    if pool is not None:
+        if scenario.arrival is None:
+            where = pool_found[1] if pool_found else "--max-users"
+            raise ConfigError(
+                f"{where}: only for arrival-rate load (give --rate, or a scenario of kind constant_arrival_rate "
+                "or ramping_arrival_rate); closed scenarios use --users"
+            )
+        return arrival_scenario(scenario.name, replace(scenario.arrival, max_users=pool), scenario.description,
+                                scenario.profile, scenario.thresholds)  # fmt: skip
+    return scenario
 
 
 def _distribution(cli: Mapping[str, Any], env: Mapping[str, str], services: Services) -> Distribution:

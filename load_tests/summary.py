@@ -71,9 +71,18 @@ def _row(records: list[EndpointRecord], duration_s: float) -> dict[str, Any]:
         "avg_ms": sum(r.total_ms for r in records) / timed if timed else None,
         "max_ms": max(maxs) if maxs else None,
     }
-    for p in PERCENTILES:
-        row[_pct_key(p)] = histogram.get_value_at_percentile(p) / 1000.0 if timed else None
+    for p in PERCENTILES:  # HDR gives a bucket's upper edge: keep it within the exact min and max
+        value = histogram.get_value_at_percentile(p) / 1000.0 if timed else None
+        row[_pct_key(p)] = min(max(value, row["min_ms"]), row["max_ms"]) if value is not None and mins else value
     row["histogram"] = histogram.encode().decode("ascii") if timed else None
+    corrected = [r.corrected for r in records if r.corrected is not None]
+    if corrected:  # paced load: response times from the intended start (coordinated omission corrected)
+        merged = new_histogram()
+        for h in corrected:
+            merged.add(h)
+        row["corrected"] = {_pct_key(p): merged.get_value_at_percentile(p) / 1000.0 for p in PERCENTILES}
+        row["corrected"]["max_ms"] = merged.get_max_value() / 1000.0
+        row["corrected"]["histogram"] = merged.encode().decode("ascii")
     gap_histograms = [r.gaps for r in records if r.gaps is not None]
     if gap_histograms or any(r.messages for r in records):
         gaps = new_histogram()
@@ -164,18 +173,23 @@ def render_text(summary: dict[str, Any]) -> str:
         f"{'  [ABORTED: ' + summary['aborted'] + ']' if summary.get('aborted') else ''}",
         f"Started {summary.get('started_at', '?')}, ran {summary['duration_s']:.1f}s",
         "",
-        f"{'Type':<20} {'Name':<32} {'Reqs':>7} {'Fails':>6} {'RPS':>7} {'Avg':>8} {'Min':>8} {'p50':>8} "
-        f"{'p95':>8} {'p99':>8} {'Max':>8}",
     ]
+    paced = bool(summary.get("pacing"))
+    lines += _invalid_lines(summary)
+    lines.append(
+        f"{'Type':<20} {'Name':<32} {'Reqs':>7} {'Fails':>6} {'RPS':>7} {'Avg':>8} {'Min':>8} {'p50':>8} "
+        f"{'p95':>8} {'p99':>8} {'Max':>8}" + (f" {'c-p50':>8} {'c-p95':>8} {'c-p99':>8} {'c-Max':>8}" if paced else "")
+    )
     protocol_rows = [{"request_type": "protocol", "name": p, **row} for p, row in summary["protocols"].items()]
     rows = [*summary["endpoints"], *protocol_rows, {"request_type": "", "name": "TOTAL", **summary["total"]}]
     for r in rows:
         lines.append(
             f"{r['request_type'][:20]:<20} {r['name'][:32]:<32} {r['requests']:>7} {r['failures']:>6} {r['rps']:>7.2f} "
             f"{_fmt(r['avg_ms']):>8} {_fmt(r['min_ms']):>8} {_fmt(r['p50_ms']):>8} {_fmt(r['p95_ms']):>8} "
-            f"{_fmt(r['p99_ms']):>8} {_fmt(r['max_ms']):>8}"
+            f"{_fmt(r['p99_ms']):>8} {_fmt(r['max_ms']):>8}" + (_corrected_cells(r) if paced else "")
         )
     lines.append("(times in ms; 'first ...' rows time the first message of a stream and are not counted again)")
+    lines += _pacing_lines(summary)
     failures = [(r, kind, n) for r in summary["endpoints"] for kind, n in r["failures_by_type"].items()]
     if failures:
         lines += ["", "Failures by type:"]
@@ -187,7 +201,35 @@ def render_text(summary: dict[str, Any]) -> str:
         for v in thresholds["verdicts"]:
             lines.append(f"  {'PASS' if v['passed'] else 'FAIL'}  {v['scope']:<28} {v['metric']:<15} {v['reason']}")
         lines.append(f"Result: {'PASSED' if thresholds['passed'] else 'FAILED'}")
+    if summary.get("validity") and not summary["validity"]["valid"]:
+        lines.append("Run INVALID (exit code 4): " + "; ".join(summary["validity"]["reasons"]))
     return "\n".join(lines) + "\n"
+
+
+def _corrected_cells(row: dict[str, Any]) -> str:
+    c = row.get("corrected") or {}
+    return "".join(f" {_fmt(c.get(k)):>8}" for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms"))
+
+
+def _invalid_lines(summary: dict[str, Any]) -> list[str]:
+    validity = summary.get("validity") or {}
+    if validity.get("valid", True):
+        return []
+    why = " (these latencies measure the generator, not the service)"
+    return [f"RUN INVALID: {reason}{why}" for reason in validity["reasons"]] + [""]
+
+
+def _pacing_lines(summary: dict[str, Any]) -> list[str]:
+    p = summary.get("pacing")
+    if not p:
+        return []
+    return [
+        "(open model: times are service times, send to reply; c-* are corrected response times, from the intended "
+        "start of the iteration)",
+        f"Arrival rate ({p['kind']}): {p['planned_rate']:.2f}/s scheduled, {p['achieved_rate']:.2f}/s achieved; "
+        f"{p['planned']} planned, {p['started']} started, {p['dropped']} dropped (pool of {p['max_users']} busy), "
+        f"{p['late']} late by more than {p['late_ms']:g} ms (max {p['lateness_max_ms']:.0f} ms)",
+    ]
 
 
 def _resource_lines(summary: dict[str, Any]) -> list[str]:

@@ -34,11 +34,13 @@ def test_a_dead_metrics_endpoint_is_counted_not_raised() -> None:
 
 
 def test_process_sampler_follows_a_process_and_notices_its_end() -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import time; sum(range(10**7)); time.sleep(30)"])
+    code = "import time; data = bytearray(20_000_000); print('ready', flush=True); time.sleep(30)"
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
+        assert child.stdout is not None and child.stdout.readline() == "ready\n"  # running, 20 MB touched
         sampler = ProcessSampler(child.pid)
         cpu, rss_mb = sampler.sample() or (None, None)
-        assert cpu is not None and cpu >= 0 and rss_mb is not None and 1 < rss_mb < 2000
+        assert cpu is not None and cpu >= 0 and rss_mb is not None and 20 < rss_mb < 2000
     finally:
         child.kill()
         child.wait()

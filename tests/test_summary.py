@@ -121,6 +121,6 @@ def test_protocol_thresholds_pass_and_fail_on_purpose() -> None:
     summary = _summary(50, 0)
     assert all(v.passed for v in evaluate(summary, merge_rules({"protocols": {"http": {"p95_ms": 100}}}, {})))
     [failed] = [v for v in evaluate(summary, merge_rules({"protocols": {"http": {"p95_ms": 10}}}, {})) if not v.passed]
-    assert (failed.scope, failed.metric, failed.reason) == ("protocol http", "p95_ms", "50.02 > 10")
+    assert (failed.scope, failed.metric, failed.reason) == ("protocol http", "p95_ms", "50.00 > 10")
     [missing] = [v for v in evaluate(summary, merge_rules({"protocols": {"grpc": {"p95_ms": 10}}}, {})) if not v.passed]
     assert missing.reason == "no data"

@@ -28,12 +28,24 @@ def fmt(value: Any, digits: int = 1) -> str:
     return f"{value:.{digits}f}"
 
 
+CORRECTED = (("corrected.p50_ms", "corrected p50", 1), ("corrected.p95_ms", "corrected p95", 1),
+             ("corrected.p99_ms", "corrected p99", 1), ("corrected.max_ms", "corrected max", 1))  # fmt: skip
+
+
+def _get(row: dict[str, Any], key: str) -> Any:
+    value: Any = row
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 def _table(rows: list[tuple[str, dict[str, Any], bool]]) -> Markup:
-    head = "".join(f"<th>{label}</th>" for _, label, _ in COLUMNS)
+    columns = COLUMNS + CORRECTED if any(row.get("corrected") for _, row, _ in rows) else COLUMNS
+    head = "".join(f"<th>{label}</th>" for _, label, _ in columns)
     body = []
     for label, row, facet in rows:
         css = "facet" if facet else ("fail" if row.get("failures") else "")
-        cells = "".join(f"<td>{fmt(row.get(key), digits)}</td>" for key, _, digits in COLUMNS)
+        cells = "".join(f"<td>{fmt(_get(row, key), digits)}</td>" for key, _, digits in columns)
         body.append(f'<tr class="{css}"><td>{Markup.escape(label)}</td>{cells}</tr>')
     return Markup(f"<table><tr><th></th>{head}</tr>{''.join(body)}</table>")
 
@@ -56,5 +68,7 @@ def render_html(summary: dict[str, Any], charts: dict[str, bytes], comparison: d
         charts={name: base64.b64encode(png).decode("ascii") for name, png in charts.items()},
         comparison=comparison,
         res=summary.get("resources"),
+        pacing=summary.get("pacing"),
+        validity=summary.get("validity") or {"valid": True, "reasons": []},
         lost_workers=(summary.get("workers") or {}).get("lost", []),
     )

@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 FIELDS = ["protocol", "request_type", "name", "requests", "failures", "no_reply", "error_rate_pct", "rps", "min_ms",
-          "avg_ms", "max_ms", "p50_ms", "p75_ms", "p90_ms", "p95_ms", "p99_ms", "p99_9_ms", "stream_messages",
+          "avg_ms", "max_ms", "p50_ms", "p75_ms", "p90_ms", "p95_ms", "p99_ms", "p99_9_ms", "corrected_p50_ms",
+          "corrected_p95_ms", "corrected_p99_ms", "corrected_max_ms", "stream_messages",
           "failures_by_type"]  # fmt: skip
+# corrected_*: open-model load only, from the intended start of the iteration (empty otherwise)
 
 
 def rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -18,6 +20,9 @@ def rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
              {"protocol": "all", "request_type": "", "name": "TOTAL", **summary["total"]}]  # fmt: skip
     for row in named:
         flat = {k: row.get(k) for k in FIELDS if k not in ("stream_messages", "failures_by_type")}
+        corrected = row.get("corrected") or {}
+        for key in ("p50_ms", "p95_ms", "p99_ms", "max_ms"):
+            flat[f"corrected_{key}"] = corrected.get(key)
         flat["stream_messages"] = (row.get("stream") or {}).get("messages")
         flat["failures_by_type"] = "; ".join(f"{k}: {v}" for k, v in row["failures_by_type"].items())
         out.append(flat)

@@ -1,0 +1,170 @@
+"""Open-model (arrival-rate) load: schedule maths, pacing on every protocol, corrected latency, validity."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from load_tests.scenarios import Arrival
+from load_tests.settings import load_settings
+from load_tests.target.launcher import TargetInfo, TargetProcess, set_faults
+from tests.conftest import load_summary, run_cli
+
+RAMP = Arrival("ramping_arrival_rate", 10.0, ((6.0, 40.0), (6.0, 40.0)), 40)
+
+
+def test_the_schedule_is_the_integral_of_the_rate_and_splits_exactly_across_workers() -> None:
+    assert RAMP.count_until(6.0) == pytest.approx(150.0)  # 10 -> 40 linearly over 6 s
+    assert RAMP.count_until(12.0) == pytest.approx(390.0)
+    assert RAMP.rate_at(3.0) == pytest.approx(25.0) and RAMP.rate_at(9.0) == 40.0 and RAMP.rate_at(13.0) == 0.0
+    times = []
+    k = 0
+    while (t := RAMP.time_of(k)) is not None:
+        times.append(t)
+        k += 1
+    assert len(times) == 390 and times == sorted(times) and times[-1] < 12.0
+    for k in (0, 1, 149, 150, 300):  # time_of inverts count_until
+        assert RAMP.count_until(times[k]) == pytest.approx(k, abs=1e-6)
+    assert RAMP.scheduled_between(6.0, 12.0) == 240
+    # worker i of 3 takes every k with k % 3 == i: together every iteration, once
+    shares = [[t for k, t in enumerate(times) if k % 3 == i] for i in range(3)]
+    assert sorted(t for share in shares for t in share) == times and [len(s) for s in shares] == [130, 130, 130]
+
+
+def test_arrival_scenarios_from_yaml_and_flags(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "scenarios:\n"
+        "  paced: {kind: constant_arrival_rate, rate: 20, duration: 30s, max_users: 8}\n"
+        "  rising: {kind: ramping_arrival_rate, start_rate: 5, stages: [{duration: 10s, target: 50}]}\n"
+    )
+    paced = load_settings({"config": str(config), "scenario": "paced"}, env={}).scenario
+    assert paced.arrival is not None and paced.arrival.max_users == 8 and paced.arrival.count_until(30) == 600
+    assert paced.stages[0].users == 8  # the pool, held for the warm-up and the schedule
+    rising = load_settings({"config": str(config), "scenario": "rising"}, env={}).scenario
+    assert rising.arrival is not None and rising.arrival.max_users == 100  # default: 2 s of the peak rate
+    flagged = load_settings({"scenario": "smoke", "rate": "12", "max_users": "4"}, env={}).scenario
+    assert flagged.arrival == Arrival("constant_arrival_rate", 12.0, ((60.0, 12.0),), 4)
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "args", "message"),
+    [
+        ("scenarios: {p: {kind: constant_arrival_rate, duration: 10s}}", ["--scenario", "p"], "needs rate"),
+        ("scenarios: {p: {kind: ramping_arrival_rate, stages: [{duration: 5s, users: 3, spawn_rate: 1}]}}",
+         ["--scenario", "p"], "needs stages of {duration, target}"),
+        ("scenarios: {p: {kind: poisson, rate: 3, duration: 5s}}", ["--scenario", "p"], "scenarios.p.kind"),
+        ("", ["--max-users", "5"], "--max-users: only for arrival-rate load"),
+        ("", ["--rate", "0"], "--rate: must be at least 0.001"),
+    ],
+)  # fmt: skip
+def test_bad_arrival_settings_are_one_line_errors(
+    tmp_path: Path, yaml_text: str, args: list[str], message: str
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml_text)
+    result = run_cli("--config", str(config), *args, "--dry-run")
+    assert result.returncode == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def _stall_later(http_url: str, after_s: float, for_s: float) -> threading.Thread:
+    def stall() -> None:
+        time.sleep(after_s)
+        set_faults(http_url, extra_delay_ms=2000)
+        time.sleep(for_s)
+        set_faults(http_url, extra_delay_ms=0)
+
+    thread = threading.Thread(target=stall, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.slow
+def test_a_stall_shows_in_corrected_latency_not_in_service_time(tmp_path: Path) -> None:
+    with TargetProcess("--service-time", "predict=200") as target:
+        stall = _stall_later(target.http_url, 17.0, 2.0)
+        result = run_cli("--test-type", "rest", "--tags", "predict", "--rate", "50", "--max-users", "12",
+                         "--duration", "35s", "--host", target.http_url, "--output-dir", str(tmp_path))  # fmt: skip
+        stall.join()
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = load_summary(tmp_path)
+    pacing, total = summary["pacing"], summary["total"]
+    assert pacing["planned"] == 1750 and pacing["achieved_rate"] == pytest.approx(50.0, rel=0.05)
+    assert pacing["dropped"] > 0 and pacing["late"] > 0 and pacing["lateness_max_ms"] > 1000
+    assert total["requests"] == pacing["started"]  # one request per iteration (the predict task)
+    assert 200 <= total["p99_ms"] < 400, total["p99_ms"]  # service time: only the few stuck calls saw the stall
+    assert total["corrected"]["p99_ms"] >= 1000  # from the intended start: the stall is there
+    assert total["corrected"]["p50_ms"] == pytest.approx(total["p50_ms"], abs=5)
+    for protocol_row in summary["protocols"].values():
+        assert "corrected" in protocol_row
+    assert summary["validity"]["valid"]
+    run_dir = next(tmp_path.glob("smoke/*"))
+    text = (run_dir / "analysis" / "summary.txt").read_text()
+    assert "c-p99" in text and "dropped" in text
+    html = next(run_dir.glob("locust_report_*.html")).read_text()
+    assert "Open-model load" in html and "corrected p99" in html
+    assert "corrected_p99_ms" in next(run_dir.glob("locust_report_*_stats.csv")).read_text()
+
+
+@pytest.mark.slow
+def test_a_ramping_rate_reaches_each_stage_on_every_protocol(target: TargetInfo, tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "scenarios:\n  rising:\n    kind: ramping_arrival_rate\n    start_rate: 4\n    max_users: 40\n"
+        "    stages: [{duration: 6s, target: 20}, {duration: 6s, target: 20}]\n"
+    )
+    result = run_cli("--scenario", "rising", "--config", str(config), "--host", target.http_url,
+                     "--grpc-target", target.grpc_target, "--output-dir", str(tmp_path / "out"))  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = load_summary(tmp_path / "out")
+    pacing = summary["pacing"]
+    assert pacing["planned"] == 192 and pacing["started"] >= 188 and pacing["dropped"] == 0
+    assert set(summary["protocols"]) == {"http", "websocket", "socketio", "grpc"}
+    assert all("corrected" in row for row in summary["protocols"].values())
+    warmup = 2.0  # the pool is spawned before the schedule starts
+    timeline = summary["timeline"]
+
+    def iterations(begin: float, end: float) -> int:  # requests in [begin, end) of the schedule
+        return sum(p["requests"] for p in timeline if begin + warmup < p["t_s"] <= end + warmup)
+
+    # stage 1 ramps 4 -> 20/s (12/s on average), stage 2 holds 20/s; tasks are one request or a stream
+    first, second = iterations(0, 6), iterations(6, 12)
+    assert second / 6 == pytest.approx(20, rel=0.15), second
+    assert first / 6 == pytest.approx(12, rel=0.2), first
+
+
+@pytest.mark.slow
+def test_a_generator_that_cannot_keep_up_marks_the_run_invalid(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("validity: {max_generator_cpu_pct: 0.5}\nresources: {interval: 1s}\n")  # any busy process
+    with TargetProcess("--service-time", "predict=200") as target:
+        result = run_cli("--test-type", "rest", "--tags", "predict", "--rate", "100", "--max-users", "2",
+                         "--duration", "8s", "--host", target.http_url, "--config", str(config),
+                         "--output-dir", str(tmp_path / "out"))  # fmt: skip
+    assert result.returncode == 4, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = load_summary(tmp_path / "out")
+    reasons = summary["validity"]["reasons"]
+    assert not summary["validity"]["valid"] and len(reasons) == 2
+    assert reasons[0].startswith("invalid: generator saturated (local CPU median")
+    assert reasons[1].startswith("invalid: rate not achieved")
+    assert summary["pacing"]["achieved_rate"] < 15 and summary["pacing"]["dropped"] > 500  # 2 users x 5/s at most
+    assert summary["thresholds"]["passed"]  # the thresholds alone would have passed it
+    run_dir = next((tmp_path / "out").glob("smoke/*"))
+    assert "RUN INVALID" in next(run_dir.glob("locust_report_*.html")).read_text()
+    assert "Run INVALID (exit code 4)" in (run_dir / "analysis" / "summary.txt").read_text()
+    assert "RUN INVALID" in result.stdout
+
+
+@pytest.mark.slow
+def test_the_rate_is_split_across_workers(target: TargetInfo, tmp_path: Path) -> None:
+    result = run_cli("--workers", "2", "--test-type", "grpc", "--rate", "30", "--max-users", "20", "--duration", "8s",
+                     "--grpc-target", target.grpc_target, "--output-dir", str(tmp_path))  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = load_summary(tmp_path)
+    pacing = summary["pacing"]
+    assert pacing["planned"] == 240 and pacing["started"] == pacing["scheduled"] == 240 and pacing["dropped"] == 0
+    workers = [g for g in summary["resources"]["generators"] if g["role"] == "worker"]
+    assert len(workers) == 2 and all(w["requests"] > 0 for w in workers)
