@@ -65,8 +65,9 @@ def locust_command(settings: Settings, plan: RunPlan, run_dir: Path, master_port
     """The ``locust`` command line for this run (headless, scenario shape, our reports); with
     ``master_port`` the process is a Locust master expecting ``settings.distribution.workers``."""
     ts = plan.timestamp
+    # user classes right after -f: Locust's --tags takes every word after it, class names included
     cmd = [
-        sys.executable, "-m", "locust", "-f", _files(settings), "--headless",
+        sys.executable, "-m", "locust", "-f", _files(settings), *_user_classes(settings), "--headless",
         "--host", plan.services["rest_url"] or "http://127.0.0.1",
         "--html", str(run_dir / f"locust_builtin_{ts}.html"),
         "--csv", str(run_dir / f"locust_{ts}"), "--csv-full-history",
@@ -81,7 +82,7 @@ def locust_command(settings: Settings, plan: RunPlan, run_dir: Path, master_port
         cmd += ["--tags", *settings.tags]
     if settings.exclude_tags:
         cmd += ["--exclude-tags", *settings.exclude_tags]
-    return cmd + _user_classes(settings)
+    return cmd
 
 
 def worker_command(settings: Settings, master_host: str, master_port: int) -> list[str]:

@@ -95,6 +95,16 @@ def test_distribution_flags_that_cannot_work_are_one_line_errors(args: list[str]
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+def test_user_classes_are_not_swallowed_by_tags() -> None:
+    # Locust's --tags takes every word after it: classes placed after it became tags, and every class of
+    # the locustfile ran (a master then sent RestUser to workers that only had RestStressUser).
+    result = run_cli("--workers", "2", "--test-type", "rest", "--scenario", "stress", "--tags", "health", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    master = next(line for line in result.stdout.splitlines() if line.startswith("Locust: "))
+    assert "scenario_shape.py RestStressUser --headless" in master
+    assert master.split("--tags", 1)[1].split() == ["health"]
+
+
 def test_dry_run_shows_the_master_and_worker_commands() -> None:
     result = run_cli("--workers", "3", "--test-type", "grpc", "--dry-run")
     assert result.returncode == 0, result.stderr
