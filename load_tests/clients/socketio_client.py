@@ -62,7 +62,10 @@ class SocketIOClient:
         if ca_file:  # engineio uses the session's CA for polling and copies it into the WebSocket's sslopt
             session = _CaSession()
             session.verify = ca_file
-        self.sio = socketio.Client(reconnection=False, http_session=session, request_timeout=timeout)
+        self.sio = socketio.Client(
+            reconnection=False, http_session=session, request_timeout=timeout,
+            websocket_extra_options={"skip_utf8_validation": True},  # see websocket_client.py: C decoding validates
+        )  # fmt: skip
         self._ids = itertools.count(1)
         self._pending: dict[Any, Queue] = {}
         self._closing = False
