@@ -1,0 +1,370 @@
+"""Our users side by side with the raw clients and Locust's own, in one run: ``python bench/run.py [--quick]``.
+
+Starts the reference target (zero service times) pinned to core 0 and runs every contender in a
+process of its own pinned to core 1 (when there are two cores), for the same time at the same
+concurrency, interleaved round by round (the order reversed every other round) so drift on a shared
+machine hits every contender alike. Compares CPU microseconds per request within each round: ratios
+per round, then their median and range. Also: latency fidelity against a known server delay, client
+memory per 1,000 idle connections, and ``--workers 2`` over one worker. Writes
+``bench/results/latest.json`` and ``latest.md``. Loopback only, bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from load_tests.plan import plan_from_settings  # noqa: E402
+from load_tests.settings import load_settings  # noqa: E402
+from load_tests.target.faults import OPERATIONS  # noqa: E402
+from load_tests.target.launcher import TargetInfo, TargetProcess, set_faults  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+CONTENDERS = {
+    "http": ["raw", "ours", "fasthttp", "httpuser"],
+    "websocket": ["raw", "ours"],
+    "socketio": ["raw", "ours", "contrib"],
+    "grpc": ["raw", "ours", "example"],
+}
+# (protocol, ours vs, the most ours may cost per request relative to it): the issue's targets
+GOALS = [
+    ("http", "fasthttp", 1.10),
+    ("grpc", "raw", 1.20),
+    ("websocket", "raw", 1.20),
+    ("socketio", "raw", 1.10),
+    ("socketio", "contrib", 1.00),
+]
+PROFILES = {  # rounds, seconds per contender, concurrency, fidelity seconds, idle connections
+    "full": {"rounds": 5, "seconds": 5.0, "concurrency": 16, "fidelity_s": 5.0, "ws_idle": 10_000, "sio_idle": 1000},
+    "quick": {"rounds": 3, "seconds": 2.5, "concurrency": 16, "fidelity_s": 3.0, "ws_idle": 1000, "sio_idle": 300},
+    "tiny": {"rounds": 1, "seconds": 0.5, "concurrency": 2, "fidelity_s": 0.5, "ws_idle": 20, "sio_idle": 5},
+}
+
+
+def schedule(contenders: list[str], rounds: int) -> list[tuple[int, str]]:
+    """A B C, C B A, A B C...: every contender runs once a round, the order reversed every other round."""
+    order: list[tuple[int, str]] = []
+    for r in range(rounds):
+        names = contenders if r % 2 == 0 else list(reversed(contenders))
+        order += [(r, name) for name in names]
+    return order
+
+
+def ratio_stats(runs: dict[str, list[dict[str, Any]]], ours: str, other: str, field: str) -> dict[str, Any] | None:
+    """``ours / other`` of ``field`` per round (same round only), with the median and range."""
+    values = []
+    for a, b in zip(runs.get(ours, []), runs.get(other, []), strict=False):
+        if a.get(field) and b.get(field):
+            values.append(a[field] / b[field])
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "per_round": values}
+
+
+def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    def median(name: str, field: str) -> float | None:
+        values = [r[field] for r in runs.get(name, []) if r.get(field) is not None]
+        return statistics.median(values) if values else None
+
+    return {
+        name: {
+            "rps": median(name, "rps"),
+            "cpu_us_per_request": median(name, "cpu_us_per_request"),
+            "failures": sum(r["failures"] for r in runs[name]),
+            "requests": sum(r["requests"] for r in runs[name]),
+        }
+        for name in runs
+    }
+
+
+def goals(protocols: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for protocol, other, limit in GOALS:
+        ratio = (protocols.get(protocol) or {}).get("ratios", {}).get(f"ours/{other}")
+        if ratio is None:
+            continue
+        out.append(
+            {
+                "protocol": protocol,
+                "against": other,
+                "limit": limit,
+                "median": ratio["median"],
+                "met": ratio["median"] <= limit,
+            }
+        )
+    return out
+
+
+def _pin(cpu: int) -> Any:
+    def preexec() -> None:
+        if hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, {cpu})
+
+    return preexec
+
+
+def _contender(name: str, seconds: float, concurrency: int, env: dict[str, str], cpu: int | None) -> dict[str, Any]:
+    cmd = [sys.executable, str(ROOT / "bench" / "contenders.py"), name, str(seconds), str(concurrency)]
+    out = subprocess.run(
+        cmd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 90,
+        cwd=ROOT,
+        preexec_fn=_pin(cpu) if cpu is not None else None,
+    )
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if out.returncode != 0 or not lines:
+        return {"error": (out.stderr or out.stdout)[-400:], "requests": 0, "failures": 0}
+    return dict(json.loads(lines[-1]))
+
+
+def _env(info: TargetInfo, tmp: Path) -> dict[str, str]:
+    settings = load_settings({"host": info.http_url, "grpc_target": info.grpc_target}, env={})
+    plan = plan_from_settings(settings, tmp, "bench", with_scenario=False, from_runner=False)
+    plan.write(tmp / "plan.json")
+    return {**os.environ, "BENCH_TARGET": json.dumps(asdict(info)), "LOADTEST_PLAN": str(tmp / "plan.json")}
+
+
+def throughput(profile: dict[str, Any], env: dict[str, str], cpu: int | None, only: list[str]) -> dict[str, Any]:
+    protocols: dict[str, Any] = {}
+    for protocol in only:
+        names = [f"{protocol}_{c}" for c in CONTENDERS[protocol]]
+        runs: dict[str, list[dict[str, Any]]] = {n.split("_", 1)[1]: [] for n in names}
+        for _, name in schedule(names, profile["rounds"]):
+            result = _contender(name, profile["seconds"], profile["concurrency"], env, cpu)
+            runs[name.split("_", 1)[1]].append(result)
+            print(
+                f"  {name:<20} {result.get('rps', 0):>8.0f}/s  {result.get('cpu_us_per_request') or 0:>7.1f} us/req"
+                f"  failures {result['failures']}{'  ERROR ' + result['error'] if 'error' in result else ''}",
+                file=sys.stderr,
+                flush=True,
+            )
+        ratios = {
+            f"ours/{other}": ratio_stats(runs, "ours", other, "cpu_us_per_request")
+            for other in CONTENDERS[protocol]
+            if other != "ours"
+        }
+        protocols[protocol] = {"runs": runs, "median": summarise(runs), "ratios": ratios}
+    return protocols
+
+
+def fidelity(profile: dict[str, Any], info: TargetInfo, env: dict[str, str], cpu: int | None) -> list[dict[str, Any]]:
+    """Our HTTP user at light load against a target that adds exactly D ms: what we measure minus D."""
+    out = []
+    for delay in (20, 200):
+        set_faults(info.http_url, extra_delay_ms=delay, operations=["health"])
+        ours = _contender("http_ours", profile["fidelity_s"], 2, env, cpu)
+        raw = _contender("http_raw", profile["fidelity_s"], 2, {**env, "BENCH_LATENCY": "1"}, cpu)
+        out.append(
+            {
+                "delay_ms": delay,
+                "p50_minus_delay_ms": (ours.get("p50_ms") or 0) - delay,
+                "p99_minus_delay_ms": (ours.get("p99_ms") or 0) - delay,
+                "raw_p50_minus_delay_ms": (raw.get("p50_ms") or 0) - delay,
+                "requests": ours["requests"],
+            }
+        )
+    set_faults(info.http_url, extra_delay_ms=0)
+    return out
+
+
+def memory(profile: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kind, count, limit in (
+        ("websocket", profile["ws_idle"], 200 * 1.048576),
+        ("socketio", profile["sio_idle"], None),
+    ):
+        cmd = [sys.executable, str(ROOT / "bench" / "memory.py"), kind, str(count)] + ([str(limit)] if limit else [])
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=ROOT)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        out[kind] = json.loads(lines[-1]) if lines else {"error": done.stderr[-400:]}
+    return out
+
+
+def scale_out(seconds: float) -> dict[str, Any]:
+    """``--workers 2`` over ``--workers 1``: REST /health, stress users, against the bundled target."""
+    rates = {}
+    for workers in (1, 2):
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = [
+                sys.executable,
+                "run_load_tests.py",
+                "--workers",
+                str(workers),
+                "--test-type",
+                "rest",
+                "--tags",
+                "health",
+                "--scenario",
+                "stress",
+                "--users",  # ~200 x 30 calls/s of demand: more than one worker process can send
+                "200",
+                "--spawn-rate",
+                "200",
+                "--duration",
+                f"{seconds:g}s",
+                "--output-dir",
+                tmp,
+            ]
+            subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 180, cwd=ROOT)
+            found = sorted(Path(tmp).glob("*/*/locust_report_*.json"))
+            summary = json.loads(found[0].read_text()) if found else None
+            rates[workers] = summary["total"]["requests"] / seconds if summary else None
+    ratio = rates[2] / rates[1] if rates.get(1) and rates.get(2) else None
+    return {
+        "rps_one_worker": rates[1],
+        "rps_two_workers": rates[2],
+        "ratio": ratio,
+        "against": f"the bundled target on the same {os.cpu_count()} cores (200 stress users, REST /health)",
+    }
+
+
+def ceiling() -> dict[str, Any]:
+    tools = {t: shutil.which(t) for t in ("nginx", "wrk")}
+    if not all(tools.values()):
+        return {"skipped": f"not installed: {', '.join(t for t, p in tools.items() if not p)}"}
+    return {"skipped": "nginx and wrk found, but the ceiling run is not implemented yet"}
+
+
+def render_markdown(doc: dict[str, Any]) -> str:
+    m = doc["machine"]
+    lines = [
+        f"Benchmark {doc['profile']} run, {doc['date']}, {m['cpus']} cores ({m['cpu_model']}), Python "
+        f"{m['python']}, pinned: {doc['pinned']}. CPU = generator CPU microseconds per request (median of "
+        f"{doc['settings']['rounds']} rounds of {doc['settings']['seconds']:g} s at concurrency "
+        f"{doc['settings']['concurrency']}); ratios are per round, median [min-max].",
+        "",
+        "| protocol | contender | requests/s | CPU us/request | failures | ours / this |",
+        "|---|---|---|---|---|---|",
+    ]
+    for protocol, data in doc["protocols"].items():
+        for name, fig in data["median"].items():
+            ratio = data["ratios"].get(f"ours/{name}")
+            shown = f"{ratio['median']:.2f} [{ratio['min']:.2f}-{ratio['max']:.2f}]" if ratio else "-"
+            lines.append(
+                f"| {protocol} | {name} | {fig['rps'] or 0:,.0f} | {fig['cpu_us_per_request'] or 0:.1f} | "
+                f"{fig['failures']} | {shown} |"
+            )
+    lines += ["", "| goal | limit | measured | met |", "|---|---|---|---|"]
+    for g in doc["goals"]:
+        lines.append(
+            f"| {g['protocol']}: ours / {g['against']} | <= {g['limit']:.2f} | {g['median']:.3f} | "
+            f"{'yes' if g['met'] else 'no'} |"
+        )
+    for f in doc.get("fidelity", []):
+        lines.append(
+            f"| p50 - {f['delay_ms']} ms server delay | <= 2 ms | {f['p50_minus_delay_ms']:.2f} ms "
+            f"(raw client {f['raw_p50_minus_delay_ms']:.2f}) | "
+            f"{'yes' if abs(f['p50_minus_delay_ms']) <= 2 else 'no'} |"
+        )
+    mem = doc.get("memory", {})
+    ws = mem.get("websocket", {})
+    if "mb_per_1000" in ws:
+        measured = ws["connected"] >= 10_000 or (ws["held_within_limit"] or 0) < ws["connected"]
+        held = (ws["held_within_limit"] if measured else ws.get("extrapolated_within_limit")) or 0
+        how = f"held, {ws['connected']:,} connected" if measured else f"extrapolated from {ws['connected']:,}"
+        lines.append(
+            f"| WebSocket users in 200 MiB | >= 10,000 | {held:,} ({how}; {ws['mb_per_1000']:.1f} MB per 1,000) | "
+            f"{'yes' if held >= 10_000 else 'no'} |"
+        )
+    scale = doc.get("scale_out") or {}
+    if scale.get("ratio"):
+        met = "yes" if scale["ratio"] >= 1.8 else "no"
+        lines.append(f"| --workers 2 / one worker | >= 1.80 | {scale['ratio']:.2f} | {met} |")
+    sio = mem.get("socketio", {})
+    if "mb_per_1000" in sio:
+        lines += [
+            "",
+            f"Socket.IO: {sio['mb_per_1000']:.1f} MB per 1,000 idle connected users ({sio['connected']} measured).",
+        ]
+    lines.append(f"HTTP ceiling (nginx + wrk): {doc['ceiling'].get('skipped', doc['ceiling'])}.")
+    return "\n".join(lines) + "\n"
+
+
+def _cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown"
+    found = re.search(r"model name\s*:\s*(.+)", text)
+    return found.group(1).strip() if found else "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 short rounds, 1,000 idle connections (under 5 min)")
+    parser.add_argument("--tiny", action="store_true", help="a self-test of this harness (seconds, not figures)")
+    parser.add_argument("--protocols", default=",".join(CONTENDERS), help="comma list (default all four)")
+    parser.add_argument("--out", default=str(RESULTS), help="where latest.json and latest.md go")
+    args = parser.parse_args(argv)
+    name = "tiny" if args.tiny else "quick" if args.quick else "full"
+    profile = PROFILES[name]
+    only = [p for p in args.protocols.split(",") if p]
+    unknown = [p for p in only if p not in CONTENDERS]
+    if unknown:
+        print(
+            f"error: --protocols: unknown {', '.join(unknown)} (choose from {', '.join(CONTENDERS)})", file=sys.stderr
+        )
+        return 2
+    two_cores = (os.cpu_count() or 1) >= 2 and hasattr(os, "sched_setaffinity")
+    started = time.monotonic()
+    zero = [arg for op in sorted(OPERATIONS) for arg in ("--service-time", f"{op}=0")]
+    doc: dict[str, Any] = {
+        "benchmark": "harness_overhead",
+        "profile": name,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "cpu_model": _cpu_model(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "pinned": "target on core 0, contenders on core 1" if two_cores else "no (one core)",
+        "settings": profile,
+    }
+    with TargetProcess(*zero) as info, tempfile.TemporaryDirectory() as tmp:
+        if two_cores:
+            psutil.Process(info.pid).cpu_affinity([0])
+        env = _env(info, Path(tmp))
+        cpu = 1 if two_cores else None
+        print("throughput (contender, requests/s, CPU per request):", file=sys.stderr, flush=True)
+        doc["protocols"] = throughput(profile, env, cpu, only)
+        doc["goals"] = goals(doc["protocols"])
+        print("latency fidelity, memory...", file=sys.stderr, flush=True)
+        doc["fidelity"] = fidelity(profile, info, env, cpu) if "http" in only else []
+        doc["memory"] = memory(profile, env)
+    print("scale-out (--workers 2 over 1)...", file=sys.stderr, flush=True)
+    doc["scale_out"] = scale_out(2.0 if args.tiny else 8.0) if not args.tiny else None
+    doc["ceiling"] = ceiling()
+    doc["elapsed_s"] = round(time.monotonic() - started, 1)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    (out / "latest.md").write_text(render_markdown(doc), encoding="utf-8")
+    print(render_markdown(doc))
+    print(json.dumps({"elapsed_s": doc["elapsed_s"], "goals": doc["goals"]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
