@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -239,11 +240,66 @@ def scale_out(seconds: float) -> dict[str, Any]:
     }
 
 
-def ceiling() -> dict[str, Any]:
+NGINX_CONF = """worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}; proxy_temp_path {dir}; fastcgi_temp_path {dir}; uwsgi_temp_path {dir};
+  scgi_temp_path {dir};
+  server {{
+    listen 127.0.0.1:{port};
+    location = /health {{ default_type application/json; return 200 '{{"status":"ok"}}'; }}
+  }}
+}}
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ceiling(profile: dict[str, Any], env: dict[str, str], cpu: int | None) -> dict[str, Any]:
+    """HTTP against nginx (one worker process, core 0): wrk as the ceiling, then the raw loop, our user and
+    FastHttpUser (core 1) on the same ``GET /health``, so the target's own cost is out of the picture."""
     tools = {t: shutil.which(t) for t in ("nginx", "wrk")}
     if not all(tools.values()):
         return {"skipped": f"not installed: {', '.join(t for t, p in tools.items() if not p)}"}
-    return {"skipped": "nginx and wrk found, but the ceiling run is not implemented yet"}
+    with tempfile.TemporaryDirectory(prefix="bench_nginx_") as tmp:
+        port = _free_port()
+        conf = Path(tmp) / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(dir=tmp, port=port), encoding="utf-8")
+        nginx = subprocess.Popen([str(tools["nginx"]), "-c", str(conf), "-p", tmp], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, preexec_fn=_pin(0) if cpu is not None else None)  # fmt: skip
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).read()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            seconds = max(int(profile["seconds"]), 1)
+            wrk = subprocess.run([str(tools["wrk"]), "-t1", f"-c{profile['concurrency']}", f"-d{seconds}s",
+                                  f"http://127.0.0.1:{port}/health"], capture_output=True, text=True,
+                                 timeout=seconds + 30, preexec_fn=_pin(cpu) if cpu is not None else None)  # fmt: skip
+            found = re.search(r"Requests/sec:\s*([\d.]+)", wrk.stdout)
+            nginx_env = {**env, "BENCH_TARGET": json.dumps({"pid": nginx.pid, "host": "127.0.0.1", "http_port": port,
+                                                            "grpc_port": 0})}  # fmt: skip
+            runs = {c: _contender(f"http_{c}", profile["seconds"], profile["concurrency"], nginx_env, cpu)
+                    for c in ("raw", "ours", "fasthttp")}  # fmt: skip
+        finally:
+            nginx.terminate()
+            nginx.wait(timeout=10)
+    return {"wrk_rps": float(found.group(1)) if found else None,
+            **{f"{c}_rps": r.get("rps") for c, r in runs.items()},
+            **{f"{c}_cpu_us_per_request": r.get("cpu_us_per_request") for c, r in runs.items()}}  # fmt: skip
 
 
 def render_markdown(doc: dict[str, Any]) -> str:
@@ -297,7 +353,15 @@ def render_markdown(doc: dict[str, Any]) -> str:
             "",
             f"Socket.IO: {sio['mb_per_1000']:.1f} MB per 1,000 idle connected users ({sio['connected']} measured).",
         ]
-    lines.append(f"HTTP ceiling (nginx + wrk): {doc['ceiling'].get('skipped', doc['ceiling'])}.")
+    c = doc["ceiling"]
+    if "skipped" in c:
+        lines.append(f"HTTP ceiling (nginx + wrk): skipped, {c['skipped']}.")
+    else:
+        lines.append(
+            f"HTTP against nginx: wrk {c['wrk_rps'] or 0:,.0f}/s (the ceiling); raw loop {c['raw_rps'] or 0:,.0f}/s, "
+            f"ours {c['ours_rps'] or 0:,.0f}/s ({c['ours_cpu_us_per_request'] or 0:.1f} us/request), FastHttpUser "
+            f"{c['fasthttp_rps'] or 0:,.0f}/s ({c['fasthttp_cpu_us_per_request'] or 0:.1f} us/request)."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -353,9 +417,9 @@ def main(argv: list[str] | None = None) -> int:
         print("latency fidelity, memory...", file=sys.stderr, flush=True)
         doc["fidelity"] = fidelity(profile, info, env, cpu) if "http" in only else []
         doc["memory"] = memory(profile, env)
+        doc["ceiling"] = ceiling(profile, env, cpu) if "http" in only else {"skipped": "HTTP not benchmarked"}
     print("scale-out (--workers 2 over 1)...", file=sys.stderr, flush=True)
     doc["scale_out"] = scale_out(2.0 if args.tiny else 8.0) if not args.tiny else None
-    doc["ceiling"] = ceiling()
     doc["elapsed_s"] = round(time.monotonic() - started, 1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -130,10 +130,12 @@ def test_a_ramping_rate_reaches_each_stage_on_every_protocol(target: TargetInfo,
     def iterations(begin: float, end: float) -> int:  # requests in [begin, end) of the schedule
         return sum(p["requests"] for p in timeline if begin + warmup < p["t_s"] <= end + warmup)
 
-    # stage 1 ramps 4 -> 20/s (12/s on average), stage 2 holds 20/s; tasks are one request or a stream
+    # stage 1 ramps 4 -> 20/s (72 iterations), stage 2 holds 20/s (120). Requests are counted when they
+    # end (a stream a few hundred ms after its start) and timeline seconds need not align with the
+    # schedule's, so the ramp's count is checked loosely: clearly below the hold, clearly above 4/s.
     first, second = iterations(0, 6), iterations(6, 12)
     assert second / 6 == pytest.approx(20, rel=0.15), second
-    assert first / 6 == pytest.approx(12, rel=0.2), first
+    assert 0.65 * 72 <= first <= 1.2 * 72 and first < second, (first, second)
 
 
 @pytest.mark.slow
