@@ -67,6 +67,8 @@ def new_timestamp() -> str:
 def unique_run_dir(output_dir: Path, scenario_name: str, timestamp: str) -> Path:
     """``<output>/<scenario>/<timestamp>``, suffixed -2, -3... if two runs start in the same second."""
     base = output_dir / scenario_name / timestamp
+    if output_dir.resolve() not in base.resolve().parents:  # settings refuse such names; never write outside
+        raise ValueError(f"report folder {base} would be outside the output folder {output_dir}")
     candidate, n = base, 1
     while candidate.exists():
         n += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -141,9 +142,9 @@ class StageConfig(_Model):
     """A closed-model stage (users, spawn_rate) or an arrival-rate stage (target: iterations/s)."""
 
     duration: Seconds
-    users: int | None = Field(default=None, ge=0)
-    spawn_rate: float | None = Field(default=None, gt=0)
-    target: float | None = Field(default=None, ge=0)
+    users: int | None = Field(default=None, ge=0, le=1_000_000)
+    spawn_rate: float | None = Field(default=None, gt=0, le=1_000_000)
+    target: float | None = Field(default=None, ge=0, le=1_000_000)
 
 
 ARRIVAL_KINDS = ("constant_arrival_rate", "ramping_arrival_rate")
@@ -151,12 +152,12 @@ ARRIVAL_KINDS = ("constant_arrival_rate", "ramping_arrival_rate")
 
 class ScenarioConfig(_Model):
     kind: str = Field(default="users", pattern="^(users|constant_arrival_rate|ramping_arrival_rate)$")
-    rate: float | None = Field(default=None, gt=0)  # constant_arrival_rate: iterations per second
-    start_rate: float = Field(default=0.0, ge=0)  # ramping_arrival_rate: the rate before the first stage
-    max_users: int | None = Field(default=None, ge=1)  # arrival-rate: the pool that runs the iterations
+    rate: float | None = Field(default=None, gt=0, le=1_000_000)  # constant_arrival_rate: iterations per second
+    start_rate: float = Field(default=0.0, ge=0, le=1_000_000)  # ramping_arrival_rate: the rate before stage 1
+    max_users: int | None = Field(default=None, ge=1, le=1_000_000)  # arrival-rate: the pool that runs them
     description: str = ""
-    users: int | None = Field(default=None, ge=1)
-    spawn_rate: float | None = Field(default=None, gt=0)
+    users: int | None = Field(default=None, ge=1, le=1_000_000)
+    spawn_rate: float | None = Field(default=None, gt=0, le=1_000_000)
     duration: Seconds | None = None
     stages: list[StageConfig] | None = Field(default=None, min_length=1)
     profile: str = Field(default="normal", pattern="^(normal|stress)$")
@@ -345,7 +346,15 @@ def _arrival_from_config(name: str, cfg: ScenarioConfig, source: str) -> Scenari
         raise ConfigError(f"{source}: {exc}") from None
 
 
+SCENARIO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
 def _scenario_from_config(name: str, cfg: ScenarioConfig, source: str) -> Scenario:
+    if not SCENARIO_NAME.fullmatch(name):  # it names the report folder: no separators, no "..", no dot files
+        raise ConfigError(
+            f"{source}: scenarios: {name!r} is not a valid scenario name (1-64 letters, digits, '_', '.', '-', "
+            "starting with a letter or digit)"
+        )
     if cfg.kind in ARRIVAL_KINDS:
         return _arrival_from_config(name, cfg, source)
     if cfg.stages:
@@ -381,13 +390,20 @@ def _cli_or_env(cli: Mapping[str, Any], env: Mapping[str, str], key: str) -> tup
     return None
 
 
-def _number(value: Any, source: str, kind: type, minimum: float) -> Any:
+MAX_USERS, MAX_RATE = 1_000_000, 1_000_000.0  # beyond any one run; catches typos such as 1e400
+
+
+def _number(value: Any, source: str, kind: type, minimum: float, maximum: float = MAX_RATE) -> Any:
     try:
         number = kind(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{source}: {value!r} is not a {'whole ' if kind is int else ''}number") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{source}: {value!r} is not a finite number")
     if number < minimum:
         raise ConfigError(f"{source}: must be at least {minimum:g}, got {value}")
+    if number > maximum:
+        raise ConfigError(f"{source}: must be at most {maximum:g}, got {value}")
     return number
 
 
@@ -553,7 +569,7 @@ def _rate_override(cli: Mapping[str, Any], env: Mapping[str, str], scenario: Sce
 def _distribution(cli: Mapping[str, Any], env: Mapping[str, str], services: Services) -> Distribution:
     """--workers N / --master / --worker --master-host HOST, checked for combinations that cannot work."""
     found = _cli_or_env(cli, env, "workers")
-    workers = _number(found[0], found[1], int, 1) if found else 0
+    workers = _number(found[0], found[1], int, 1, 256) if found else 0
     found = _cli_or_env(cli, env, "master_port")
     port = _number(found[0], found[1], int, 1) if found else 5557
     if port > 65535:
