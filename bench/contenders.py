@@ -145,29 +145,16 @@ def _ours(protocol: str) -> type:
 
 
 def _locust_equivalent(name: str, info: TargetInfo) -> type:
-    from locust import HttpUser, User, constant, task
+    from locust import HttpUser, constant, task
     from locust.contrib.fasthttp import FastHttpUser
 
-    if name == "fasthttp":
+    if name in ("fasthttp", "httpuser"):  # Locust's HTTP users as a user writes them: GET, no checks
+        base = FastHttpUser if name == "fasthttp" else HttpUser
 
-        class PlainFastHttpUser(FastHttpUser):
-            wait_time = constant(0)
+        def health(self: Any) -> None:
+            self.client.get("/health")
 
-            @task
-            def health(self) -> None:
-                self.client.get("/health")
-
-        return PlainFastHttpUser
-    if name == "httpuser":
-
-        class PlainHttpUser(HttpUser):
-            wait_time = constant(0)
-
-            @task
-            def health(self) -> None:
-                self.client.get("/health")
-
-        return PlainHttpUser
+        return type(f"Plain{base.__name__}", (base,), {"wait_time": constant(0), "tasks": [health]})
     if name == "contrib":
         from locust.contrib.socketio import SocketIOUser
 
@@ -197,7 +184,6 @@ def _locust_equivalent(name: str, info: TargetInfo) -> type:
         def predict(self) -> None:
             self.stub.Predict(inference_pb2.PredictRequest(features=[55.0, 2.0, 5.0, 70.0]), timeout=10)
 
-    _ = User
     return ExampleGrpcUser
 
 

@@ -36,6 +36,28 @@ def new_window_histogram() -> HdrHistogram:
     return HdrHistogram(LOWEST_US, HIGHEST_US, WINDOW_DIGITS)
 
 
+def summed(
+    into: HdrHistogram | None, other: HdrHistogram | None, digits: int = SIGNIFICANT_DIGITS
+) -> HdrHistogram | None:
+    """``into`` plus ``other`` (``into`` is created when missing and ``other`` is not)."""
+    if other is None:
+        return into
+    if into is None:
+        into = HdrHistogram(LOWEST_US, HIGHEST_US, digits)
+    into.add(other)
+    return into
+
+
+def merge_by_key(mine: dict[Any, Any], theirs: dict[Any, Any]) -> None:
+    """Merge ``theirs`` into ``mine`` key by key (values have ``merge``); new keys are taken over."""
+    for key, value in theirs.items():
+        existing = mine.get(key)
+        if existing is None:
+            mine[key] = value
+        else:
+            existing.merge(value)
+
+
 def to_us(ms: float) -> int:
     return max(LOWEST_US, min(int(ms * 1000), HIGHEST_US))
 
@@ -74,20 +96,16 @@ class Window:
     def merge(self, other: Window) -> None:
         self.requests += other.requests
         self.failures += other.failures
-        if other.histogram is not None:
-            if self.histogram is None:
-                self.histogram = new_window_histogram()
-            self.histogram.add(other.histogram)
+        self.histogram = summed(self.histogram, other.histogram, WINDOW_DIGITS)
 
     def figures(self, span_s: float) -> dict[str, float | None]:
         """RPS, failures/s, p50 and p95 of this window over ``span_s`` seconds."""
-        timed = self.histogram is not None and self.histogram.total_count > 0
-        h = self.histogram
+        h = self.histogram if self.histogram is not None and self.histogram.total_count else None
         return {
             "rps": self.requests / span_s,
             "failures_per_s": self.failures / span_s,
-            "p50_ms": h.get_value_at_percentile(50) / 1000.0 if timed and h else None,
-            "p95_ms": h.get_value_at_percentile(95) / 1000.0 if timed and h else None,
+            "p50_ms": h.get_value_at_percentile(50) / 1000.0 if h else None,
+            "p95_ms": h.get_value_at_percentile(95) / 1000.0 if h else None,
         }
 
 
@@ -159,19 +177,9 @@ class EndpointRecord:
         for kind, n in other.failures_by_type.items():
             self.failures_by_type[kind] = self.failures_by_type.get(kind, 0) + n
         self.messages += other.messages
-        if other.gaps is not None:
-            if self.gaps is None:
-                self.gaps = new_histogram()
-            self.gaps.add(other.gaps)
-        if other.corrected is not None:
-            if self.corrected is None:
-                self.corrected = new_histogram()
-            self.corrected.add(other.corrected)
-        for bucket, window in other.windows.items():
-            mine = self.windows.get(bucket)
-            if mine is None:
-                self.windows[bucket] = mine = Window()
-            mine.merge(window)
+        self.gaps = summed(self.gaps, other.gaps)
+        self.corrected = summed(self.corrected, other.corrected)
+        merge_by_key(self.windows, other.windows)
 
 
 class Recorder:
@@ -226,18 +234,8 @@ class Recorder:
 
     def merge(self, other: Recorder) -> None:
         """Add everything ``other`` recorded (a worker's delta) into this recorder, exactly."""
-        for key, record in other.endpoints.items():
-            mine = self.endpoints.get(key)
-            if mine is None:
-                self.endpoints[key] = record
-            else:
-                mine.merge(record)
-        for second, window in other.seconds.items():
-            mine_w = self.seconds.get(second)
-            if mine_w is None:
-                self.seconds[second] = window
-            else:
-                mine_w.merge(window)
+        merge_by_key(self.endpoints, other.endpoints)
+        merge_by_key(self.seconds, other.seconds)
 
     def take(self) -> Recorder:
         """Everything since the last take, as a recorder of its own; this one starts afresh (workers)."""

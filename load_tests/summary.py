@@ -35,7 +35,7 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from load_tests.metrics import is_facet
-from load_tests.recorder import PERCENTILES, EndpointRecord, Recorder, new_histogram
+from load_tests.recorder import PERCENTILES, EndpointRecord, Recorder, new_histogram, summed
 from load_tests.thresholds import Verdict
 
 SCHEMA = "load_tests.summary/1"
@@ -46,11 +46,16 @@ def _pct_key(p: float) -> str:
     return f"p{p:g}_ms".replace(".", "_")
 
 
+def _sum(histograms: list[HdrHistogram | None]) -> HdrHistogram:
+    total = new_histogram()
+    for h in histograms:
+        summed(total, h)
+    return total
+
+
 def _row(records: list[EndpointRecord], duration_s: float) -> dict[str, Any]:
     """Figures of one or several records merged (a protocol row merges its endpoints)."""
-    histogram = new_histogram()
-    for r in records:
-        histogram.add(r.histogram)
+    histogram = _sum([r.histogram for r in records])
     requests = sum(r.requests for r in records)
     failures = sum(r.failures for r in records)
     timed = requests - sum(r.no_reply for r in records)
@@ -75,19 +80,13 @@ def _row(records: list[EndpointRecord], duration_s: float) -> dict[str, Any]:
         value = histogram.get_value_at_percentile(p) / 1000.0 if timed else None
         row[_pct_key(p)] = min(max(value, row["min_ms"]), row["max_ms"]) if value is not None and mins else value
     row["histogram"] = histogram.encode().decode("ascii") if timed else None
-    corrected = [r.corrected for r in records if r.corrected is not None]
-    if corrected:  # paced load: response times from the intended start (coordinated omission corrected)
-        merged = new_histogram()
-        for h in corrected:
-            merged.add(h)
+    if any(r.corrected is not None for r in records):  # paced load: from the intended start (corrected)
+        merged = _sum([r.corrected for r in records])
         row["corrected"] = {_pct_key(p): merged.get_value_at_percentile(p) / 1000.0 for p in PERCENTILES}
         row["corrected"]["max_ms"] = merged.get_max_value() / 1000.0
         row["corrected"]["histogram"] = merged.encode().decode("ascii")
-    gap_histograms = [r.gaps for r in records if r.gaps is not None]
-    if gap_histograms or any(r.messages for r in records):
-        gaps = new_histogram()
-        for g in gap_histograms:
-            gaps.add(g)
+    if any(r.gaps is not None or r.messages for r in records):
+        gaps = _sum([r.gaps for r in records])
         row["stream"] = {
             "messages": sum(r.messages for r in records),
             "gap_p50_ms": gaps.get_value_at_percentile(50) / 1000.0 if gaps.total_count else None,

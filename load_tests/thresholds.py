@@ -114,6 +114,14 @@ def beyond_hope(
     return None
 
 
+def value_at(row: dict[str, Any] | None, path: str) -> Any:
+    """``row["corrected"]["p99_ms"]`` for ``"corrected.p99_ms"``; None where any step is missing."""
+    value: Any = row
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 def _set(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
@@ -122,9 +130,7 @@ def _check(scope: str, row: dict[str, Any] | None, limits: dict[str, Any]) -> li
     verdicts = []
     for metric, limit in limits.items():
         field, is_max = METRICS[metric]
-        actual: Any = row
-        for part in field.split("."):
-            actual = actual.get(part) if isinstance(actual, dict) else None
+        actual = value_at(row, field)
         if actual is None:
             passed, reason = False, "no data"
         elif is_max:

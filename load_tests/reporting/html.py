@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from load_tests.metrics import is_facet
+from load_tests.thresholds import value_at
 
 COLUMNS = (("requests", "reqs", 0), ("failures", "fails", 0), ("error_rate_pct", "err %", 2), ("rps", "RPS", 2),
            ("avg_ms", "avg", 1), ("min_ms", "min", 1), ("p50_ms", "p50", 1), ("p90_ms", "p90", 1),
@@ -32,20 +33,13 @@ CORRECTED = (("corrected.p50_ms", "corrected p50", 1), ("corrected.p95_ms", "cor
              ("corrected.p99_ms", "corrected p99", 1), ("corrected.max_ms", "corrected max", 1))  # fmt: skip
 
 
-def _get(row: dict[str, Any], key: str) -> Any:
-    value: Any = row
-    for part in key.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
-
 def _table(rows: list[tuple[str, dict[str, Any], bool]]) -> Markup:
     columns = COLUMNS + CORRECTED if any(row.get("corrected") for _, row, _ in rows) else COLUMNS
     head = "".join(f"<th>{label}</th>" for _, label, _ in columns)
     body = []
     for label, row, facet in rows:
         css = "facet" if facet else ("fail" if row.get("failures") else "")
-        cells = "".join(f"<td>{fmt(_get(row, key), digits)}</td>" for key, _, digits in columns)
+        cells = "".join(f"<td>{fmt(value_at(row, key), digits)}</td>" for key, _, digits in columns)
         body.append(f'<tr class="{css}"><td>{Markup.escape(label)}</td>{cells}</tr>')
     return Markup(f"<table><tr><th></th>{head}</tr>{''.join(body)}</table>")
 
