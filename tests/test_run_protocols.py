@@ -159,8 +159,8 @@ def test_each_locustfile_runs_alone(target: TargetInfo, tmp_path: Path, locustfi
 
 def test_services_described_in_yaml_alone(target: TargetInfo, tmp_path: Path) -> None:
     example = REPO_ROOT / "load_tests/config/scripted_example.yaml"
-    result = _run(target, tmp_path, "--test-type", "scripted", "--config", str(example), "--users", "6",
-                  "--spawn-rate", "6", "--duration", "7s")  # fmt: skip
+    result = _run(target, tmp_path, "--test-type", "scripted", "--config", str(example), "--users", "12",
+                  "--spawn-rate", "12", "--duration", "7s")  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = load_summary(tmp_path)
     assert summary["total"]["failures"] == 0
