@@ -62,17 +62,26 @@ def to_us(ms: float) -> int:
     return max(LOWEST_US, min(int(ms * 1000), HIGHEST_US))
 
 
+TIMEOUT_CLASSES = frozenset({"Timeout", "ConnectionTimeout", "ReadTimeout", "ConnectTimeout"})
+
+
 def failure_type(exception: BaseException | str) -> str:
     """A short, stable name for grouping failures: our own messages as they are, else the class name.
 
     Locust's ``CatchResponseError`` carries the reason a user gave (``HTTP 500``, ``label mismatch``),
     and our ``Failure`` likewise; for anything else the message holds addresses and ids that would
-    split one kind of failure into many rows, so the class name is used.
+    split one kind of failure into many rows, so the class name is used. Timeouts of any client
+    are ``timeout``.
     """
     if isinstance(exception, str):
         return exception[:200]
     if isinstance(exception, Failure) or type(exception).__name__ == "CatchResponseError":
         return str(exception)[:200] or type(exception).__name__
+    original = getattr(exception, "original", None)  # geventhttpclient's RetriesExceeded wraps the cause
+    if type(exception).__name__ == "RetriesExceeded" and isinstance(original, BaseException):
+        exception = original
+    if isinstance(exception, TimeoutError) or type(exception).__name__ in TIMEOUT_CLASSES:
+        return "timeout"  # the word the WebSocket and Socket.IO clients use, so one kind reads alike
     return type(exception).__name__
 
 

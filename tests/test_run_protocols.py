@@ -91,14 +91,16 @@ def test_error_rate_one_fails_every_protocol_by_type(tmp_path: Path) -> None:
 def test_delay_beyond_the_client_timeout_is_a_timeout_failure(tmp_path: Path) -> None:
     config = tmp_path / "cfg.yaml"
     config.write_text(
-        "services:\n  websocket: {timeout_s: 0.3s}\n  socketio: {timeout_s: 0.3s}\n  grpc: {timeout_s: 0.3s}\n"
+        "services:\n  rest: {timeout_s: 0.3s}\n  websocket: {timeout_s: 0.3s}\n  socketio: {timeout_s: 0.3s}\n"
+        "  grpc: {timeout_s: 0.3s}\n"
     )
     with TargetProcess("--extra-delay-ms", "700") as target:
-        result = _run(target, tmp_path / "out", "--config", str(config), "--test-type", "websocket,socketio,grpc",
+        result = _run(target, tmp_path / "out", "--config", str(config), "--test-type", "all",
                       "--users", "6", "--spawn-rate", "6", "--duration", "6s",
                       "--tags", "ping", "chat", "predict", "generate")  # fmt: skip
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     summary = load_summary(tmp_path / "out")
+    assert set(_failure_types(summary, "http")) == {"timeout"}, _failure_types(summary, "http")
     assert set(_failure_types(summary, "websocket")) == {"timeout"}
     assert set(_failure_types(summary, "socketio")) == {"timeout"}
     assert set(_failure_types(summary, "grpc")) == {"DEADLINE_EXCEEDED"}

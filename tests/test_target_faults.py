@@ -141,3 +141,52 @@ def test_api_key_is_enforced_on_all_four_protocols() -> None:
 
         assert _grpc_predict(target) == grpc.StatusCode.UNAUTHENTICATED
         assert _grpc_predict(target, metadata=(("x-api-key", key),)) == grpc.StatusCode.OK
+
+
+def test_malformed_replies_on_every_protocol(target: TargetInfo) -> None:
+    set_faults(target.http_url, malformed_rate=1.0)
+    r = requests.post(f"{target.http_url}/predict", json={"features": ROW}, timeout=5)
+    assert r.status_code == 200 and r.content.startswith(b'{"label":')
+    assert int(r.headers["content-length"]) == len(r.content)
+    with pytest.raises(ValueError):
+        r.json()
+    assert requests.get(f"{target.http_url}/metrics", timeout=5).ok  # scraping is never broken on purpose
+
+    ws = websocket.create_connection(target.ws_url, timeout=5)
+    ws.send(json.dumps({"type": "ping", "id": 1}))
+    frame = ws.recv()
+    assert frame == '{"type": "po'  # the pong cut in half
+    ws.close()
+
+    client = socketio.Client(reconnection=False)
+    client.connect(target.http_url, transports=["websocket"], wait_timeout=5)
+    ack = client.call("ping", {"id": 1}, timeout=5)
+    client.disconnect()
+    assert isinstance(ack, str)
+    with pytest.raises(ValueError):
+        json.loads(ack)
+
+    with grpc.insecure_channel(target.grpc_target) as channel:
+        stub = inference_pb2_grpc.InferenceStub(channel)
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.Predict(inference_pb2.PredictRequest(features=ROW), timeout=5)
+    assert caught.value.code() == grpc.StatusCode.INTERNAL
+    counted = {p: metric(target.http_url, "target_wire_faults_total", protocol=p, kind="malformed")
+               for p in ("http", "websocket", "socketio", "grpc")}  # fmt: skip
+    assert counted == {"http": 1, "websocket": 1, "socketio": 1, "grpc": 1}
+
+
+def test_resets_abort_http_requests_and_websockets(target: TargetInfo) -> None:
+    set_faults(target.http_url, reset_rate=1.0, protocols=["http", "websocket"])
+    with pytest.raises(requests.ConnectionError) as caught:
+        requests.post(f"{target.http_url}/predict", json={"features": ROW}, timeout=5)
+    assert "reset" in str(caught.value).lower()
+    assert requests.get(f"{target.http_url}/metrics", timeout=5).ok
+
+    ws = websocket.create_connection(target.ws_url, timeout=5)
+    ws.send(json.dumps({"type": "ping", "id": 1}))
+    with pytest.raises((ConnectionResetError, websocket.WebSocketConnectionClosedException)):
+        ws.recv()
+    ws.close()
+    assert metric(target.http_url, "target_wire_faults_total", protocol="http", kind="reset") == 1
+    assert metric(target.http_url, "target_wire_faults_total", protocol="websocket", kind="reset") == 1

@@ -169,8 +169,9 @@ class SocketIOClient:
             gevent.sleep(0.05)
 
     # messages -----------------------------------------------------------------------------
-    def call(self, event: str, data: Any = None, *, name: str | None = None) -> Any:
-        """Emit and wait for the ack (``SIO ack``); an ack with ``error`` is a failure ``error <status>``."""
+    def call(self, event: str, data: Any = None, *, name: str | None = None, expect: tuple[str, ...] = ()) -> Any:
+        """Emit and wait for the ack (``SIO ack``); an ack with ``error`` is a failure ``error <status>``,
+        and one that is not an object holding the ``expect`` keys is a ``malformed reply``."""
         start, ack, error = time.perf_counter(), None, None
         try:
             self._ensure_connected()
@@ -178,6 +179,8 @@ class SocketIOClient:
             ack = self.sio.call(event, data, namespace=self.namespace, timeout=self.timeout)
             if isinstance(ack, dict) and "error" in ack:
                 error = Failure(f"error {ack.get('status', '')}".strip())
+            elif expect and not (isinstance(ack, dict) and all(k in ack for k in expect)):
+                error = Failure("malformed reply")
         except socketio.exceptions.TimeoutError:
             error = Failure("timeout" if self.sio.connected else "connection dropped")
         except (socketio.exceptions.BadNamespaceError, socketio.exceptions.DisconnectedError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 from typing import Any
 
@@ -38,6 +39,7 @@ from load_tests.metrics import (
 )
 
 _DROPPED = object()
+_MALFORMED = {"type": "__malformed__"}
 MAX_BACKOFF_S = 5.0
 
 
@@ -129,13 +131,24 @@ class WebSocketClient:
         try:
             message = json.loads(data)
         except ValueError:
-            message = {"type": "malformed"}
+            message = self._salvaged(data)
         queue = self._pending.get(message.get(self.id_field)) if isinstance(message, dict) else None
         if queue is not None:
             queue.put((message, len(data)))
         else:
             kind = message.get("type", "message") if isinstance(message, dict) else "message"
-            report(self.event, WS_PUSH, str(kind), None, response_length=len(data))
+            error = Failure("malformed reply") if kind in ("malformed", _MALFORMED["type"]) else None
+            report(self.event, WS_PUSH, str(kind), None, response_length=len(data), exception=error)
+
+    def _salvaged(self, data: bytes | str) -> dict[str, Any]:
+        """A frame that is not JSON (cut short, garbled): fail the request it answers, found by the id
+        still readable in it. Without a readable id it is a failed ``malformed`` push, and the request
+        it answered fails by its timeout."""
+        text = data.decode(errors="replace") if isinstance(data, bytes) else data
+        found = re.search(rf'"{re.escape(self.id_field)}"\s*:\s*("(?:[^"\\]|\\.)*"|-?\d+)\s*[,}}]', text)
+        if found is None:
+            return {"type": "malformed"}
+        return {**_MALFORMED, self.id_field: json.loads(found.group(1))}
 
     def _dropped(self, ws: websocket.WebSocket, close_frame: bytes = b"") -> None:
         """The server closed or the connection broke: fail what waits, then reconnect unless refused.
@@ -201,6 +214,8 @@ class WebSocketClient:
             raise Failure("timeout") from None
         if message is _DROPPED:
             raise Failure("connection dropped")
+        if message.get("type") == _MALFORMED["type"]:
+            raise Failure("malformed reply")
         if message.get("type") == "error":
             raise Failure(f"error {message.get('code', '')}".strip())
         return message, size

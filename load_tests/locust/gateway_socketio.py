@@ -32,13 +32,13 @@ class SocketIOChatUser(SocketIOUser):
     @tag("ping")
     @task(3)
     def ping(self) -> None:
-        self.client.call("ping", {"id": random.randint(1, 10**9)}, name="ping")
+        self.client.call("ping", {"id": random.randint(1, 10**9)}, name="ping", expect=("pong",))
 
     @tag("load_file")
     @task(1)
     def load_file(self) -> None:
         name, size = random.choice(MODEL_FILES)
-        self.client.call("load_file", {"name": name, "size": size}, name="load_file")
+        self.client.call("load_file", {"name": name, "size": size}, name="load_file", expect=("loaded",))
 
     @tag("chat")
     @task(3)

@@ -33,6 +33,15 @@ def parse_options(argv: list[str] | None = None) -> TargetOptions:
         "--drop-rate", type=float, default=0.0, help="fraction of WebSocket/Socket.IO messages that drop the connection"
     )
     parser.add_argument(
+        "--malformed-rate", type=float, default=0.0,
+        help="fraction of replies cut short: bad JSON (HTTP), truncated frames (WebSocket, Socket.IO acks), "
+        "undecodable protobuf (gRPC)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--reset-rate", type=float, default=0.0,
+        help="fraction of HTTP requests and WebSocket/Socket.IO messages answered by a TCP reset",
+    )  # fmt: skip
+    parser.add_argument(
         "--fault-operations", help=f"limit faults to these operations (comma list of {','.join(sorted(OPERATIONS))})"
     )
     parser.add_argument(
@@ -68,6 +77,8 @@ def parse_options(argv: list[str] | None = None) -> TargetOptions:
                 "error_rate": args.error_rate,
                 "extra_delay_ms": args.extra_delay_ms,
                 "drop_rate": args.drop_rate,
+                "malformed_rate": args.malformed_rate,
+                "reset_rate": args.reset_rate,
                 "operations": _csv(args.fault_operations),
                 "protocols": _csv(args.fault_protocols),
             }

@@ -43,12 +43,15 @@ class Faults:
     error_rate: float = 0.0
     extra_delay_ms: float = 0.0
     drop_rate: float = 0.0
+    malformed_rate: float = 0.0  # replies cut short: bad JSON, truncated frames, undecodable protobuf
+    reset_rate: float = 0.0  # connections aborted with a TCP reset (HTTP requests, WebSocket messages)
     operations: frozenset[str] | None = None
     protocols: frozenset[str] | None = None
 
-    def applies_to(self, protocol: str, operation: str) -> bool:
+    def applies_to(self, protocol: str, operation: str | None) -> bool:
+        """``operation`` None: a fault below the application, which only the protocol filter limits."""
         return (self.protocols is None or protocol in self.protocols) and (
-            self.operations is None or operation in self.operations
+            self.operations is None or operation is None or operation in self.operations
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -56,6 +59,8 @@ class Faults:
             "error_rate": self.error_rate,
             "extra_delay_ms": self.extra_delay_ms,
             "drop_rate": self.drop_rate,
+            "malformed_rate": self.malformed_rate,
+            "reset_rate": self.reset_rate,
             "operations": sorted(self.operations) if self.operations is not None else None,
             "protocols": sorted(self.protocols) if self.protocols is not None else None,
         }
@@ -83,15 +88,15 @@ def _subset(name: str, value: Any, valid: frozenset[str]) -> frozenset[str] | No
 
 def parse_faults(data: dict[str, Any], base: Faults | None = None) -> Faults:
     """Validate a ``/admin/faults`` body; keys left out keep their value in ``base``."""
-    unknown = set(data) - {"error_rate", "extra_delay_ms", "drop_rate", "operations", "protocols", "service_times"}
+    rates = ("error_rate", "drop_rate", "malformed_rate", "reset_rate")
+    unknown = set(data) - {*rates, "extra_delay_ms", "operations", "protocols", "service_times"}
     if unknown:
         raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
     faults = base or Faults()
     changes: dict[str, Any] = {}
-    if "error_rate" in data:
-        changes["error_rate"] = _rate("error_rate", data["error_rate"])
-    if "drop_rate" in data:
-        changes["drop_rate"] = _rate("drop_rate", data["drop_rate"])
+    for name in rates:
+        if name in data:
+            changes[name] = _rate(name, data[name])
     if "extra_delay_ms" in data:
         changes["extra_delay_ms"] = _non_negative("extra_delay_ms", data["extra_delay_ms"])
     if "operations" in data:
@@ -133,8 +138,16 @@ class WorkModel:
         return f.error_rate > 0 and f.applies_to(protocol, operation) and self.rng.random() < f.error_rate
 
     def should_drop(self, protocol: str, operation: str) -> bool:
-        f = self.faults
-        return f.drop_rate > 0 and f.applies_to(protocol, operation) and self.rng.random() < f.drop_rate
+        return self._draw(self.faults.drop_rate, protocol, operation)
+
+    def should_malform(self, protocol: str, operation: str | None = None) -> bool:
+        return self._draw(self.faults.malformed_rate, protocol, operation)
+
+    def should_reset(self, protocol: str, operation: str | None = None) -> bool:
+        return self._draw(self.faults.reset_rate, protocol, operation)
+
+    def _draw(self, rate: float, protocol: str, operation: str | None) -> bool:
+        return rate > 0 and self.faults.applies_to(protocol, operation) and self.rng.random() < rate
 
     async def serve(self, protocol: str, operation: str) -> None:
         """Spend the call's service time, then raise InjectedFault if this call is chosen to fail."""

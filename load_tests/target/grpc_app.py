@@ -24,6 +24,13 @@ from load_tests.target.service import Service
 PROTOCOL = "grpc"
 MAX_TOKENS = 2048
 OPEN_SERVICES = frozenset({health.SERVICE_NAME})  # health checks stay open, as for HTTP /health
+FAULTY_SERVICES = frozenset(  # malformed replies: the application services, never health or reflection
+    {
+        inference_pb2.DESCRIPTOR.services_by_name["Inference"].full_name,
+        stt_pb2.DESCRIPTOR.services_by_name["SpeechToText"].full_name,
+        tts_pb2.DESCRIPTOR.services_by_name["TextToSpeech"].full_name,
+    }
+)
 SERVICE_NAMES = (
     inference_pb2.DESCRIPTOR.services_by_name["Inference"].full_name,
     stt_pb2.DESCRIPTOR.services_by_name["SpeechToText"].full_name,
@@ -51,7 +58,16 @@ class _CountingAuthInterceptor(grpc.aio.ServerInterceptor):
                 self.service.telemetry.error(PROTOCOL, name, "unauthorized")
                 return _denying_handler(handler)
         self.service.telemetry.request(PROTOCOL, name)
+        if handler is not None and service_name in FAULTY_SERVICES and self.service.work.should_malform(PROTOCOL):
+            self.service.telemetry.wire_fault(PROTOCOL, "malformed")
+            return handler._replace(response_serializer=_undecodable)
         return handler
+
+
+def _undecodable(_message: Any) -> bytes:
+    """A reply no protobuf parser accepts (field 1, length-delimited, with a length varint that never
+    ends): the client's stub fails to deserialise it, as with a server built from another .proto."""
+    return b"\x0a\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"
 
 
 def _denying_handler(handler: grpc.RpcMethodHandler | None) -> grpc.RpcMethodHandler:

@@ -29,6 +29,7 @@ from load_tests.target.http_app import ApiKeyMiddleware, create_http_app
 from load_tests.target.service import Service
 from load_tests.target.sio_app import create_sio
 from load_tests.target.telemetry import Telemetry
+from load_tests.target.wire_faults import WireFaultMiddleware
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def build_service(options: TargetOptions) -> Service:
 def build_asgi_app(service: Service) -> Any:
     sio = create_sio(service)
     app = socketio.ASGIApp(sio, other_asgi_app=create_http_app(service))
-    return ApiKeyMiddleware(app, service)
+    return ApiKeyMiddleware(WireFaultMiddleware(app, service), service)
 
 
 def _bind(host: str, port: int) -> socket.socket:

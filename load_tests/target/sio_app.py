@@ -21,6 +21,7 @@ import socketio
 from load_tests.target import model
 from load_tests.target.faults import InjectedFault
 from load_tests.target.service import Service
+from load_tests.target.wire_faults import malformed_json
 
 PROTOCOL = "socketio"
 NAMESPACES = ("/", "/chat")
@@ -40,6 +41,13 @@ def create_sio(service: Service) -> socketio.AsyncServer:
         await sio.disconnect(sid, namespace=namespace)
         return True
 
+    def answer(operation: str, value: dict[str, Any]) -> dict[str, Any] | str:
+        """The ack, or (``malformed_rate``) its JSON cut in half, as a broken server would send it."""
+        if service.work.should_malform(PROTOCOL, operation):
+            telemetry.wire_fault(PROTOCOL, "malformed")
+            return malformed_json(value)
+        return value
+
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         presented = auth.get("api_key") if isinstance(auth, dict) else None
         presented = presented or environ.get("HTTP_X_API_KEY")
@@ -51,16 +59,16 @@ def create_sio(service: Service) -> socketio.AsyncServer:
     async def disconnect(sid: str, *_reason: Any) -> None:
         telemetry.connection_closed(PROTOCOL)
 
-    async def ping(sid: str, data: Any = None, namespace: str = "/") -> dict[str, Any] | None:
+    async def ping(sid: str, data: Any = None, namespace: str = "/") -> dict[str, Any] | str | None:
         if await dropped(sid, namespace, "ping"):
             return None
         try:
             await service.call(PROTOCOL, "ping", "ping")
         except InjectedFault:
             return _ERROR
-        return {"id": data.get("id") if isinstance(data, dict) else None, "pong": True}
+        return answer("ping", {"id": data.get("id") if isinstance(data, dict) else None, "pong": True})
 
-    async def load_file(sid: str, data: Any = None, namespace: str = "/") -> dict[str, Any] | None:
+    async def load_file(sid: str, data: Any = None, namespace: str = "/") -> dict[str, Any] | str | None:
         if await dropped(sid, namespace, "load_file"):
             return None
         if not isinstance(data, dict) or not isinstance(data.get("name"), str):
@@ -72,9 +80,10 @@ def create_sio(service: Service) -> socketio.AsyncServer:
         except InjectedFault:
             return _ERROR
         size = data.get("size") if isinstance(data.get("size"), int) else 0
-        return {"name": data["name"], "size": size, "loaded": True, "format": data["name"].rpartition(".")[2]}
+        loaded = {"name": data["name"], "size": size, "loaded": True, "format": data["name"].rpartition(".")[2]}
+        return answer("load_file", loaded)
 
-    async def chat(sid: str, data: Any = None, namespace: str = "/") -> dict[str, Any] | None:
+    async def chat(sid: str, data: Any = None, namespace: str = "/") -> dict[str, Any] | str | None:
         if await dropped(sid, namespace, "chat"):
             return None
         data = data if isinstance(data, dict) else {}
@@ -87,7 +96,7 @@ def create_sio(service: Service) -> socketio.AsyncServer:
         max_tokens = data.get("max_tokens") if isinstance(data.get("max_tokens"), int) else 16
         tokens = model.tokens_for(str(data.get("message", "")), max(1, min(max_tokens, MAX_TOKENS)))
         sio.start_background_task(_stream, sid, namespace, request_id, tokens)
-        return {"id": request_id, "accepted": True}
+        return {"id": request_id, "accepted": True}  # the stream is what the client reads
 
     async def _stream(sid: str, namespace: str, request_id: Any, tokens: list[str]) -> None:
         for i, token in enumerate(tokens):

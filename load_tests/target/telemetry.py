@@ -33,6 +33,12 @@ class Telemetry:
             ["protocol"],
             registry=self.registry,
         )
+        self._wire_faults = Counter(
+            "target_wire_faults",
+            "Replies cut short (malformed) and connections reset, on purpose (faults)",
+            ["protocol", "kind"],
+            registry=self.registry,
+        )
         self._messages = Counter(
             "target_stream_messages", "Messages sent inside streams", ["protocol", "endpoint"], registry=self.registry
         )
@@ -67,6 +73,10 @@ class Telemetry:
 
     def connection_dropped(self, protocol: str) -> None:
         self._child(self._dropped, protocol).inc()
+
+    def wire_fault(self, protocol: str, kind: str) -> None:
+        """``kind``: ``malformed`` or ``reset``."""
+        self._child(self._wire_faults, protocol, kind).inc()
 
     @asynccontextmanager
     async def in_flight(self, protocol: str) -> AsyncIterator[None]:
