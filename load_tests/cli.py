@@ -50,6 +50,13 @@ def build_parser() -> OneLineArgumentParser:
     parser.add_argument("--master-port", help="the master's port (default 5557)")
     parser.add_argument("--target-pid", help="sample this process's CPU/RSS as the target's (same host)")
     parser.add_argument("--metrics-url", help="scrape this Prometheus /metrics URL during the run")
+    parser.add_argument(
+        "--web-ui",
+        action="store_true",
+        help="run with Locust's web UI to watch (the run still starts and ends by itself)",
+    )
+    parser.add_argument("--web-host", help="with --web-ui: the address it listens on (default 127.0.0.1 only)")
+    parser.add_argument("--web-port", help="with --web-ui: its port (default 8089)")
     parser.add_argument("--list-scenarios", action="store_true", help="print the scenario catalogue and exit")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and the Locust command, run nothing")
     return parser

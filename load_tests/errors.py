@@ -7,12 +7,14 @@ bug of ours, never a mistake of the user's.
     HarnessError
     ├── UsageError         bad flag or value on the command line      -> exit 2
     ├── ConfigError        bad YAML, unknown key, invalid value        -> exit 2
-    └── TargetUnavailable  the target cannot be reached or started     -> exit 2
+    ├── TargetUnavailable  the target cannot be reached or started     -> exit 2
+    └── Interrupted        SIGINT/SIGTERM before Locust started        -> exit 130/143
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 from typing import NoReturn
 
 
@@ -39,3 +41,12 @@ class OneLineArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+class Interrupted(HarnessError):
+    """Ctrl-C or SIGTERM arrived before the load test started: nothing was measured, nothing to report."""
+
+    def __init__(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {name} before the load test started: nothing was measured")
+        self.exit_code = 128 + signum

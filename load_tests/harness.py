@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import sys
 import time
@@ -65,6 +66,7 @@ class HarnessListener:
         self.pacer: Pacer | None = None
         self.pacing_start: float | None = None
         self.me = Generator("local", "local", os.getpid(), socket.gethostname())
+        self.interrupts: Interrupts | None = None
 
     def register(self, environment: Environment) -> None:
         restart_usage_monitor(environment, float(self.plan.resources.get("interval_s") or 2.0))
@@ -180,6 +182,10 @@ class HarnessListener:
         runner = environment.runner
         if runner is None:
             return
+        if self.interrupts is not None:
+            self.interrupts.finishing = True
+        sys.stdout.write("Writing the summary and reports...\n")
+        sys.stdout.flush()
         if runner.state not in (STATE_STOPPED, STATE_STOPPING, STATE_CLEANUP):
             runner.stop()  # Ctrl-C arrives while users run: freeze the figures before summarising
         if self.tracker is not None:
@@ -272,6 +278,36 @@ class HarnessListener:
         return {"count": len(self.tracker.workers), "lost": self.tracker.lost()}
 
 
+class Interrupts:
+    """SIGINT (the runner's stop, or Ctrl-C): raise KeyboardInterrupt in Locust's main greenlet only.
+
+    Python's own handler raises it in whatever greenlet runs at that instant: inside a user's gRPC
+    call or a lock, which it can leave broken (we saw the run hang and lose its summary). A gevent
+    signal handler runs in the hub instead and throws into the main greenlet, which Locust's
+    headless code expects. Once the run is finishing, the signal is only noted: the measurement has
+    ended, and cutting the summary or reports short would lose it (the runner kills on a second one).
+    """
+
+    def __init__(self) -> None:
+        self.main = gevent.get_hub().parent
+        self.finishing = False
+        self.noted = 0
+
+    def install(self) -> None:
+        gevent.signal_handler(signal.SIGINT, self.on_signal)
+
+    def on_signal(self) -> None:
+        if self.finishing:
+            self.noted += 1
+            if self.noted >= 2:  # a person pressing Ctrl-C again and again wants out now
+                os._exit(128 + signal.SIGINT)
+            sys.stdout.write("SIGINT while writing the reports: finishing them first (again to quit at once)\n")
+            sys.stdout.flush()
+            return
+        self.finishing = True
+        self.main.throw(KeyboardInterrupt)
+
+
 def restart_usage_monitor(environment: Environment, interval_s: float) -> None:
     """Make Locust's ``usage_monitor`` fire every ``interval_s`` from now on.
 
@@ -307,4 +343,7 @@ def install() -> None:
     def _on_init(environment: Environment, **_: Any) -> None:
         listener = HarnessListener(current_plan())
         listener.register(environment)
+        if not isinstance(environment.runner, WorkerRunner):  # workers are stopped by their master
+            listener.interrupts = Interrupts()
+            listener.interrupts.install()
         environment.harness = listener  # type: ignore[attr-defined]

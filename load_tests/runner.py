@@ -32,7 +32,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from load_tests.datasets import load_audio_samples, load_feature_rows
-from load_tests.errors import ConfigError
+from load_tests.errors import ConfigError, Interrupted
 from load_tests.plan import PLAN_ENV, RunPlan, new_timestamp, plan_from_settings, unique_run_dir
 from load_tests.resources import DEFAULT_TARGET_METRICS
 from load_tests.scenarios import format_duration
@@ -46,6 +46,7 @@ EXIT_PASSED, EXIT_FAILED, EXIT_NO_SUMMARY = 0, 1, 3  # 2 (usage) comes from Harn
 INTERRUPT_GRACE_S = 60.0
 WORKER_WAIT_S = 60.0  # a master gives up (no summary, exit 3) when its workers have not all joined by then
 WORKER_EXIT_GRACE_S = 15.0
+WEB_UI_LINGER_S = 10  # --web-ui: seconds the final figures stay up in the browser before Locust quits
 
 
 def _user_classes(settings: Settings) -> list[str]:
@@ -73,6 +74,10 @@ def locust_command(settings: Settings, plan: RunPlan, run_dir: Path, master_port
         "--csv", str(run_dir / f"locust_{ts}"), "--csv-full-history",
         "--only-summary", "--loglevel", "INFO", "--stop-timeout", f"{settings.stop_timeout_s:g}",
     ]  # fmt: skip
+    if settings.web_ui is not None:  # watch it in a browser; it still starts and quits by itself
+        host, port = settings.web_ui
+        cmd[cmd.index("--headless")] = "--autostart"
+        cmd += ["--autoquit", str(WEB_UI_LINGER_S), "--web-host", host, "--web-port", str(port)]
     if master_port is not None:
         dist = settings.distribution
         bind = "0.0.0.0" if dist.mode == "master" else "127.0.0.1"  # remote workers must reach it
@@ -118,6 +123,37 @@ def _check_reachable(services: Services, settings: Settings) -> None:
         wait_until_reachable(url, timeout=5.0)
 
 
+class _Signals:
+    """Who handles SIGINT/SIGTERM in the runner, phase by phase (Locust's phase: _LocustProcess).
+
+    Before Locust starts a signal raises Interrupted (one line, exit 130/143) and the ExitStack still
+    stops a bundled target that is starting or ready; after Locust has ended the reports are written
+    and only the target's stop (a few seconds at most) is left, so signals are ignored.
+    """
+
+    STOPPING = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.previous = {s: signal.getsignal(s) for s in self.STOPPING}
+
+    def __enter__(self) -> _Signals:
+        for s in self.STOPPING:
+            signal.signal(s, self._interrupt)
+        return self
+
+    @staticmethod
+    def _interrupt(signum: int, _frame: FrameType | None) -> None:
+        raise Interrupted(signum)
+
+    def ignore(self) -> None:
+        for s in self.STOPPING:
+            signal.signal(s, signal.SIG_IGN)
+
+    def __exit__(self, *_: object) -> None:
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
+
+
 class _LocustProcess:
     """The Locust child, with SIGINT/SIGTERM forwarded as SIGINT (second signal: kill)."""
 
@@ -125,24 +161,33 @@ class _LocustProcess:
         self.cmd, self.env = cmd, env
         self.signals: list[int] = []
         self.signalled_at = 0.0
+        self.process: subprocess.Popen[bytes] | None = None
 
     def _forward(self, signum: int, _frame: FrameType | None) -> None:
         self.signals.append(signum)
         if len(self.signals) == 1:
             self.signalled_at = time.monotonic()
             print(f"\nStopping the load test ({signal.Signals(signum).name}); writing reports...", flush=True)
-            with contextlib.suppress(ProcessLookupError):
+        self._pass_on()
+
+    def _pass_on(self) -> None:
+        """First signal: SIGINT to Locust (it stops and reports); a second one kills it."""
+        if self.process is None or not self.signals:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            if len(self.signals) == 1:
                 self.process.send_signal(signal.SIGINT)
-        else:
-            with contextlib.suppress(ProcessLookupError):
+            else:
                 self.process.kill()
 
     def run(self, on_start: Callable[[], None] | None = None) -> int:
-        self.process = subprocess.Popen(self.cmd, env=self.env, start_new_session=True, preexec_fn=die_with_parent)
-        if on_start is not None:
-            on_start()
+        self.process = None
         previous = {s: signal.signal(s, self._forward) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
+            self.process = subprocess.Popen(self.cmd, env=self.env, start_new_session=True, preexec_fn=die_with_parent)
+            self._pass_on()  # a signal that came while it was being started
+            if on_start is not None:
+                on_start()
             while True:
                 try:
                     return self.process.wait(timeout=0.5)
@@ -262,6 +307,7 @@ def run(settings: Settings, *, dry_run: bool = False, out: TextIO = sys.stdout) 
     describe_plan(settings, None, out)
     api_key = os.environ.get(settings.services.api_key_env) or None
     with contextlib.ExitStack() as stack:
+        signals = stack.enter_context(_Signals())  # entered first, so restored last
         services = settings.services
         if services.needs_bundled_target:
             print("Starting the bundled reference target...", file=out, flush=True)
@@ -284,11 +330,15 @@ def run(settings: Settings, *, dry_run: bool = False, out: TextIO = sys.stdout) 
         local_workers = dist.workers if dist.mode == "workers" else 0
         worker_cmd = worker_command(settings, "127.0.0.1", master_port or 0)
         workers = stack.enter_context(_LocalWorkers(worker_cmd, env, local_workers, out))
+        if settings.web_ui is not None:
+            host, port = settings.web_ui
+            print(f"Locust web UI: http://{'[' + host + ']' if ':' in host else host}:{port}/", file=out, flush=True)
         if dist.mode == "master":
             print(f"Locust master listening on port {master_port}: start {dist.workers} worker(s) with "
                   f"`python run_load_tests.py --worker --master-host THIS_HOST --master-port {master_port} "
                   "--host ... --test-type ...`", file=out, flush=True)  # fmt: skip
         locust_code = locust.run(on_start=workers.start)
+        signals.ignore()
     return _conclude(run_dir, timestamp, locust_code, locust.signals, out)
 
 
@@ -300,12 +350,16 @@ def _conclude(run_dir: Path, timestamp: str, locust_code: int, signals: list[int
         print(f"Reports written to {run_dir}:", file=out)
         for path in sorted(p for p in run_dir.rglob("*") if p.is_file()):
             print(f"  {path.relative_to(run_dir)}", file=out)
+    elif signals:
+        name = signal.Signals(signals[0]).name
+        print(f"error: interrupted by {name} before the load test started: nothing was measured", file=sys.stderr)
+        return 128 + signals[0]
     else:
         print(
             f"error: the load test wrote no summary (Locust exit code {locust_code}); see the log above",
             file=sys.stderr,
         )
-        return EXIT_NO_SUMMARY if not signals else 128 + signals[0]
+        return EXIT_NO_SUMMARY
     if signals:
         print(f"Interrupted by {signal.Signals(signals[0]).name}: the reports above cover the partial run.", file=out)
         return 128 + signals[0]

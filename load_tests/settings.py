@@ -121,6 +121,10 @@ class Settings:
     resources: dict[str, Any] = field(default_factory=dict)  # interval_s, target_pid, metrics_url, metrics, gpu
     distribution: Distribution = Distribution()
     validity: dict[str, float] = field(default_factory=lambda: ValidityConfig().model_dump())
+    web_ui: tuple[str, int] | None = None  # (host, port) of Locust's web UI; None: headless
+
+
+WEB_UI_HOST, WEB_UI_PORT = "127.0.0.1", 8089  # loopback unless the user names another address
 
 
 def _one_line(error: ValidationError, source: str) -> ConfigError:
@@ -378,7 +382,23 @@ def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] |
         resources=resources,
         distribution=_distribution(cli, env, services),
         validity=file_cfg.validity.model_dump(),
+        web_ui=_web_ui(cli, env),
     )
+
+
+def _web_ui(cli: Mapping[str, Any], env: Mapping[str, str]) -> tuple[str, int] | None:
+    """``--web-ui`` [``--web-host H``] [``--web-port P``]: where Locust's web UI listens."""
+    on = _cli_or_env(cli, env, "web_ui")
+    host, port = _cli_or_env(cli, env, "web_host"), _cli_or_env(cli, env, "web_port")
+    enabled = bool(on) and str(on[0]).lower() not in ("", "0", "false", "no")
+    if not enabled:
+        if host or port:
+            raise ConfigError(f"{(host or port)[1]}: only with --web-ui")  # type: ignore[index]
+        return None
+    address = str(host[0]).strip() if host else WEB_UI_HOST
+    if not address or any(c.isspace() for c in address):
+        raise ConfigError(f"{host[1] if host else '--web-host'}: {address!r} is not a host name or address")
+    return address, _number(port[0], port[1], int, 1, 65535) if port else WEB_UI_PORT
 
 
 def _rate_override(cli: Mapping[str, Any], env: Mapping[str, str], scenario: Scenario) -> Scenario:

@@ -1,0 +1,130 @@
+"""SIGINT and SIGTERM at any moment of a run with the bundled target: before Locust starts, during
+the ramp-up and while the reports are written. Each leaves a complete summary and its reports (when
+anything was measured), stops the target and leaves no process behind. (Mid-run: test_run_rest.)"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import REPO_ROOT, load_summary
+
+pytestmark = pytest.mark.slow
+MARK = "LOAD_TESTS_SIGNAL_TEST"
+ALL = ("--test-type", "all")
+REPORTS = ("locust_report_*.html", "locust_report_*_stats.csv", "analysis/summary.txt", "analysis/metrics.csv",
+           "analysis/rps_users_over_time.png", "locust_builtin_*.html")  # fmt: skip
+
+
+class Run:
+    """``run_load_tests.py`` as a user starts it, read line by line, with its process tree at hand."""
+
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        self.output = tmp_path
+        self.mark = uuid.uuid4().hex  # inherited by every process of the run, orphans included
+        self.process = subprocess.Popen(
+            [sys.executable, "run_load_tests.py", *args, "--output-dir", str(tmp_path)],
+            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, MARK: self.mark},
+        )  # fmt: skip
+        self.lines: list[str] = []
+        self.target_pid: int | None = None
+
+    def wait_for(self, found: Callable[[str], bool]) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+            if line.startswith("Target ready:"):
+                self.target_pid = int(line.rsplit("pid ", 1)[1].rstrip(")\n"))
+            if found(line):
+                return
+        raise AssertionError("the run ended before the expected line:\n" + "".join(self.lines))
+
+    def signal(self, signum: int) -> list[psutil.Process]:
+        """Send ``signum`` to the runner; returns its process tree at that moment."""
+        tree = psutil.Process(self.process.pid).children(recursive=True)
+        self.process.send_signal(signum)
+        return tree
+
+    def finish(self) -> str:
+        rest, _ = self.process.communicate(timeout=90)
+        return "".join(self.lines) + rest
+
+    def assert_no_orphans(self) -> None:
+        """Once the runner has exited, no process of the run is left: found in the whole process
+        table by the mark in their environment, wherever they were re-parented."""
+        deadline = time.monotonic() + 5
+        while True:
+            alive = [p for p in psutil.process_iter() if _marked(p, self.mark)]
+            if not alive or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert alive == [], [(p.pid, p.cmdline()) for p in alive]
+
+
+def _marked(process: psutil.Process, mark: str) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE and process.environ().get(MARK) == mark
+    except psutil.Error:
+        return False
+
+
+def _assert_reports(output: Path) -> None:
+    run_dir = next(output.glob("*/*/"))
+    for pattern in REPORTS:
+        found = list(run_dir.glob(pattern))
+        assert found and all(p.stat().st_size > 0 for p in found), pattern
+
+
+def test_sigterm_during_ramp_up(tmp_path: Path) -> None:
+    run = Run(tmp_path, *ALL, "--users", "40", "--spawn-rate", "4", "--duration", "60s")
+    run.wait_for(lambda line: line.startswith("[00:02]") or "Ramping to 40 users" in line)
+    time.sleep(2)  # about 10 of the 40 users are up: still ramping
+    tree = run.signal(signal.SIGTERM)
+    output = run.finish()
+    assert run.process.returncode == 143, output[-3000:]
+    assert "Interrupted by SIGTERM" in output and "Traceback" not in output
+    summary = load_summary(tmp_path)
+    assert summary["partial"] is True and summary["total"]["requests"] > 0
+    peak = max(point["users"] for point in summary["timeline"])
+    assert 0 < peak < 40, peak  # it really was cut during the ramp
+    assert len(summary["protocols"]) == 4
+    _assert_reports(tmp_path)
+    assert run.target_pid is not None and run.target_pid in {p.pid for p in tree}
+    run.assert_no_orphans()
+
+
+def test_sigint_while_the_reports_are_written(tmp_path: Path) -> None:
+    run = Run(tmp_path, *ALL, "--users", "8", "--spawn-rate", "8", "--duration", "4s")
+    run.wait_for(lambda line: line.startswith("Writing the summary and reports"))
+    run.signal(signal.SIGINT)
+    output = run.finish()
+    assert run.process.returncode == 130, output[-3000:]
+    assert "SIGINT while writing the reports: finishing them first" in output, output[-3000:]
+    summary = load_summary(tmp_path)
+    # The measurement had reached the planned end: the summary is whole, and says so.
+    assert summary["partial"] is False and summary["total"]["requests"] > 0
+    _assert_reports(tmp_path)
+    run.assert_no_orphans()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_before_the_load_test_starts(tmp_path: Path, signum: int) -> None:
+    run = Run(tmp_path, *ALL, "--duration", "30s")
+    run.wait_for(lambda line: line.startswith("Starting the bundled reference target"))
+    run.signal(signum)
+    output = run.finish()
+    assert run.process.returncode == 128 + signum, output
+    name = signal.Signals(signum).name
+    assert f"error: interrupted by {name} before the load test started: nothing was measured" in output
+    assert "Traceback" not in output
+    run.assert_no_orphans()
