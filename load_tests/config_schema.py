@@ -81,6 +81,19 @@ class ResourceLimit(_Model):
         return self
 
 
+class CustomLimit(_Model):
+    """Bounds on one domain metric's figure (``tokens_per_second: {min: 500}``)."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> CustomLimit:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        return self
+
+
 class ThresholdsConfig(ThresholdSet):
     p95_ms: float | None = Field(default=2000.0, gt=0)
     error_rate_pct: float | None = Field(default=1.0, ge=0, le=100)
@@ -89,6 +102,7 @@ class ThresholdsConfig(ThresholdSet):
     recovery: RecoveryRule | None = None
     abort: AbortRule | None = None
     resources: dict[str, ResourceLimit] = {}
+    custom: dict[str, CustomLimit] = {}  # domain metrics (load_tests/domain.py) by name[.figure]
 
 
 class ScenarioThresholds(ThresholdSet):

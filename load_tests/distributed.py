@@ -21,6 +21,7 @@ from typing import Any
 from locust.env import Environment
 from locust.runners import STATE_MISSING, WORKER_REPORT_INTERVAL, MasterRunner
 
+from load_tests import domain
 from load_tests.pacing import Pacer, PacingCounts
 from load_tests.recorder import Recorder
 from load_tests.resources import Generator, ResourceMonitor
@@ -70,6 +71,7 @@ class WorkerReporter:
             "usage": usage,
             "delta": encode_delta(self.recorder.take()),
             "pacing": asdict(self.pacer.counts.take()) if self.pacer else None,
+            "custom": domain.REGISTRY.take().encode(),
         }
 
 
@@ -107,6 +109,8 @@ class WorkerTracker:
         worker.requests += totals["requests"]
         worker.failures += totals["failures"]
         self.recorder.merge(delta)
+        if payload.get("custom"):
+            domain.REGISTRY.merge(domain.DomainMetrics.decode(payload["custom"]))
         self.last_report[client_id] = (time.monotonic(), int(payload.get("users") or 0))
         if payload.get("pacing"):
             self.pacing.add(PacingCounts(**payload["pacing"]))

@@ -69,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     for row in comparison["rows"]:
         if row["verdict"] != "unchanged":
             print(f"  {row['verdict'].upper():<9} {row['scope']}: {row['reason']}")
+    for row in comparison["custom"]:
+        if row["moved"]:
+            print(f"  MOVED     custom {row['name']} {row['figure']}: {row['old']:.3g} -> {row['new']:.3g} "
+                  f"({row['delta_pct']:+.1f}%)")  # fmt: skip
     return 1 if comparison["regressed"] else 0
 
 

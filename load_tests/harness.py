@@ -31,6 +31,7 @@ from locust import events
 from locust.env import Environment
 from locust.runners import STATE_CLEANUP, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
 
+from load_tests import domain
 from load_tests.distributed import MASTER_LAG_S, SETTLE_TIMEOUT_S, WorkerReporter, WorkerTracker
 from load_tests.pacing import Pacer, PacingCounts, current_lateness_ms, pace_user_classes
 from load_tests.plan import RunPlan, current_plan
@@ -241,6 +242,7 @@ class HarnessListener:
         }
         meta["pacing"] = self._pacing_meta()
         summary = build_summary(self.recorder, meta, duration)
+        summary["custom"] = domain.REGISTRY.summary(duration)  # on a master: every worker's, merged
         summary["validity"] = check_validity(summary, self.plan.validity)
         summary = with_verdicts(summary, evaluate(summary, self.plan.thresholds))
         write_summary(summary, Path(self.plan.run_dir), self.plan.timestamp)

@@ -193,6 +193,7 @@ def render_text(summary: dict[str, Any]) -> str:
     if failures:
         lines += ["", "Failures by type:"]
         lines += [f"  {n:>6}  {r['request_type']} {r['name']}: {kind}" for r, kind, n in failures]
+    lines += _custom_lines(summary)
     lines += _resource_lines(summary)
     thresholds = summary.get("thresholds")
     if thresholds:
@@ -229,6 +230,26 @@ def _pacing_lines(summary: dict[str, Any]) -> list[str]:
         f"{p['planned']} planned, {p['started']} started, {p['dropped']} dropped (pool of {p['max_users']} busy), "
         f"{p['late']} late by more than {p['late_ms']:g} ms (max {p['lateness_max_ms']:.0f} ms)",
     ]
+
+
+def custom_figures(entry: dict[str, Any]) -> str:
+    """One domain metric in words: ``1234 (41.1/s)``, ``97.5% of 400``, ``avg 0.21 p95 0.30 max 0.41 (n=80)``."""
+    kind = entry["kind"]
+    if kind == "counter":
+        rate = entry.get("per_second")
+        return f"{entry['value']:g}" + (f" ({rate:.3g}/s)" if rate is not None else "")
+    if kind == "rate":
+        share = entry.get("rate")
+        return f"{'-' if share is None else f'{100 * share:.1f}%'} of {entry['total']}"
+    return (f"avg {entry['avg']:.3g}  p50 {entry['p50']:.3g}  p95 {entry['p95']:.3g}  max {entry['max']:.3g}"
+            f"  (n={entry['count']})") if entry.get("count") else "no values"  # fmt: skip
+
+
+def _custom_lines(summary: dict[str, Any]) -> list[str]:
+    custom = summary.get("custom") or {}
+    if not custom:
+        return []
+    return ["", "Domain metrics:"] + [f"  {name:<34} {e['kind']:<8} {custom_figures(e)}" for name, e in custom.items()]
 
 
 def _resource_lines(summary: dict[str, Any]) -> list[str]:

@@ -10,6 +10,8 @@ import fnmatch
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from load_tests.domain import lookup
+
 # metric -> (summary field, True when the limit is a maximum)
 METRICS: dict[str, tuple[str, bool]] = {
     "p95_ms": ("p95_ms", True),
@@ -35,7 +37,7 @@ class Verdict:
         return asdict(self)
 
 
-_SPECIAL = ("endpoints", "protocols", "recovery", "abort", "resources")
+_SPECIAL = ("endpoints", "protocols", "recovery", "abort", "resources", "custom")
 
 
 def merge_rules(file_rules: dict[str, Any], scenario_rules: dict[str, Any]) -> dict[str, Any]:
@@ -49,6 +51,7 @@ def merge_rules(file_rules: dict[str, Any], scenario_rules: dict[str, Any]) -> d
         "recovery": scenario_rules.get("recovery") or file_rules.get("recovery"),
         "abort": scenario_rules.get("abort") or file_rules.get("abort"),
         "resources": {k: _set(v) for k, v in (file_rules.get("resources") or {}).items()},
+        "custom": {k: _set(v) for k, v in (file_rules.get("custom") or {}).items()},
     }
 
 
@@ -96,6 +99,29 @@ def check_resources(summary: dict[str, Any], rules: dict[str, dict[str, float]])
                 passed = actual <= limit
                 reason = f"{stat} {actual:.1f} {'<=' if passed else '>'} {limit:g}"
                 verdicts.append(Verdict(f"resource {name}", stat, float(limit), actual, passed, reason))
+    return verdicts
+
+
+def check_custom(summary: dict[str, Any], rules: dict[str, dict[str, float]]) -> list[Verdict]:
+    """Bounds on domain metrics; a metric that was never recorded fails ("not recorded")."""
+    custom = summary.get("custom") or {}
+    verdicts = []
+    for key, bounds in rules.items():
+        found = lookup(custom, key)
+        for bound, limit in bounds.items():
+            if found is None:
+                verdicts.append(Verdict(f"custom {key}", bound, float(limit), None, False, "not recorded in this run"))
+                continue
+            actual = custom[found[0]].get(found[1])
+            if actual is None:
+                passed, reason = False, "no data"
+            elif bound == "min":
+                passed = actual >= limit
+                reason = f"{actual:.3g} {'>=' if passed else '<'} {limit:g}"
+            else:
+                passed = actual <= limit
+                reason = f"{actual:.3g} {'<=' if passed else '>'} {limit:g}"
+            verdicts.append(Verdict(f"custom {key}", bound, float(limit), actual, passed, reason))
     return verdicts
 
 
@@ -158,6 +184,7 @@ def evaluate(summary: dict[str, Any], rules: dict[str, Any]) -> list[Verdict]:
     if rules.get("recovery"):
         verdicts.append(check_recovery(summary, rules["recovery"]))
     verdicts += check_resources(summary, rules.get("resources") or {})
+    verdicts += check_custom(summary, rules.get("custom") or {})
     if summary.get("aborted"):
         verdicts.append(Verdict("abort", "abort", 0, None, False, f"run aborted: {summary['aborted']}"))
     return verdicts

@@ -21,11 +21,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `locust -f` from
 from locust import between, tag, task
 from locust.contrib.fasthttp import FastHttpUser, ResponseContextManager
 
+from load_tests import domain
 from load_tests.clients.sse import incremental_chunks, parse_events
 from load_tests.harness import install
 from load_tests.metrics import SSE_FIRST_TOKEN, SSE_STREAM, elapsed_ms, report
 from load_tests.payloads import audio_samples, feature_rows, multipart
 from load_tests.plan import current_plan
+from load_tests.target.model import read_wav
 
 install()
 
@@ -103,6 +105,7 @@ class RestUser(FastHttpUser):
             body = _json(resp)
             if body is not None:
                 _expect(resp, "label", row.label, body.get("label"))
+                domain.predicted(str(body.get("label")), row.label)
 
     @tag("predict", "audio")
     @task(2)
@@ -135,6 +138,7 @@ class RestUser(FastHttpUser):
             body = _json(resp)
             if body is not None:
                 _expect(resp, "tokens", CHAT_TOKENS, body.get("tokens"))
+                domain.generated(int(body.get("tokens") or 0), resp.request_meta["response_time"] / 1000)
 
     @tag("chat", "stream")
     @task(2)
@@ -173,6 +177,7 @@ class RestUser(FastHttpUser):
                 resp.failure("stream ended without done event")
             else:
                 _expect(resp, "tokens", CHAT_TOKENS, tokens)
+                domain.generated(tokens, elapsed_ms(start) / 1000)
 
     @tag("llm")
     @task(2)
@@ -182,6 +187,7 @@ class RestUser(FastHttpUser):
             body = _json(resp)
             if body is not None:
                 _expect(resp, "tokens", LLM_TOKENS, body.get("tokens"))
+                domain.generated(int(body.get("tokens") or 0), resp.request_meta["response_time"] / 1000)
 
     @tag("tts")
     @task(1)
@@ -193,6 +199,9 @@ class RestUser(FastHttpUser):
                 resp.failure(f"HTTP {resp.status_code}")
             elif not (resp.content or b"").startswith(b"RIFF"):
                 resp.failure("not a WAV file")
+            else:
+                pcm, rate = read_wav(resp.content)
+                domain.speech("tts", len(pcm) / 2 / rate, resp.request_meta["response_time"] / 1000)
 
     @tag("stt")
     @task(1)
@@ -205,6 +214,8 @@ class RestUser(FastHttpUser):
             body = _json(resp)
             if body is not None:
                 _expect(resp, "transcript", sample.transcript, body.get("transcript"))
+                pcm, rate = read_wav(sample.wav)
+                domain.speech("stt", len(pcm) / 2 / rate, resp.request_meta["response_time"] / 1000)
 
 
 class RestStressUser(RestUser):

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import random
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `locust -f` from any folder finds load_tests
 
 from locust import between, tag, task
 
+from load_tests import domain
 from load_tests.harness import install
 from load_tests.users import SocketIOUser
 
@@ -43,8 +45,10 @@ class SocketIOChatUser(SocketIOUser):
     @tag("chat")
     @task(3)
     def chat(self) -> None:
-        self.client.stream("chat", {"message": "hello", "max_tokens": CHAT_TOKENS}, name="chat",
-                           expect_messages=CHAT_TOKENS)  # fmt: skip
+        start = time.perf_counter()
+        tokens = self.client.stream("chat", {"message": "hello", "max_tokens": CHAT_TOKENS}, name="chat",
+                                    expect_messages=CHAT_TOKENS)  # fmt: skip
+        domain.generated(len(tokens), time.perf_counter() - start)
 
     @tag("typing")
     @task(1)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import random
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `locust -f` from any folder finds load_tests
 
 from locust import between, tag, task
 
+from load_tests import domain
 from load_tests.harness import install
 from load_tests.users import WebSocketUser
 
@@ -42,7 +44,9 @@ class WebSocketChatUser(WebSocketUser):
     @task(3)
     def chat(self) -> None:
         message = {"type": "chat", "message": "stream me a reply", "max_tokens": CHAT_TOKENS}
-        self.client.stream(message, name="chat", expect_messages=CHAT_TOKENS)
+        start = time.perf_counter()
+        tokens = self.client.stream(message, name="chat", expect_messages=CHAT_TOKENS)
+        domain.generated(len(tokens), time.perf_counter() - start)
 
     @tag("subscribe")
     @task(1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ init_gevent_once()  # before any channel exists, or grpcio hangs under gevent
 import grpc  # noqa: E402
 from locust import between, tag, task  # noqa: E402
 
+from load_tests import domain  # noqa: E402
 from load_tests.harness import install  # noqa: E402
 from load_tests.payloads import audio_samples, feature_rows  # noqa: E402
 from load_tests.protos import inference_pb2, inference_pb2_grpc, stt_pb2, stt_pb2_grpc, tts_pb2, tts_pb2_grpc  # noqa: E402
@@ -53,13 +55,17 @@ class GrpcServicesUser(GrpcUser):
     @task(5)
     def predict(self) -> None:
         row = random.choice(feature_rows())
-        _unary(lambda: self.inference.Predict(inference_pb2.PredictRequest(features=row.features)))
+        reply = _unary(lambda: self.inference.Predict(inference_pb2.PredictRequest(features=row.features)))
+        if reply is not None:
+            domain.predicted(reply.label, row.label)
 
     @tag("generate")
     @task(3)
     def generate(self) -> None:
         request = inference_pb2.GenerateRequest(prompt="tell me more", max_tokens=GENERATE_TOKENS)
-        consume(self.inference.Generate(request))
+        start = time.perf_counter()
+        tokens = consume(self.inference.Generate(request))
+        domain.generated(len(tokens), time.perf_counter() - start)
 
     @tag("upload")
     @task(1)
@@ -71,7 +77,10 @@ class GrpcServicesUser(GrpcUser):
     @task(1)
     def transcribe(self) -> None:
         sample = random.choice(audio_samples())
-        _unary(lambda: self.stt.Transcribe(stt_pb2.TranscribeRequest(wav=sample.wav)))
+        start = time.perf_counter()
+        reply = _unary(lambda: self.stt.Transcribe(stt_pb2.TranscribeRequest(wav=sample.wav)))
+        if reply is not None:
+            domain.speech("stt", reply.duration_s, time.perf_counter() - start)
 
     @tag("streaming_recognize")
     @task(1)
@@ -82,7 +91,11 @@ class GrpcServicesUser(GrpcUser):
     @tag("synthesize")
     @task(1)
     def synthesize(self) -> None:
-        consume(self.tts.Synthesize(tts_pb2.SynthesizeRequest(text="hello from the load test", chunk_ms=100)))
+        start = time.perf_counter()
+        chunks = consume(self.tts.Synthesize(tts_pb2.SynthesizeRequest(text="hello from the load test", chunk_ms=100)))
+        if chunks and chunks[-1].last:
+            seconds = sum(len(c.pcm16) for c in chunks) / 2 / (chunks[0].sample_rate or 16_000)
+            domain.speech("tts", seconds, time.perf_counter() - start)
 
     @tag("health")
     @task(1)

@@ -133,4 +133,23 @@ def compare(
     counts = {v: sum(r["verdict"] == v for r in rows) for v in ("regressed", "improved", "unchanged")}
     only_old = sorted(f"{t} {n}" for t, n in set(old_rows) - {(r["request_type"], r["name"]) for r in new["endpoints"]})
     return {"old_label": old_label, "rows": rows, "counts": counts, "regressed": counts["regressed"] > 0,
-            "only_in_old": only_old, "tolerance": tol.__dict__}  # fmt: skip
+            "only_in_old": only_old, "tolerance": tol.__dict__,
+            "custom": compare_custom(old.get("custom") or {}, new.get("custom") or {}, tol)}  # fmt: skip
+
+
+HEADLINE = {"counter": "per_second", "rate": "rate", "trend": "p95"}  # the figure a domain metric is compared by
+
+
+def compare_custom(old: dict[str, Any], new: dict[str, Any], tol: Tolerance) -> list[dict[str, Any]]:
+    """Domain metrics in both runs, by their headline figure. ``moved`` when the change is beyond the
+    relative tolerance; informative, not part of the verdict (their noise is the user's to judge)."""
+    rows = []
+    for name in sorted(set(old) & set(new)):
+        if old[name]["kind"] != new[name]["kind"]:
+            continue
+        figure = HEADLINE[old[name]["kind"]]
+        before, after = old[name].get(figure), new[name].get(figure)
+        pct = 100.0 * (after - before) / before if before and after is not None else None
+        rows.append({"name": name, "kind": old[name]["kind"], "figure": figure, "old": before, "new": after,
+                     "delta_pct": pct, "moved": pct is not None and abs(pct) > tol.latency_pct})  # fmt: skip
+    return rows

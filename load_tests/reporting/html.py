@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from load_tests.metrics import is_facet
+from load_tests.summary import custom_figures
 from load_tests.thresholds import value_at
 
 COLUMNS = (("requests", "reqs", 0), ("failures", "fails", 0), ("error_rate_pct", "err %", 2), ("rps", "RPS", 2),
@@ -62,6 +63,8 @@ def render_html(summary: dict[str, Any], charts: dict[str, bytes], comparison: d
         charts={name: base64.b64encode(png).decode("ascii") for name, png in charts.items()},
         comparison=comparison,
         res=summary.get("resources"),
+        custom=summary.get("custom") or {},
+        custom_figures=custom_figures,
         pacing=summary.get("pacing"),
         validity=summary.get("validity") or {"valid": True, "reasons": []},
         lost_workers=(summary.get("workers") or {}).get("lost", []),
