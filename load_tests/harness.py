@@ -32,6 +32,7 @@ from locust.env import Environment
 from locust.runners import STATE_CLEANUP, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
 
 from load_tests import domain
+from load_tests.capacity import CapacityFinder, capacity_verdicts
 from load_tests.distributed import MASTER_LAG_S, SETTLE_TIMEOUT_S, WorkerReporter, WorkerTracker
 from load_tests.pacing import Pacer, PacingCounts, current_lateness_ms, pace_user_classes
 from load_tests.plan import RunPlan, current_plan
@@ -68,6 +69,7 @@ class HarnessListener:
         self.pacing_start: float | None = None
         self.me = Generator("local", "local", os.getpid(), socket.gethostname())
         self.interrupts: Interrupts | None = None
+        self.capacity: CapacityFinder | None = None
 
     def register(self, environment: Environment) -> None:
         restart_usage_monitor(environment, float(self.plan.resources.get("interval_s") or 2.0))
@@ -86,6 +88,10 @@ class HarnessListener:
             self.tracker.register(environment)
             self.lag_s = MASTER_LAG_S
             self.me = Generator("master", "master", os.getpid(), socket.gethostname())
+        if self.scenario is not None and self.scenario.capacity_settle_s is not None:
+            max_cpu = float(self.plan.validity.get("max_generator_cpu_pct", 90.0))
+            self.capacity = CapacityFinder(self.scenario, self.plan.thresholds, max_cpu)
+            environment.events.request.add_listener(self.capacity.record)
         environment.events.usage_monitor.add_listener(self.on_usage)
         environment.events.test_start.add_listener(self.on_test_start)
         environment.events.quitting.add_listener(self.on_quitting)
@@ -113,6 +119,8 @@ class HarnessListener:
         self.monitor = ResourceMonitor.from_config(epoch, self.plan.resources)
         if self.tracker is not None:
             self.tracker.started_epoch = epoch
+        if self.capacity is not None:
+            self.capacity.started = time.monotonic()
 
     def _drain(self, final: bool = False) -> None:
         """Turn finished windows into timeline points (a master waits ``lag_s`` for its workers')."""
@@ -141,6 +149,27 @@ class HarnessListener:
                 self._print_progress(t, environment)
             if self._abort_if_hopeless(environment, t):
                 return
+            if self.capacity is not None:
+                self._judge_capacity(environment)
+
+    def _judge_capacity(self, environment: Environment) -> None:
+        """Close finished steps; at the first broken one, end the run (the shape drains the users)."""
+        assert self.capacity is not None and self.monitor is not None
+        t = time.monotonic() - self.capacity.started
+        cpu = self.monitor.series.get(f"generator.{self.me.name}.cpu_percent", [])
+        before = len(self.capacity.results)
+        reason = self.capacity.tick(t, cpu)
+        for result in self.capacity.results[before:]:
+            state = "held" if result["held"] else "BROKE: " + "; ".join(result["reasons"])
+            p95, errors = result["p95_ms"] or 0.0, result["error_rate_pct"]
+            figures = f"{result['rps']:.1f} req/s, p95 {p95:.1f} ms, errors {errors:.2f}%"
+            sys.stdout.write(f"Capacity step {result['step']}: {result['users']} users, {figures}: {state}\n")
+        if reason is not None:
+            sys.stdout.write(f"Capacity found: {reason}; ending the run\n")
+            shape = environment.shape_class
+            if shape is not None:
+                shape.stop_requested = True  # type: ignore[attr-defined]
+        sys.stdout.flush()
 
     def _abort_if_hopeless(self, environment: Environment, t: float) -> bool:
         """Stop the run (gracefully: reports are still written) when the abort rule says it cannot pass."""
@@ -216,6 +245,8 @@ class HarnessListener:
             self.tracker.check_lost()
         self.monitor.sample()
         self.monitor.close()
+        if self.capacity is not None:
+            self._judge_capacity(environment)  # the last step ends with the run
         duration = time.perf_counter() - self.started
         shape = environment.shape_class
         partial = bool(self.aborted) or (shape is not None and not getattr(shape, "finished", True))
@@ -244,7 +275,14 @@ class HarnessListener:
         summary = build_summary(self.recorder, meta, duration)
         summary["custom"] = domain.REGISTRY.summary(duration)  # on a master: every worker's, merged
         summary["validity"] = check_validity(summary, self.plan.validity)
-        summary = with_verdicts(summary, evaluate(summary, self.plan.thresholds))
+        verdicts = evaluate(summary, self.plan.thresholds)
+        if self.capacity is not None:  # judged step by step: the whole run broke them by design
+            summary["capacity"] = self.capacity.summary()
+            verdicts = capacity_verdicts(summary["capacity"])
+            if summary["capacity"]["saturated"]:
+                summary["validity"]["valid"] = False
+                summary["validity"]["reasons"].append(summary["capacity"]["verdict"])
+        summary = with_verdicts(summary, verdicts)
         write_summary(summary, Path(self.plan.run_dir), self.plan.timestamp)
         passed = summary["thresholds"]["passed"]
         environment.process_exit_code = EXIT_INVALID if not summary["validity"]["valid"] else 0 if passed else 1

@@ -50,7 +50,8 @@ class RunPlan:
             arrival = Arrival(arrival["kind"], arrival["start_rate"], tuple(tuple(s) for s in arrival["stages"]),
                               arrival["max_users"])  # fmt: skip
         s = self.scenario
-        return Scenario(s["name"], stages, s.get("description", ""), s["profile"], arrival=arrival or None)
+        return Scenario(s["name"], stages, s.get("description", ""), s["profile"], arrival=arrival or None,
+                        capacity_settle_s=s.get("capacity_settle_s"))  # fmt: skip
 
     def api_key(self) -> str | None:
         """The key, read from the environment variable the config names (never stored in the plan)."""
@@ -86,6 +87,7 @@ def plan_from_settings(
         "profile": s.profile,
         "stages": [asdict(stage) for stage in s.stages],
         "arrival": asdict(s.arrival) if s.arrival else None,
+        "capacity_settle_s": s.capacity_settle_s,
     }
     svc = settings.services
     return RunPlan(

@@ -20,6 +20,8 @@ from load_tests.errors import ConfigError
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 TICK_SLACK_S = 2.0  # Locust acts on shape ticks about once a second; leave room for two
+MAX_CAPACITY_STEPS = 100
+CAPACITY_MIN_JUDGED_S = 2.0  # a capacity step judged on less would be judged on noise
 
 
 def parse_duration(value: object) -> float:
@@ -125,6 +127,7 @@ class Scenario:
     profile: str = "normal"  # "normal" users think between calls; "stress" users barely wait
     thresholds: dict[str, object] = field(default_factory=dict)
     arrival: Arrival | None = None  # set: an open-model (arrival-rate) scenario
+    capacity_settle_s: float | None = None  # set: a capacity finder; each stage is a step, judged after this
 
     @property
     def duration_s(self) -> float:
@@ -184,6 +187,22 @@ def arrival_scenario(
     return Scenario(name, (pool,), description, profile, thresholds or {}, arrival)
 
 
+def capacity_scenario(
+    name: str, start: int, step: int, ceiling: int, step_s: float, spawn_rate: float, settle_s: float,
+    description: str = "", profile: str = "normal", thresholds: dict | None = None,
+) -> Scenario:  # fmt: skip
+    """The staircase of a capacity finder: ``start``, ``start + step``, ... up to ``ceiling`` users."""
+    if start < 1 or step < 1 or ceiling < start:
+        raise ConfigError(f"scenario {name!r}: needs start_users >= 1, step_users >= 1 and max_users >= start_users")
+    users = list(range(start, ceiling + 1, step))
+    if len(users) > MAX_CAPACITY_STEPS:
+        raise ConfigError(f"scenario {name!r}: {len(users)} steps; at most {MAX_CAPACITY_STEPS} (raise step_users)")
+    stages = tuple(Stage(step_s, u, spawn_rate) for u in users)
+    scenario = Scenario(name, stages, description, profile, thresholds or {}, capacity_settle_s=settle_s)
+    check_stages(scenario)
+    return scenario
+
+
 def ramp_seconds(previous_users: int, stage: Stage) -> float:
     return abs(stage.users - previous_users) / stage.spawn_rate
 
@@ -202,6 +221,13 @@ def check_stages(scenario: Scenario) -> None:
                 f"{math.ceil(ramp + TICK_SLACK_S)}s or raise spawn_rate"
             )
         previous = stage.users
+        settle = scenario.capacity_settle_s
+        if settle is not None and stage.duration_s < settle + ramp + CAPACITY_MIN_JUDGED_S:
+            raise ConfigError(
+                f"scenario {scenario.name!r} step {number}: lasts {format_duration(stage.duration_s)}, but its ramp "
+                f"({ramp:.0f}s) and settle ({format_duration(settle)}) leave under {CAPACITY_MIN_JUDGED_S:g}s "
+                "to judge; lengthen step_duration or shorten settle"
+            )
 
 
 def _simple(name: str, users: int, rate: float, minutes: float, description: str, profile: str = "normal") -> Scenario:
@@ -234,5 +260,15 @@ BUILTIN_SCENARIOS: dict[str, Scenario] = {
         _simple("sustained", 150, 10, 30, "Steady load for half an hour."),
         _simple("stress", 150, 15, 15, "Beyond normal load, with users that barely wait.", profile="stress"),
         _simple("endurance", 30, 3, 60, "Modest load for an hour to expose leaks and drift."),
+        capacity_scenario(
+            "capacity",
+            10,
+            10,
+            200,
+            30,
+            10,
+            10,
+            "Raise users by 10 every 30 s until a threshold breaks: the peak capacity.",
+        ),
     )
 }

@@ -34,6 +34,7 @@ from load_tests.scenarios import (
     Scenario,
     Stage,
     arrival_scenario,
+    capacity_scenario,
     check_stages,
     parse_duration,
 )
@@ -188,6 +189,22 @@ def _arrival_from_config(name: str, cfg: ScenarioConfig, source: str) -> Scenari
         raise ConfigError(f"{source}: {exc}") from None
 
 
+def _capacity_from_config(name: str, cfg: ScenarioConfig, source: str) -> Scenario:
+    where = f"{source}: scenarios.{name}"
+    missing = [k for k in ("start_users", "step_users", "max_users", "step_duration") if getattr(cfg, k) is None]
+    if missing:
+        raise ConfigError(f"{where}: kind capacity needs {', '.join(missing)}")
+    step_s = float(cfg.step_duration or 0)
+    settle = float(cfg.settle) if cfg.settle is not None else step_s / 3
+    thresholds = cfg.thresholds.model_dump(exclude_none=True) if cfg.thresholds else {}
+    try:
+        return capacity_scenario(name, int(cfg.start_users or 0), int(cfg.step_users or 0), int(cfg.max_users or 0),
+                                 step_s, float(cfg.spawn_rate or 10.0), settle, cfg.description, cfg.profile,
+                                 thresholds)  # fmt: skip
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
 SCENARIO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -199,6 +216,8 @@ def _scenario_from_config(name: str, cfg: ScenarioConfig, source: str) -> Scenar
         )
     if cfg.kind in ARRIVAL_KINDS:
         return _arrival_from_config(name, cfg, source)
+    if cfg.kind == "capacity":
+        return _capacity_from_config(name, cfg, source)
     if cfg.stages:
         missing = [f"stages[{i}].{k}" for i, s in enumerate(cfg.stages) for k in ("users", "spawn_rate")
                    if getattr(s, k) is None]  # fmt: skip
@@ -363,6 +382,12 @@ def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] |
         except ValidationError as exc:
             raise ConfigError(f"{found[1]}: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
         resources["metrics_url"] = str(found[0])
+    distribution = _distribution(cli, env, services)
+    if scenario.capacity_settle_s is not None and distribution.mode != "local":
+        raise ConfigError(
+            f"scenario {scenario.name}: the capacity finder judges each step in one Locust process; "
+            "run it without --workers/--master/--worker"
+        )
     return Settings(
         config_path=config_path,
         scenario=scenario,
@@ -380,7 +405,7 @@ def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] |
         skipped_test_types=skipped,
         scripted=_scripted_with_paths(file_cfg.scripted, base),
         resources=resources,
-        distribution=_distribution(cli, env, services),
+        distribution=distribution,
         validity=file_cfg.validity.model_dump(),
         web_ui=_web_ui(cli, env),
     )

@@ -27,6 +27,7 @@ class ScenarioShape(LoadTestShape):
         super().__init__()
         self.scenario = current_plan().scenario_object()
         self.finished = False
+        self.stop_requested = False  # the capacity finder found the breaking step: end now, as planned
         self._drain_deadline: float | None = None
         self._empty_since: float | None = None
 
@@ -34,7 +35,7 @@ class ScenarioShape(LoadTestShape):
         if self.scenario is None:
             self.finished = True
             return None
-        found = self.scenario.stage_at(self.get_run_time())
+        found = None if self.stop_requested else self.scenario.stage_at(self.get_run_time())
         if found is not None:
             stage = found[1]
             return stage.users, stage.spawn_rate

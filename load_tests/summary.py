@@ -99,6 +99,22 @@ def _row(records: list[EndpointRecord], duration_s: float) -> dict[str, Any]:
 
 def build_summary(recorder: Recorder, meta: dict[str, Any], duration_s: float) -> dict[str, Any]:
     """Summary of everything ``recorder`` saw; ``meta`` supplies scenario, services, times and flags."""
+    total, protocols, endpoints = figures_of(recorder, duration_s)
+    return {
+        "schema": SCHEMA,
+        **meta,
+        "duration_s": duration_s,
+        "environment": environment_info(),
+        "total": total,
+        "protocols": protocols,
+        "endpoints": endpoints,
+    }
+
+
+def figures_of(
+    recorder: Recorder, duration_s: float
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """The total row, the rows per protocol and per endpoint of everything ``recorder`` saw."""
     records = sorted(recorder.endpoints.values(), key=lambda r: (r.protocol, r.name, r.request_type))
     endpoints = [
         {"protocol": r.protocol, "request_type": r.request_type, "name": r.name, **_row([r], duration_s)}
@@ -108,15 +124,7 @@ def build_summary(recorder: Recorder, meta: dict[str, Any], duration_s: float) -
     protocols: dict[str, dict[str, Any]] = {}
     for protocol in sorted({r.protocol for r in counted}):
         protocols[protocol] = _row([r for r in counted if r.protocol == protocol], duration_s)
-    return {
-        "schema": SCHEMA,
-        **meta,
-        "duration_s": duration_s,
-        "environment": environment_info(),
-        "total": _row(counted, duration_s),
-        "protocols": protocols,
-        "endpoints": endpoints,
-    }
+    return _row(counted, duration_s), protocols, endpoints
 
 
 def decode_histogram(encoded: str) -> HdrHistogram:
@@ -193,6 +201,7 @@ def render_text(summary: dict[str, Any]) -> str:
     if failures:
         lines += ["", "Failures by type:"]
         lines += [f"  {n:>6}  {r['request_type']} {r['name']}: {kind}" for r, kind, n in failures]
+    lines += _capacity_lines(summary)
     lines += _custom_lines(summary)
     lines += _resource_lines(summary)
     thresholds = summary.get("thresholds")
@@ -243,6 +252,22 @@ def custom_figures(entry: dict[str, Any]) -> str:
         return f"{'-' if share is None else f'{100 * share:.1f}%'} of {entry['total']}"
     return (f"avg {entry['avg']:.3g}  p50 {entry['p50']:.3g}  p95 {entry['p95']:.3g}  max {entry['max']:.3g}"
             f"  (n={entry['count']})") if entry.get("count") else "no values"  # fmt: skip
+
+
+def _capacity_lines(summary: dict[str, Any]) -> list[str]:
+    cap = summary.get("capacity")
+    if not cap:
+        return []
+    lines = ["", f"Capacity: {cap['verdict']}"]
+    for st in cap["steps"]:
+        state = "held" if st["held"] else "broke: " + "; ".join(st["reasons"])
+        figures = f"{st['rps']:>8.1f} req/s  p95 {_fmt(st['p95_ms']):>8} ms  errors {st['error_rate_pct']:.2f}%"
+        lines.append(f"  step {st['step']:>3}  {st['users']:>6} users  {figures}  {state}")
+    for name, p in cap["protocols"].items():
+        peak = f"{p['peak']['users']} users" if p["peak"] else "none"
+        broke = f"broke at {p['broke']['users']} users" if p["broke"] else "did not break"
+        lines.append(f"  {name}: peak {peak}, {broke}")
+    return lines
 
 
 def _custom_lines(summary: dict[str, Any]) -> list[str]:

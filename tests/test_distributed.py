@@ -17,7 +17,7 @@ from load_tests.summary import build_summary
 from load_tests.target.launcher import TargetInfo
 from load_tests.timeline import Timeline
 from load_tests.wire import decode_delta, encode_delta
-from tests.conftest import REPO_ROOT, load_summary, run_cli, sent, served
+from tests.conftest import REPO_ROOT, load_summary, metric, run_cli, sent, served
 
 
 class _Clock:
@@ -138,6 +138,19 @@ def test_two_workers_count_what_the_target_served_with_both_workers_figures(targ
     assert sum(p["requests"] for p in summary["timeline"]) == summary["total"]["requests"]  # late windows too
     html = next(tmp_path.glob("*/*/locust_report_*.html")).read_text()
     assert "worker-1" in html and "worker-2" in html and "Worker lost" not in html
+    # Domain metrics recorded in two worker processes add up exactly on the master: every token the
+    # target streamed or answered, every prediction the users checked.
+    custom, rows = summary["custom"], {(r["request_type"], r["name"]): r["requests"] for r in summary["endpoints"]}
+    streamed = sum(metric(target.http_url, "target_stream_messages_total", protocol=p, endpoint=e)
+                   for p, e in (("websocket", "chat"), ("socketio", "chat"), ("http", "/v1/chat (stream)"),
+                                ("grpc", "Inference/Generate")))  # fmt: skip
+    answered = 16 * rows.get(("POST", "/v1/chat"), 0) + 32 * rows.get(("POST", "/v1/llm/generate"), 0)
+    assert custom["tokens"]["value"] == streamed + answered > 0
+    predictions = rows.get(("POST", "/predict"), 0) + rows.get(("gRPC unary", "Inference/Predict"), 0)
+    classes = sum(v["value"] for k, v in custom.items() if k.startswith("predicted_class="))
+    assert classes == predictions == custom["predict_accuracy"]["total"] > 0
+    assert custom["predict_accuracy"]["rate"] == 1.0  # the target's model is deterministic
+    assert "Domain metrics" in html
 
 
 @pytest.mark.slow

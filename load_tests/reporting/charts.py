@@ -148,9 +148,50 @@ TIME_CHARTS = {
 }
 
 
+def capacity_curve(summary: dict[str, Any]) -> bytes | None:
+    """Throughput and p95 against users, one point per judged step, with the knee marked: the last
+    step that held (the peak capacity) and the step that broke the thresholds."""
+    result = summary.get("capacity")
+    if not result or not result.get("steps"):
+        return None
+    steps = result["steps"]
+    users = [s["users"] for s in steps]
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 4.2))
+    ax.plot(users, [s["rps"] for s in steps], "o-", color="tab:blue", label="requests/s (all)")
+    ax.set_xlabel("users (step)")
+    ax.set_ylabel("requests/s", color="tab:blue")
+    right = ax.twinx()
+    right.plot(users, [s["p95_ms"] or 0.0 for s in steps], "s-", color="tab:orange", label="p95 ms (all)")
+    for name in sorted({p for s in steps for p in s["protocols"]}) if len(steps[0]["protocols"]) > 1 else []:
+        right.plot(users, [(s["protocols"].get(name) or {}).get("p95_ms") or 0.0 for s in steps], ":",
+                   label=f"p95 ms {name}")  # fmt: skip
+    right.set_ylabel("p95 ms", color="tab:orange")
+    right.set_ylim(bottom=0)
+    ax.set_ylim(bottom=0)
+    peak, broke = result.get("peak"), result.get("broke")
+    if peak:
+        ax.axvline(peak["users"], color="tab:green", linestyle="--")
+        ax.annotate(f"knee: {peak['users']} users\n{peak['rps']:.0f} req/s", (peak["users"], peak["rps"]),
+                    textcoords="offset points", xytext=(8, -30), fontsize=8, color="tab:green")  # fmt: skip
+    if broke:
+        ax.axvline(broke["users"], color="tab:red", linestyle=":")
+        ax.annotate(f"broke: {broke['users']} users", (broke["users"], broke["rps"]), textcoords="offset points",
+                    xytext=(-80, -20), fontsize=8, color="tab:red")  # fmt: skip
+    handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    ax.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize=8)
+    ax.set_title(
+        "Capacity: throughput and p95 per step" + (" (generator saturated)" if result.get("saturated") else "")
+    )
+    ax.grid(alpha=0.3)
+    return _save(fig)
+
+
 def render_all(summary: dict[str, Any], compare: dict[str, Any] | None = None) -> dict[str, bytes]:
     """Every chart as {file name: PNG bytes}; time charts overlay ``compare`` when given."""
     charts = {name: draw(summary) for name, draw in CHARTS.items()}
+    curve = capacity_curve(summary)
+    if curve is not None:
+        charts["capacity_curve.png"] = curve
     for name, draw in TIME_CHARTS.items():
         png = draw(summary, compare)
         if png is not None:  # no resource series (an old summary): no chart

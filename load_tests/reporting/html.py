@@ -64,6 +64,7 @@ def render_html(summary: dict[str, Any], charts: dict[str, bytes], comparison: d
         comparison=comparison,
         res=summary.get("resources"),
         custom=summary.get("custom") or {},
+        cap=summary.get("capacity"),
         custom_figures=custom_figures,
         pacing=summary.get("pacing"),
         validity=summary.get("validity") or {"valid": True, "reasons": []},

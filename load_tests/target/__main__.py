@@ -42,6 +42,10 @@ def parse_options(argv: list[str] | None = None) -> TargetOptions:
         help="fraction of HTTP requests and WebSocket/Socket.IO messages answered by a TCP reset",
     )  # fmt: skip
     parser.add_argument(
+        "--overload-above", type=int, default=0,
+        help="a call arriving while N calls (all protocols) are being served fails, as a saturated service (0: off)",
+    )  # fmt: skip
+    parser.add_argument(
         "--fault-operations", help=f"limit faults to these operations (comma list of {','.join(sorted(OPERATIONS))})"
     )
     parser.add_argument(
@@ -79,6 +83,7 @@ def parse_options(argv: list[str] | None = None) -> TargetOptions:
                 "drop_rate": args.drop_rate,
                 "malformed_rate": args.malformed_rate,
                 "reset_rate": args.reset_rate,
+                "overload_above": args.overload_above,
                 "operations": _csv(args.fault_operations),
                 "protocols": _csv(args.fault_protocols),
             }

@@ -45,6 +45,7 @@ class Faults:
     drop_rate: float = 0.0
     malformed_rate: float = 0.0  # replies cut short: bad JSON, truncated frames, undecodable protobuf
     reset_rate: float = 0.0  # connections aborted with a TCP reset (HTTP requests, WebSocket messages)
+    overload_above: int = 0  # > 0: a call arriving while this many are being served fails (a saturated service)
     operations: frozenset[str] | None = None
     protocols: frozenset[str] | None = None
 
@@ -61,6 +62,7 @@ class Faults:
             "drop_rate": self.drop_rate,
             "malformed_rate": self.malformed_rate,
             "reset_rate": self.reset_rate,
+            "overload_above": self.overload_above,
             "operations": sorted(self.operations) if self.operations is not None else None,
             "protocols": sorted(self.protocols) if self.protocols is not None else None,
         }
@@ -89,7 +91,7 @@ def _subset(name: str, value: Any, valid: frozenset[str]) -> frozenset[str] | No
 def parse_faults(data: dict[str, Any], base: Faults | None = None) -> Faults:
     """Validate a ``/admin/faults`` body; keys left out keep their value in ``base``."""
     rates = ("error_rate", "drop_rate", "malformed_rate", "reset_rate")
-    unknown = set(data) - {*rates, "extra_delay_ms", "operations", "protocols", "service_times"}
+    unknown = set(data) - {*rates, "extra_delay_ms", "overload_above", "operations", "protocols", "service_times"}
     if unknown:
         raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
     faults = base or Faults()
@@ -97,6 +99,11 @@ def parse_faults(data: dict[str, Any], base: Faults | None = None) -> Faults:
     for name in rates:
         if name in data:
             changes[name] = _rate(name, data[name])
+    if "overload_above" in data:
+        value = data["overload_above"]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"overload_above must be a whole number >= 0 (0: off), got {value!r}")
+        changes["overload_above"] = value
     if "extra_delay_ms" in data:
         changes["extra_delay_ms"] = _non_negative("extra_delay_ms", data["extra_delay_ms"])
     if "operations" in data:

@@ -18,6 +18,7 @@ class Service:
     work: WorkModel = field(default_factory=WorkModel)
     telemetry: Telemetry = field(default_factory=Telemetry)
     api_key: str | None = None
+    in_flight: int = field(default=0, init=False)  # calls of every protocol being served now
 
     def authorized(self, presented: str | None) -> bool:
         """True when no key is configured or ``presented`` matches it (constant-time compare)."""
@@ -44,6 +45,11 @@ class Service:
         telemetry = self.telemetry
         if count:  # gRPC's interceptor counts every RPC on arrival itself
             telemetry.request(protocol, endpoint)
+        faults = self.work.faults
+        if faults.overload_above and self.in_flight >= faults.overload_above and faults.applies_to(protocol, operation):
+            telemetry.error(protocol, endpoint, "overloaded")
+            raise InjectedFault(f"overloaded: {self.in_flight} calls in flight")
+        self.in_flight += 1
         try:
             async with telemetry.in_flight(protocol):
                 if db:
@@ -54,3 +60,5 @@ class Service:
         except InjectedFault:
             telemetry.error(protocol, endpoint, "injected")
             raise
+        finally:
+            self.in_flight -= 1
