@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import sys
 
-from load_tests.errors import HarnessError, OneLineArgumentParser
+from load_tests.errors import HarnessError, OneLineArgumentParser, UsageError
 from load_tests.runner import run
 from load_tests.scenarios import Scenario, format_duration
+from load_tests.series import dry_run_series, run_series
 from load_tests.settings import load_settings
 from load_tests.test_types import ALL, TEST_TYPES
 
@@ -57,6 +58,12 @@ def build_parser() -> OneLineArgumentParser:
     )
     parser.add_argument("--web-host", help="with --web-ui: the address it listens on (default 127.0.0.1 only)")
     parser.add_argument("--web-port", help="with --web-ui: its port (default 8089)")
+    parser.add_argument("--repeat", help="run the scenario N times and report the spread of every figure")
+    parser.add_argument(
+        "--matrix",
+        action="store_true",
+        help="run every combination of the config's matrix: section, with one combined report",
+    )
     parser.add_argument("--list-scenarios", action="store_true", help="print the scenario catalogue and exit")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and the Locust command, run nothing")
     return parser
@@ -69,6 +76,18 @@ def _catalogue_line(s: Scenario) -> str:
     return f"  {s.name:<14} {s.peak_users:>6} {rate:>8} {duration:>9} {len(s.stages):>6}  {s.description}"
 
 
+def _repeat(value: str | None) -> int:
+    if value is None:
+        return 1
+    try:
+        repeat = int(value)
+    except ValueError:
+        raise UsageError(f"--repeat: {value!r} is not a whole number") from None
+    if not 1 <= repeat <= 100:
+        raise UsageError(f"--repeat: must be between 1 and 100, got {repeat}")
+    return repeat
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -78,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
             for scenario in settings.scenarios.values():
                 print(_catalogue_line(scenario))
             return 0
+        repeat = _repeat(args.repeat)
+        if args.matrix and args.dry_run:
+            return dry_run_series(vars(args))
+        if (repeat > 1 or args.matrix) and not args.dry_run:
+            return run_series(vars(args), repeat, args.matrix)
         return run(settings, dry_run=args.dry_run)
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)

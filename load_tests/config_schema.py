@@ -6,7 +6,8 @@ one-line :class:`~load_tests.errors.ConfigError`. Unknown keys are an error, so 
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
@@ -189,6 +190,9 @@ class CompareConfig(_Model):
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
 
 
+MATRIX_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
 class FileConfig(_Model):
     """The YAML file, as written by the user."""
 
@@ -201,3 +205,18 @@ class FileConfig(_Model):
     compare: CompareConfig = CompareConfig()
     resources: ResourcesConfig = ResourcesConfig()
     validity: ValidityConfig = ValidityConfig()
+    # --matrix: {dimension: {entry: overrides of this file}}; every combination is one run
+    matrix: dict[str, dict[str, dict[str, Any]]] = {}
+
+    @field_validator("matrix")
+    @classmethod
+    def _matrix_names(cls, value: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, dict[str, Any]]]:
+        for dimension, entries in value.items():
+            for name in (dimension, *entries):
+                if not re.match(MATRIX_NAME, name):
+                    raise ValueError(f"{name!r} is not a valid name (letters, digits, '_', '.', '-')")
+            if not entries:
+                raise ValueError(f"{dimension}: needs at least one entry")
+            if any("matrix" in overrides for overrides in entries.values()):
+                raise ValueError(f"{dimension}: an entry cannot hold another matrix")
+        return value

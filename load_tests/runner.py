@@ -285,8 +285,10 @@ def _run_worker(settings: Settings, out: TextIO) -> int:
     return EXIT_PASSED if code == 0 else EXIT_NO_SUMMARY
 
 
-def run(settings: Settings, *, dry_run: bool = False, out: TextIO = sys.stdout) -> int:
-    """Run the load test ``settings`` describe and return the exit code."""
+def run(
+    settings: Settings, *, dry_run: bool = False, out: TextIO = sys.stdout, run_dirs: list[Path] | None = None
+) -> int:
+    """Run the load test ``settings`` describe and return the exit code; ``run_dirs`` gets its report folder."""
     _check_data(settings)
     dist = settings.distribution
     if dist.mode == "worker":
@@ -320,6 +322,8 @@ def run(settings: Settings, *, dry_run: bool = False, out: TextIO = sys.stdout) 
             _check_reachable(services, settings)
         settings = replace(settings, services=services)
         run_dir.mkdir(parents=True)
+        if run_dirs is not None:
+            run_dirs.append(run_dir)
         plan = plan_from_settings(settings, run_dir, timestamp, with_scenario=True, from_runner=True)
         plan_path = run_dir / "run_plan.json"
         plan.write(plan_path)

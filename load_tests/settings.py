@@ -123,6 +123,7 @@ class Settings:
     distribution: Distribution = Distribution()
     validity: dict[str, float] = field(default_factory=lambda: ValidityConfig().model_dump())
     web_ui: tuple[str, int] | None = None  # (host, port) of Locust's web UI; None: headless
+    matrix: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # the YAML's, for --matrix
 
 
 WEB_UI_HOST, WEB_UI_PORT = "127.0.0.1", 8089  # loopback unless the user names another address
@@ -140,8 +141,19 @@ def _one_line(error: ValidationError, source: str) -> ConfigError:
     return ConfigError(f"{source}: {loc}: {message}{more}")
 
 
-def read_config_file(path: Path) -> FileConfig:
-    """Parse and validate the YAML config file."""
+def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``overrides`` laid over it: mappings merge key by key, anything else replaces."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_config_file(path: Path, overrides: dict[str, Any] | None = None, label: str = "") -> FileConfig:
+    """Parse and validate the YAML config file (with a matrix entry's ``overrides`` laid over it)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -159,10 +171,12 @@ def read_config_file(path: Path) -> FileConfig:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections (services, run, scenarios, ...)")
+    if overrides:
+        data = deep_merge(data, overrides)
     try:
         return FileConfig.model_validate(data)
     except ValidationError as exc:
-        raise _one_line(exc, str(path)) from None
+        raise _one_line(exc, f"{path} with matrix {label}" if label else str(path)) from None
 
 
 def default_max_users(peak_rate: float) -> int:
@@ -298,14 +312,20 @@ def _resolve_path(value: str | None, default: Path, base: Path) -> Path:
     return path if path.is_absolute() else (base / path).resolve()
 
 
-def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Resolve settings from the CLI options (argparse names), the environment and the YAML file."""
+def load_settings(
+    cli: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
+    label: str = "",
+) -> Settings:
+    """Resolve settings from the CLI options (argparse names), the environment and the YAML file;
+    ``overrides`` (a matrix combination, named ``label``) are laid over the YAML first."""
     cli = dict(cli or {})
     env = os.environ if env is None else env
     found = _cli_or_env(cli, env, "config")
     config_path = Path(found[0]).expanduser() if found else DEFAULT_CONFIG
-    file_cfg = read_config_file(config_path)
-    source = str(config_path)
+    file_cfg = read_config_file(config_path, overrides, label)
+    source = f"{config_path} with matrix {label}" if label else str(config_path)
 
     scenarios = dict(BUILTIN_SCENARIOS)
     for name, cfg in file_cfg.scenarios.items():
@@ -408,6 +428,7 @@ def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] |
         distribution=distribution,
         validity=file_cfg.validity.model_dump(),
         web_ui=_web_ui(cli, env),
+        matrix=file_cfg.matrix,
     )
 
 

@@ -83,10 +83,14 @@ def _error_rate_shift(old: dict[str, Any], new: dict[str, Any], tol: Tolerance) 
     return (1 if z > 0 else -1) if abs(z) > 2.576 else 0  # 99 % two-sided
 
 
-def compare_rows(scope: str, old: dict[str, Any], new: dict[str, Any], tol: Tolerance) -> dict[str, Any]:
+def compare_rows(
+    scope: str, old: dict[str, Any], new: dict[str, Any], tol: Tolerance, noise_ms: float | None = None
+) -> dict[str, Any]:
+    """``noise_ms``: how far this row's p95 moved between repeats of the old run (``--repeat``); a
+    change must also exceed it."""
     interval = p95_difference_interval(old, new, tol)
     base = old.get("p95_ms") or 0.0
-    threshold = max(tol.latency_ms, base * tol.latency_pct / 100.0)
+    threshold = max(tol.latency_ms, base * tol.latency_pct / 100.0, noise_ms or 0.0)
     verdict, reasons = "unchanged", []
     if interval is not None:
         low, high = interval
@@ -108,12 +112,14 @@ def compare_rows(scope: str, old: dict[str, Any], new: dict[str, Any], tol: Tole
     return {
         "scope": scope,
         "verdict": verdict,
-        "reason": "; ".join(reasons) or "within noise and tolerance",
+        "reason": ("; ".join(reasons) or "within noise and tolerance")
+        + (f" (tolerance includes the p95 range of the baseline's repeats, {noise_ms:.1f} ms)" if noise_ms else ""),
         "old": {k: old.get(k) for k in FIGURES},
         "new": {k: new.get(k) for k in FIGURES},
         "delta": delta,
         "delta_pct": delta_pct,
         "p95_diff_ci_ms": interval,
+        "noise_ms": noise_ms,
     }
 
 
@@ -122,18 +128,25 @@ def compare(
 ) -> dict[str, Any]:
     """Every common protocol and endpoint row judged improved / regressed / unchanged."""
     tol = tol or Tolerance()
+    spread = old.get("spread") or {}  # a baseline.json of --repeat: the p95 range its runs showed
+
+    def noise(scope: str) -> float | None:
+        return ((spread.get(scope) or {}).get("p95_ms") or {}).get("range")
+
     rows = []
     for protocol in sorted(set(old["protocols"]) & set(new["protocols"])):
-        rows.append(compare_rows(f"protocol {protocol}", old["protocols"][protocol], new["protocols"][protocol], tol))
+        scope = f"protocol {protocol}"
+        rows.append(compare_rows(scope, old["protocols"][protocol], new["protocols"][protocol], tol, noise(scope)))
     old_rows = {(r["request_type"], r["name"]): r for r in old["endpoints"]}
     for row in new["endpoints"]:
         key = (row["request_type"], row["name"])
         if key in old_rows:
-            rows.append(compare_rows(f"{key[0]} {key[1]}", old_rows[key], row, tol))
+            scope = f"{key[0]} {key[1]}"
+            rows.append(compare_rows(scope, old_rows[key], row, tol, noise(scope)))
     counts = {v: sum(r["verdict"] == v for r in rows) for v in ("regressed", "improved", "unchanged")}
     only_old = sorted(f"{t} {n}" for t, n in set(old_rows) - {(r["request_type"], r["name"]) for r in new["endpoints"]})
     return {"old_label": old_label, "rows": rows, "counts": counts, "regressed": counts["regressed"] > 0,
-            "only_in_old": only_old, "tolerance": tol.__dict__,
+            "only_in_old": only_old, "tolerance": tol.__dict__, "noise_runs": old.get("spread_runs"),
             "custom": compare_custom(old.get("custom") or {}, new.get("custom") or {}, tol)}  # fmt: skip
 
 

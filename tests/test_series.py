@@ -1,0 +1,106 @@
+"""``--repeat`` and ``--matrix``: every combination run in turn, one combined report, the spread of
+the repeats used as the comparison's noise level."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from load_tests.series import combinations, spread
+from load_tests.target.launcher import TargetInfo
+from tests.conftest import REPO_ROOT, run_cli
+
+MATRIX = """\
+matrix:
+  workload:
+    predict: {run: {tags: [predict]}}
+    health: {run: {tags: [health]}}
+"""
+
+
+def test_combinations_cross_every_dimension_in_yaml_order() -> None:
+    model_a = {"services": {"rest": {"url": "http://127.0.0.1:1"}}}
+    matrix = {"dataset": {"small": {"data": {"features_csv": "s.csv"}}, "full": {}},
+              "model": {"a": model_a, "b": {"data": {"audio_dir": "x"}}}}  # fmt: skip
+    combos = combinations(matrix)
+    assert [label for label, _ in combos] == ["dataset=small model=a", "dataset=small model=b", "dataset=full model=a",
+                                              "dataset=full model=b"]  # fmt: skip
+    assert combos[1][1] == {"data": {"features_csv": "s.csv", "audio_dir": "x"}}  # merged key by key
+    assert combinations({}) == [("", {})]
+
+
+def test_spread_is_median_min_max_and_range() -> None:
+    assert spread([10.0, 14.0, 12.0, None]) == {"median": 12.0, "min": 10.0, "max": 14.0, "range": 4.0,
+                                                "range_pct": pytest.approx(100 * 4 / 12)}  # fmt: skip
+    assert spread([None])["median"] is None
+
+
+@pytest.mark.parametrize(
+    ("args", "config", "words"),
+    [
+        (("--repeat", "0"), None, "--repeat: must be between 1 and 100"),
+        (("--repeat", "two"), None, "--repeat: 'two' is not a whole number"),
+        (("--matrix",), "run: {}\n", "has no matrix: section"),
+        (("--matrix",), "matrix:\n  size:\n    bad: {thresholds: {p95_ms: -1}}\n", "with matrix size=bad"),
+        (("--matrix",), "matrix:\n  'a/b': {x: {}}\n", "is not a valid name"),
+    ],
+)
+def test_bad_series_input_is_one_line(tmp_path: Path, args: tuple[str, ...], config: str | None, words: str) -> None:
+    extra: tuple[str, ...] = ()
+    if config is not None:
+        (tmp_path / "cfg.yaml").write_text(config)
+        extra = ("--config", str(tmp_path / "cfg.yaml"))
+    result = run_cli(*args, *extra, "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 2 and words in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_a_two_entry_matrix_repeated_twice_writes_one_combined_report(target: TargetInfo, tmp_path: Path) -> None:
+    config = tmp_path / "cfg.yaml"
+    config.write_text(MATRIX)
+    out = tmp_path / "out"
+    result = run_cli("--config", str(config), "--matrix", "--repeat", "2", "--test-type", "rest", "--users", "4",
+                     "--spawn-rate", "4", "--duration", "3s", "--host", target.http_url,
+                     "--output-dir", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "=== run 4/4: workload=health (repeat 2/2) ===" in result.stdout
+    folder = next(out.glob("series-*"))
+    data = json.loads((folder / "series.json").read_text())
+    assert [(r["label"], r["repeat"], r["verdict"]) for r in data["runs"]] == [
+        ("workload=predict", 1, "PASSED"), ("workload=predict", 2, "PASSED"),
+        ("workload=health", 1, "PASSED"), ("workload=health", 2, "PASSED"),
+    ]  # fmt: skip
+    for row in data["runs"]:  # each row is its own run, with its combination's overrides applied
+        summary = json.loads(next(Path(row["run_dir"]).glob("locust_report_*.json")).read_text())
+        names = {r["name"] for r in summary["endpoints"]}
+        assert names <= ({"/predict", "/predict (audio)"} if row["label"].endswith("predict") else {"/health"}), names
+        assert row["requests"] == summary["total"]["requests"] > 0 and row["p95_ms"] == summary["total"]["p95_ms"]
+    for combo in data["combinations"]:
+        runs = [r for r in data["runs"] if r["label"] == combo["label"]]
+        p95 = combo["figures"]["p95_ms"]
+        assert p95["min"] == min(r["p95_ms"] for r in runs) and p95["max"] == max(r["p95_ms"] for r in runs)
+        assert p95["range"] == pytest.approx(p95["max"] - p95["min"])
+    text = (folder / "series.txt").read_text()
+    assert text.count("workload=predict") >= 2 and "Spread across repeats" in text
+    html = (folder / "series.html").read_text()
+    assert html.count('<td class="l">workload=health</td>') >= 2
+
+    # The baseline carries the repeats' spread, and a comparison with it uses the spread as its noise.
+    baseline = folder / data["baselines"]["workload=predict"]
+    spread_of_runs = json.loads(baseline.read_text())["spread"]
+    newest = Path(data["runs"][1]["run_dir"])
+    compared = subprocess.run(
+        [sys.executable, "load_tests/generate_report.py", str(next(newest.glob("locust_report_*.json"))),
+         "--compare", str(baseline), "--out", str(tmp_path / "cmp")],
+        cwd=REPO_ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert compared.returncode in (0, 1), compared.stderr
+    comparison = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    row = next(r for r in comparison["rows"] if r["scope"] == "protocol http")
+    assert row["noise_ms"] == spread_of_runs["protocol http"]["p95_ms"]["range"]
+    assert comparison["noise_runs"] == 2
