@@ -126,24 +126,31 @@ def _check_reachable(services: Services, settings: Settings) -> None:
 class _Signals:
     """Who handles SIGINT/SIGTERM in the runner, phase by phase (Locust's phase: _LocustProcess).
 
-    Before Locust starts a signal raises Interrupted (one line, exit 130/143) and the ExitStack still
-    stops a bundled target that is starting or ready; after Locust has ended the reports are written
-    and only the target's stop (a few seconds at most) is left, so signals are ignored.
+    Before Locust starts a signal is noted, and :meth:`check` turns it into Interrupted (one line,
+    exit 130/143) at the next safe point; the ExitStack then stops a bundled target that is starting
+    or ready. (Raising from the handler itself is not safe: it can land inside the fork of a child
+    process, where Python swallows it, and the run went on as if nothing happened.) After Locust has
+    ended the reports are written and only the target's stop is left, so signals are ignored.
     """
 
     STOPPING = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.previous = {s: signal.getsignal(s) for s in self.STOPPING}
+        self.pending: int | None = None
 
     def __enter__(self) -> _Signals:
         for s in self.STOPPING:
-            signal.signal(s, self._interrupt)
+            signal.signal(s, self._note)
         return self
 
-    @staticmethod
-    def _interrupt(signum: int, _frame: FrameType | None) -> None:
-        raise Interrupted(signum)
+    def _note(self, signum: int, _frame: FrameType | None) -> None:
+        if self.pending is None:
+            self.pending = signum
+
+    def check(self) -> None:
+        if self.pending is not None:
+            raise Interrupted(self.pending)
 
     def ignore(self) -> None:
         for s in self.STOPPING:
@@ -321,6 +328,7 @@ def run(
         else:
             _check_reachable(services, settings)
         settings = replace(settings, services=services)
+        signals.check()  # a Ctrl-C while the target started: stop here, before any report folder
         run_dir.mkdir(parents=True)
         if run_dirs is not None:
             run_dirs.append(run_dir)
@@ -330,6 +338,7 @@ def run(
         env = {**os.environ, PLAN_ENV: str(plan_path)}
         if master_port == 0:
             master_port = _free_port()
+        signals.check()
         locust = _LocustProcess(locust_command(settings, plan, run_dir, master_port), env)
         local_workers = dist.workers if dist.mode == "workers" else 0
         worker_cmd = worker_command(settings, "127.0.0.1", master_port or 0)

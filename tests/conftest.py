@@ -98,3 +98,27 @@ def harness_counts(summary: dict) -> dict[str, int]:
         name = row["name"].removesuffix(" (audio)")
         counts[name] = counts.get(name, 0) + row["requests"]
     return counts
+
+
+REPORT_FILES = (
+    "locust_report_*.html", "locust_report_*_stats.csv", "analysis/summary.txt", "analysis/metrics.csv",
+    "analysis/latency_over_time.png", "analysis/rps_users_over_time.png", "locust_builtin_*.html",
+)  # fmt: skip
+
+
+def assert_reports(output_dir: pathlib.Path) -> None:
+    """The one run under ``output_dir`` wrote every report, none of them empty."""
+    run_dir = next(output_dir.glob("*/*/"))
+    for pattern in REPORT_FILES:
+        found = list(run_dir.glob(pattern))
+        assert found and all(p.stat().st_size > 0 for p in found), pattern
+
+
+def failures_by_type(summary: dict, protocol: str) -> dict[str, int]:
+    """Failures of every row of ``protocol``, added up by failure type."""
+    found: dict[str, int] = {}
+    for row in summary["endpoints"]:
+        if row["protocol"] == protocol:
+            for kind, n in row["failures_by_type"].items():
+                found[kind] = found.get(kind, 0) + n
+    return found

@@ -11,33 +11,15 @@ from pathlib import Path
 import pytest
 
 from load_tests.target.launcher import TargetProcess
-from tests.conftest import REPO_ROOT, load_summary, run_cli, scrape, served
+from tests.conftest import REPO_ROOT, assert_reports, failures_by_type, load_summary, run_cli, scrape, served
 
 pytestmark = pytest.mark.slow
 
 PROTOCOLS = ("http", "websocket", "socketio", "grpc")
-REPORTS = ("locust_report_*.html", "locust_report_*_stats.csv", "analysis/summary.txt", "analysis/metrics.csv",
-           "analysis/latency_over_time.png", "locust_builtin_*.html")  # fmt: skip
-
-
-def _failures(summary: dict, protocol: str) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for row in summary["endpoints"]:
-        if row["protocol"] == protocol:
-            for kind, n in row["failures_by_type"].items():
-                found[kind] = found.get(kind, 0) + n
-    return found
 
 
 def _rows(summary: dict, protocol: str, request_type: str) -> list[dict]:
     return [r for r in summary["endpoints"] if r["protocol"] == protocol and r["request_type"] == request_type]
-
-
-def _assert_reports(output_dir: Path) -> None:
-    run_dir = next(output_dir.glob("*/*/"))
-    for pattern in REPORTS:
-        found = list(run_dir.glob(pattern))
-        assert found and all(p.stat().st_size > 0 for p in found), pattern
 
 
 def test_target_killed_then_restarted_on_the_same_ports(tmp_path: Path) -> None:
@@ -71,8 +53,8 @@ def test_target_killed_then_restarted_on_the_same_ports(tmp_path: Path) -> None:
     assert summary["partial"] is False and summary["timeline"][-1]["t_s"] >= 14
     assert summary["thresholds"]["passed"] is False
     # While it was down: refused HTTP connections, unavailable gRPC channels, dropped sockets.
-    assert _failures(summary, "http").get("ConnectionRefusedError", 0) > 0
-    assert _failures(summary, "grpc").get("UNAVAILABLE", 0) > 0
+    assert failures_by_type(summary, "http").get("ConnectionRefusedError", 0) > 0
+    assert failures_by_type(summary, "grpc").get("UNAVAILABLE", 0) > 0
     for protocol, connection, reconnect in (("websocket", "WS connection", "WS reconnect"),
                                             ("socketio", "SIO connection", "SIO reconnect")):  # fmt: skip
         dropped = sum(r["failures_by_type"].get("connection dropped", 0) for r in _rows(summary, protocol, connection))
@@ -86,7 +68,7 @@ def test_target_killed_then_restarted_on_the_same_ports(tmp_path: Path) -> None:
     assert (
         after["socketio"].get("ping", 0) + after["socketio"].get("load_file", 0) + after["socketio"].get("chat", 0) > 0
     )
-    _assert_reports(tmp_path)
+    assert_reports(tmp_path)
 
 
 def test_malformed_replies_and_resets_are_failures_by_type(tmp_path: Path) -> None:
@@ -114,21 +96,21 @@ def test_malformed_replies_and_resets_are_failures_by_type(tmp_path: Path) -> No
     def between(counted: float, seen: int) -> bool:
         return counted - users <= seen <= counted
 
-    http = _failures(summary, "http")
+    http = failures_by_type(summary, "http")
     assert http.get("invalid JSON", 0) == faults.get(("http", "malformed"), 0) > 0, (http, faults)
     resets = sum(n for kind, n in http.items() if "Reset" in kind or "Closed" in kind)
     assert between(faults.get(("http", "reset"), 0), resets), (http, faults)
-    ws = _failures(summary, "websocket")
+    ws = failures_by_type(summary, "websocket")
     assert between(faults.get(("websocket", "malformed"), 0), ws.get("malformed reply", 0)) and ws["malformed reply"]
-    sio = _failures(summary, "socketio")
+    sio = failures_by_type(summary, "socketio")
     assert between(faults.get(("socketio", "malformed"), 0), sio.get("malformed reply", 0)), (sio, faults)
-    grpc_failures = _failures(summary, "grpc")
+    grpc_failures = failures_by_type(summary, "grpc")
     assert grpc_failures.get("INTERNAL", 0) == faults.get(("grpc", "malformed"), 0) > 0, (grpc_failures, faults)
     ws_resets = faults.get(("websocket", "reset"), 0)
     ws_dropped = sum(r["failures_by_type"].get("connection dropped", 0) for r in _rows(summary, "websocket",
                                                                                           "WS connection"))  # fmt: skip
     assert between(ws_resets, ws_dropped), (ws_resets, ws_dropped)
-    _assert_reports(tmp_path / "out")
+    assert_reports(tmp_path / "out")
 
 
 def test_a_target_unreachable_at_the_start_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from load_tests.target.launcher import TargetInfo, TargetProcess
-from tests.conftest import REPO_ROOT, SENT_TYPES, load_summary, metric, run_cli, sent, served
+from tests.conftest import REPO_ROOT, SENT_TYPES, failures_by_type, load_summary, metric, run_cli, sent, served
 
 pytestmark = pytest.mark.slow
 
@@ -64,15 +64,6 @@ def test_healthy_run_counts_match_the_target_and_streams_are_timed(
         assert {"gRPC unary", "gRPC server-stream", "gRPC client-stream", "gRPC bidi-stream"} <= kinds
 
 
-def _failure_types(summary: dict, protocol: str) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for row in summary["endpoints"]:
-        if row["protocol"] == protocol:
-            for kind, n in row["failures_by_type"].items():
-                found[kind] = found.get(kind, 0) + n
-    return found
-
-
 def test_error_rate_one_fails_every_protocol_by_type(tmp_path: Path) -> None:
     with TargetProcess("--error-rate", "1.0") as target:
         result = _run(target, tmp_path, "--test-type", "websocket,socketio,grpc", "--users", "6", "--spawn-rate", "6",
@@ -85,7 +76,7 @@ def test_error_rate_one_fails_every_protocol_by_type(tmp_path: Path) -> None:
             r["requests"] for r in summary["endpoints"] if r["protocol"] == protocol and "connect" in r["request_type"]
         )
         assert row["failures"] == row["requests"] - connects > 0, protocol
-        assert set(_failure_types(summary, protocol)) == {kind}, protocol
+        assert set(failures_by_type(summary, protocol)) == {kind}, protocol
 
 
 def test_delay_beyond_the_client_timeout_is_a_timeout_failure(tmp_path: Path) -> None:
@@ -100,10 +91,10 @@ def test_delay_beyond_the_client_timeout_is_a_timeout_failure(tmp_path: Path) ->
                       "--tags", "ping", "chat", "predict", "generate")  # fmt: skip
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     summary = load_summary(tmp_path / "out")
-    assert set(_failure_types(summary, "http")) == {"timeout"}, _failure_types(summary, "http")
-    assert set(_failure_types(summary, "websocket")) == {"timeout"}
-    assert set(_failure_types(summary, "socketio")) == {"timeout"}
-    assert set(_failure_types(summary, "grpc")) == {"DEADLINE_EXCEEDED"}
+    assert set(failures_by_type(summary, "http")) == {"timeout"}, failures_by_type(summary, "http")
+    assert set(failures_by_type(summary, "websocket")) == {"timeout"}
+    assert set(failures_by_type(summary, "socketio")) == {"timeout"}
+    assert set(failures_by_type(summary, "grpc")) == {"DEADLINE_EXCEEDED"}
 
 
 def test_dropped_connections_are_failures_and_users_reconnect(tmp_path: Path) -> None:
