@@ -1,12 +1,15 @@
 """The capacity finder: raise the load step by step and stop at the first step that breaks the thresholds.
 
 A ``kind: capacity`` scenario is a staircase of user stages (``start_users``, ``step_users``, up to
-``max_users``, each ``step_duration`` long). Each step is judged on its own window: the requests
-that completed between ``settle`` seconds into the step (the ramp and warm-up are not judged) and
-the step's end, against the thresholds' global, per-protocol and per-endpoint limits. The first
-step that breaks them ends the run; the last step that held is the peak capacity. Each protocol
-is also judged alone (the global limits on its own figures), so a report can say "gRPC held 60
-users, REST broke at 40".
+``max_users``, each ``step_duration`` long), or, open model, of arrival rates (``start_rate``,
+``step_rate``, up to ``max_rate`` iterations/s run by a pool of ``max_users``; a step whose pool
+cannot start the scheduled iterations breaks too: the service got too slow for that rate).
+
+Each step is judged on its own window: the requests that completed between ``settle`` seconds into
+the step (the ramp and warm-up are not judged) and the step's end, against the thresholds' global,
+per-protocol and per-endpoint limits. The first step that breaks them ends the run; the last step
+that held is the peak capacity. Each protocol is also judged alone (the global limits on its own
+figures), so a report can say "gRPC held 60 users, REST broke at 40".
 
 A generator that saturates (median CPU of the step above ``validity.max_generator_cpu_pct``)
 measures itself, not the service: such a step can prove nothing, and the result says so instead of
@@ -22,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from load_tests.recorder import Recorder
-from load_tests.scenarios import Scenario
+from load_tests.scenarios import ARRIVAL_WARMUP_S, Scenario, capacity_steps
 from load_tests.summary import figures_of
 from load_tests.thresholds import Verdict, evaluate
 
@@ -30,20 +33,29 @@ from load_tests.thresholds import Verdict, evaluate
 @dataclass
 class Step:
     number: int
-    users: int
+    load: float  # users, or iterations/s
     start_s: float
     end_s: float
     judged_from_s: float
     recorder: Recorder = field(default_factory=Recorder)
     result: dict[str, Any] | None = None
+    started_before: int | None = None  # open model: iterations started when the window opened
+    planned: int | None = None  # open model: iterations the schedule had due in the window
+
+
+def unit_of(scenario: Scenario) -> str:
+    return "iterations/s" if scenario.arrival is not None else "users"
 
 
 def steps_of(scenario: Scenario) -> list[Step]:
-    steps, start = [], 0.0
     settle = scenario.capacity_settle_s or 0.0
-    for number, stage in enumerate(scenario.stages, start=1):
-        steps.append(Step(number, stage.users, start, start + stage.duration_s, start + settle))
-        start += stage.duration_s
+    steps = []
+    for number, (start, end, load) in enumerate(capacity_steps(scenario), start=1):
+        step = Step(number, load, start, end, start + settle)
+        if scenario.arrival is not None:
+            step.planned = scenario.arrival.scheduled_between(step.judged_from_s - ARRIVAL_WARMUP_S,
+                                                              end - ARRIVAL_WARMUP_S)  # fmt: skip
+        steps.append(step)
     return steps
 
 
@@ -57,12 +69,19 @@ def _reasons(verdicts: list[Verdict]) -> list[str]:
     return [f"{v.scope} {v.metric} {v.reason}" for v in verdicts if not v.passed]
 
 
-def judge(step: Step, rules: dict[str, Any], cpu: list[float], max_cpu_pct: float) -> dict[str, Any]:
-    """The figures and verdict of one finished step (``cpu``: generator CPU samples of its window)."""
+def judge(
+    step: Step, rules: dict[str, Any], cpu: list[float], max_cpu_pct: float, started: int | None = None,
+    rate_tolerance_pct: float = 10.0,
+) -> dict[str, Any]:  # fmt: skip
+    """The figures and verdict of one finished step (``cpu``: generator CPU samples of its window;
+    ``started``: open model, the iterations started in it, which must keep up with the schedule)."""
     seconds = max(step.end_s - step.judged_from_s, 1e-9)
     total, protocols, endpoints = figures_of(step.recorder, seconds)
     summary = {"total": total, "protocols": protocols, "endpoints": endpoints}
     reasons = _reasons(evaluate(summary, rules))
+    if started is not None and step.planned and started < step.planned * (1 - rate_tolerance_pct / 100):
+        reasons.append(f"rate not achieved: {started / seconds:.1f}/s of {step.planned / seconds:.1f}/s scheduled "
+                       "(every user of the pool busy: the service is too slow for this rate)")  # fmt: skip
     by_protocol = {}
     for name, row in protocols.items():
         alone = {"global": rules.get("global") or {}, "protocols": {}, "endpoints": {}}
@@ -74,7 +93,8 @@ def judge(step: Step, rules: dict[str, Any], cpu: list[float], max_cpu_pct: floa
                              "error_rate_pct": row["error_rate_pct"], "held": not why, "reasons": why}  # fmt: skip
     cpu_median = statistics.median(cpu) if cpu else None
     return {
-        "step": step.number, "users": step.users, "start_s": step.start_s, "end_s": step.end_s,
+        "step": step.number, "load": step.load, "start_s": step.start_s, "end_s": step.end_s,
+        "iterations_planned": step.planned, "iterations_started": started,
         "judged_s": round(seconds, 3), "requests": total["requests"], "rps": total["rps"], "p95_ms": total["p95_ms"],
         "error_rate_pct": total["error_rate_pct"], "generator_cpu_pct": cpu_median,
         "saturated": cpu_median is not None and cpu_median > max_cpu_pct,
@@ -82,7 +102,13 @@ def judge(step: Step, rules: dict[str, Any], cpu: list[float], max_cpu_pct: floa
     }  # fmt: skip
 
 
-def conclude(results: list[dict[str, Any]], steps_planned: int, max_cpu_pct: float) -> dict[str, Any]:
+def _amount(load: float, unit: str) -> str:
+    return f"{load:g} {unit}"
+
+
+def conclude(
+    results: list[dict[str, Any]], steps_planned: int, max_cpu_pct: float, unit: str = "users"
+) -> dict[str, Any]:
     """Peak capacity, the breaking step and the verdict from the judged steps, in order."""
     broke = next((r for r in results if not r["held"]), None)
     judged = results[: results.index(broke) + 1] if broke else results
@@ -90,33 +116,33 @@ def conclude(results: list[dict[str, Any]], steps_planned: int, max_cpu_pct: flo
     held = [r for r in judged if r["held"]]
     peak = held[-1] if held and (broke is None or held[-1]["step"] < broke["step"]) else None
     if saturated is not None:
-        verdict = (f"generator saturated at step {saturated['step']} ({saturated['users']} users, CPU "
+        verdict = (f"generator saturated at step {saturated['step']} ({_amount(saturated['load'], unit)}, CPU "
                    f"{saturated['generator_cpu_pct']:.0f}% > {max_cpu_pct:g}%) before the service was shown to "
                    "degrade: no capacity claimed; add workers (--workers N) or a bigger machine")  # fmt: skip
         peak = None
     elif broke is None and len(results) >= steps_planned:
-        verdict = f"held every step up to the ceiling of {results[-1]['users']} users: capacity is above it"
+        verdict = f"held every step up to the ceiling of {_amount(results[-1]['load'], unit)}: capacity is above it"
     elif broke is None:
         verdict = "the run ended before any step broke the thresholds"
     elif peak is None:
-        verdict = f"no step held: step 1 ({broke['users']} users) already broke the thresholds"
+        verdict = f"no step held: step 1 ({_amount(broke['load'], unit)}) already broke the thresholds"
     else:
         why = "; ".join(broke["reasons"])
-        verdict = (f"peak capacity {peak['users']} users, {peak['rps']:.1f} requests/s at p95 "
-                   f"{peak['p95_ms'] or 0:.1f} ms; broke at {broke['users']} users: {why}")  # fmt: skip
+        verdict = (f"peak capacity {_amount(peak['load'], unit)}, {peak['rps']:.1f} requests/s at p95 "
+                   f"{peak['p95_ms'] or 0:.1f} ms; broke at {_amount(broke['load'], unit)}: {why}")  # fmt: skip
     protocols = {}
     for name in sorted({p for r in judged for p in r["protocols"]}):
         rows = [(r, r["protocols"][name]) for r in judged if name in r["protocols"]]
         first_bad = next(((r, p) for r, p in rows if not p["held"]), None)
         good = [(r, p) for r, p in rows if p["held"] and (first_bad is None or r["step"] < first_bad[0]["step"])]
         protocols[name] = {
-            "peak": {"step": good[-1][0]["step"], "users": good[-1][0]["users"], "rps": good[-1][1]["rps"],
+            "peak": {"step": good[-1][0]["step"], "load": good[-1][0]["load"], "rps": good[-1][1]["rps"],
                      "p95_ms": good[-1][1]["p95_ms"]} if good else None,
-            "broke": {"step": first_bad[0]["step"], "users": first_bad[0]["users"],
+            "broke": {"step": first_bad[0]["step"], "load": first_bad[0]["load"],
                       "reasons": first_bad[1]["reasons"]} if first_bad else None,
         }  # fmt: skip
     return {
-        "steps": results, "steps_planned": steps_planned, "peak": peak, "broke": broke,
+        "unit": unit, "steps": results, "steps_planned": steps_planned, "peak": peak, "broke": broke,
         "ceiling_reached": broke is None and len(results) >= steps_planned,
         "saturated": saturated is not None, "verdict": verdict, "protocols": protocols,
         "found": peak is not None and saturated is None,
@@ -127,10 +153,15 @@ class CapacityFinder:
     """Drives the judging during a run: the harness feeds it requests and calls ``tick`` every second."""
 
     def __init__(
-        self, scenario: Scenario, rules: dict[str, Any], max_cpu_pct: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+        self, scenario: Scenario, rules: dict[str, Any], max_cpu_pct: float,
+        clock: Callable[[], float] = time.monotonic, iterations_started: Callable[[], int] | None = None,
+        rate_tolerance_pct: float = 10.0,
+    ) -> None:  # fmt: skip
         self.clock = clock
         self.started = clock()  # the harness resets it when the run starts
+        self.unit = unit_of(scenario)
+        self.iterations_started = iterations_started  # open model: the pacer's count of started iterations
+        self.rate_tolerance_pct = rate_tolerance_pct
         self.steps = steps_of(scenario)
         self.rules = step_rules(rules)
         self.max_cpu_pct = max_cpu_pct
@@ -152,26 +183,31 @@ class CapacityFinder:
             if step.result is None and t >= step.end_s:
                 self._close(step, cpu_series)
                 if not step.result["held"]:  # type: ignore[index]
-                    self.stop_reason = f"step {step.number} ({step.users} users) broke the thresholds"
+                    self.stop_reason = f"step {step.number} ({_amount(step.load, self.unit)}) broke the thresholds"
                     return self.stop_reason
         opening = next((s for s in self.steps if s.judged_from_s <= t < s.end_s), None)
         if opening is not None and opening is not self.current and opening.result is None:
             self.current = opening
+            if self.iterations_started is not None:
+                opening.started_before = self.iterations_started()
         return None
 
     def _close(self, step: Step, cpu_series: list[list[float]]) -> None:
         if self.current is step:
             self.current = None
         cpu = [v for t, v in cpu_series if step.judged_from_s <= t <= step.end_s]
-        step.result = judge(step, self.rules, cpu, self.max_cpu_pct)
+        started = None
+        if self.iterations_started is not None and step.started_before is not None:
+            started = self.iterations_started() - step.started_before
+        step.result = judge(step, self.rules, cpu, self.max_cpu_pct, started, self.rate_tolerance_pct)
         self.results.append(step.result)
 
     def summary(self) -> dict[str, Any]:
-        return conclude(self.results, len(self.steps), self.max_cpu_pct)
+        return conclude(self.results, len(self.steps), self.max_cpu_pct, self.unit)
 
 
 def capacity_verdicts(result: dict[str, Any]) -> list[Verdict]:
     """The run's verdict: passed when a capacity was found (a step held before one broke, or the ceiling)."""
     peak = result["peak"]
-    users = float(peak["users"]) if peak else None
-    return [Verdict("capacity", "peak_users", 0.0, users, bool(result["found"]), result["verdict"])]
+    metric = "peak_users" if result["unit"] == "users" else "peak_rate"
+    return [Verdict("capacity", metric, 0.0, peak["load"] if peak else None, bool(result["found"]), result["verdict"])]

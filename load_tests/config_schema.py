@@ -129,6 +129,8 @@ class ScenarioConfig(_Model):
     start_rate: float = Field(default=0.0, ge=0, le=1_000_000)  # ramping_arrival_rate: the rate before stage 1
     max_users: int | None = Field(default=None, ge=1, le=1_000_000)  # arrival-rate: the pool; capacity: the ceiling
     start_users: int | None = Field(default=None, ge=1, le=1_000_000)  # capacity: the first step
+    step_rate: float | None = Field(default=None, gt=0, le=1_000_000)  # capacity in iterations/s (from start_rate)
+    max_rate: float | None = Field(default=None, gt=0, le=1_000_000)  # capacity in iterations/s: the ceiling
     step_users: int | None = Field(default=None, ge=1, le=1_000_000)  # capacity: users added per step
     step_duration: Seconds | None = None  # capacity: each step's length
     settle: Seconds | None = None  # capacity: the start of each step that is not judged (default: a third)

@@ -70,6 +70,7 @@ class HarnessListener:
         self.me = Generator("local", "local", os.getpid(), socket.gethostname())
         self.interrupts: Interrupts | None = None
         self.capacity: CapacityFinder | None = None
+        self.capacity_stopped_at: float | None = None
 
     def register(self, environment: Environment) -> None:
         restart_usage_monitor(environment, float(self.plan.resources.get("interval_s") or 2.0))
@@ -90,7 +91,11 @@ class HarnessListener:
             self.me = Generator("master", "master", os.getpid(), socket.gethostname())
         if self.scenario is not None and self.scenario.capacity_settle_s is not None:
             max_cpu = float(self.plan.validity.get("max_generator_cpu_pct", 90.0))
-            self.capacity = CapacityFinder(self.scenario, self.plan.thresholds, max_cpu)
+            pacer = self.pacer
+            started = (lambda: pacer.counts.started) if pacer is not None else None
+            tolerance = float(self.plan.validity.get("rate_tolerance_pct", 10.0))
+            self.capacity = CapacityFinder(self.scenario, self.plan.thresholds, max_cpu,
+                                           iterations_started=started, rate_tolerance_pct=tolerance)  # fmt: skip
             environment.events.request.add_listener(self.capacity.record)
         environment.events.usage_monitor.add_listener(self.on_usage)
         environment.events.test_start.add_listener(self.on_test_start)
@@ -163,8 +168,10 @@ class HarnessListener:
             state = "held" if result["held"] else "BROKE: " + "; ".join(result["reasons"])
             p95, errors = result["p95_ms"] or 0.0, result["error_rate_pct"]
             figures = f"{result['rps']:.1f} req/s, p95 {p95:.1f} ms, errors {errors:.2f}%"
-            sys.stdout.write(f"Capacity step {result['step']}: {result['users']} users, {figures}: {state}\n")
+            load = f"{result['load']:g} {self.capacity.unit}"
+            sys.stdout.write(f"Capacity step {result['step']}: {load}, {figures}: {state}\n")
         if reason is not None:
+            self.capacity_stopped_at = time.time()
             sys.stdout.write(f"Capacity found: {reason}; ending the run\n")
             shape = environment.shape_class
             if shape is not None:
@@ -279,6 +286,9 @@ class HarnessListener:
         if self.capacity is not None:  # judged step by step: the whole run broke them by design
             summary["capacity"] = self.capacity.summary()
             verdicts = capacity_verdicts(summary["capacity"])
+            validity = summary["validity"]  # a rate falling short is how a rate step breaks: judged per step
+            validity["reasons"] = [r for r in validity["reasons"] if "rate not achieved" not in r]
+            validity["valid"] = not validity["reasons"]
             if summary["capacity"]["saturated"]:
                 summary["validity"]["valid"] = False
                 summary["validity"]["reasons"].append(summary["capacity"]["verdict"])
@@ -299,7 +309,8 @@ class HarnessListener:
         counts = (
             self.tracker.pacing if self.tracker is not None else (self.pacer.counts if self.pacer else PacingCounts())
         )
-        ran_s = min(max(time.time() - (self.pacing_start or time.time()), 0.0), arrival.duration_s)
+        until = self.capacity_stopped_at or time.time()  # a capacity run scheduled nothing after its stop
+        ran_s = min(max(until - (self.pacing_start or time.time()), 0.0), arrival.duration_s)
         planned = arrival.scheduled_between(0.0, ran_s)
         return {
             **asdict(arrival),

@@ -155,9 +155,10 @@ class Scenario:
         if self.arrival is not None:
             a = self.arrival
             scale = duration_s / a.duration_s if duration_s else 1.0
-            return arrival_scenario(self.name, replace(a, stages=tuple((d * scale, r) for d, r in a.stages),
-                                                       max_users=users or a.max_users),
-                                    self.description, self.profile, self.thresholds)  # fmt: skip
+            scaled = arrival_scenario(self.name, replace(a, stages=tuple((d * scale, r) for d, r in a.stages),
+                                                         max_users=users or a.max_users),
+                                      self.description, self.profile, self.thresholds)  # fmt: skip
+            return replace(scaled, capacity_settle_s=self.capacity_settle_s)
         peak, total = self.peak_users, self.duration_s
         stages = []
         for s in self.stages:
@@ -201,6 +202,55 @@ def capacity_scenario(
     scenario = Scenario(name, stages, description, profile, thresholds or {}, capacity_settle_s=settle_s)
     check_stages(scenario)
     return scenario
+
+
+CAPACITY_RATE_RAMP_S = 0.5  # rate steps: how long the schedule takes to climb to the next rate
+
+
+def capacity_rate_scenario(
+    name: str, start: float, step: float, ceiling: float, step_s: float, settle_s: float, pool: int,
+    description: str = "", profile: str = "normal", thresholds: dict | None = None,
+) -> Scenario:  # fmt: skip
+    """The open-model staircase: ``start``, ``start + step``, ... up to ``ceiling`` iterations/s, each
+    held ``step_s`` (a short climb included) by a pool of ``pool`` users."""
+    if start <= 0 or step <= 0 or ceiling < start:
+        raise ConfigError(f"scenario {name!r}: needs start_rate > 0, step_rate > 0 and max_rate >= start_rate")
+    count = math.floor((ceiling - start) / step + 1e-9) + 1
+    if count > MAX_CAPACITY_STEPS:
+        raise ConfigError(f"scenario {name!r}: {count} steps; at most {MAX_CAPACITY_STEPS} (raise step_rate)")
+    if step_s < settle_s + CAPACITY_RATE_RAMP_S + CAPACITY_MIN_JUDGED_S:
+        raise ConfigError(
+            f"scenario {name!r}: each step lasts {format_duration(step_s)}, but its climb and settle "
+            f"({format_duration(settle_s)}) leave under {CAPACITY_MIN_JUDGED_S:g}s to judge; lengthen step_duration "
+            "or shorten settle"
+        )
+    rates = [start + k * step for k in range(count)]
+    stages = [(step_s, rates[0])]
+    for rate in rates[1:]:
+        stages += [(CAPACITY_RATE_RAMP_S, rate), (step_s - CAPACITY_RATE_RAMP_S, rate)]
+    arrival = Arrival("ramping_arrival_rate", rates[0], tuple(stages), pool)
+    scenario = arrival_scenario(name, arrival, description, profile, thresholds)
+    return replace(scenario, capacity_settle_s=settle_s)
+
+
+def capacity_steps(scenario: Scenario) -> list[tuple[float, float, float]]:
+    """(start_s, end_s, load) of each step of a capacity scenario, in seconds of the run: user stages,
+    or runs of equal target rate in an arrival schedule (which starts after the pool's warm-up)."""
+    if scenario.arrival is None:
+        steps, start = [], 0.0
+        for stage in scenario.stages:
+            steps.append((start, start + stage.duration_s, float(stage.users)))
+            start += stage.duration_s
+        return steps
+    rate_steps: list[tuple[float, float, float]] = []
+    t = ARRIVAL_WARMUP_S
+    for duration, target in scenario.arrival.stages:
+        if rate_steps and rate_steps[-1][2] == target:
+            rate_steps[-1] = (rate_steps[-1][0], t + duration, target)
+        else:
+            rate_steps.append((t, t + duration, target))
+        t += duration
+    return rate_steps
 
 
 def ramp_seconds(previous_users: int, stage: Stage) -> float:

@@ -34,6 +34,7 @@ from load_tests.scenarios import (
     Scenario,
     Stage,
     arrival_scenario,
+    capacity_rate_scenario,
     capacity_scenario,
     check_stages,
     parse_duration,
@@ -204,14 +205,24 @@ def _arrival_from_config(name: str, cfg: ScenarioConfig, source: str) -> Scenari
 
 
 def _capacity_from_config(name: str, cfg: ScenarioConfig, source: str) -> Scenario:
+    """Steps of users (start_users, step_users, max_users) or, open model, of iterations/s
+    (start_rate, step_rate, max_rate, run by a pool of max_users)."""
     where = f"{source}: scenarios.{name}"
-    missing = [k for k in ("start_users", "step_users", "max_users", "step_duration") if getattr(cfg, k) is None]
+    by_rate = cfg.step_rate is not None or cfg.max_rate is not None
+    needed = ("start_rate", "step_rate", "max_rate", "step_duration") if by_rate else (
+        "start_users", "step_users", "max_users", "step_duration")  # fmt: skip
+    missing = [k for k in needed if not getattr(cfg, k)]
     if missing:
         raise ConfigError(f"{where}: kind capacity needs {', '.join(missing)}")
     step_s = float(cfg.step_duration or 0)
     settle = float(cfg.settle) if cfg.settle is not None else step_s / 3
     thresholds = cfg.thresholds.model_dump(exclude_none=True) if cfg.thresholds else {}
     try:
+        if by_rate:
+            ceiling = float(cfg.max_rate or 0)
+            pool = cfg.max_users or default_max_users(ceiling)
+            return capacity_rate_scenario(name, cfg.start_rate, float(cfg.step_rate or 0), ceiling, step_s, settle,
+                                          pool, cfg.description, cfg.profile, thresholds)  # fmt: skip
         return capacity_scenario(name, int(cfg.start_users or 0), int(cfg.step_users or 0), int(cfg.max_users or 0),
                                  step_s, float(cfg.spawn_rate or 10.0), settle, cfg.description, cfg.profile,
                                  thresholds)  # fmt: skip
@@ -455,6 +466,8 @@ def _rate_override(cli: Mapping[str, Any], env: Mapping[str, str], scenario: Sce
     pool = _number(pool_found[0], pool_found[1], int, 1) if pool_found else None
     if found:
         rate = _number(found[0], found[1], float, 0.001)
+        if scenario.capacity_settle_s is not None:
+            raise ConfigError(f"{found[1]}: a capacity scenario sets its own rates (start_rate, step_rate, max_rate)")
         duration = scenario.arrival.duration_s if scenario.arrival else scenario.duration_s
         arrival = Arrival("constant_arrival_rate", rate, ((duration, rate),), pool or default_max_users(rate))
         return arrival_scenario(scenario.name, arrival, scenario.description, scenario.profile, scenario.thresholds)
@@ -465,8 +478,9 @@ def _rate_override(cli: Mapping[str, Any], env: Mapping[str, str], scenario: Sce
                 f"{where}: only for arrival-rate load (give --rate, or a scenario of kind constant_arrival_rate "
                 "or ramping_arrival_rate); closed scenarios use --users"
             )
-        return arrival_scenario(scenario.name, replace(scenario.arrival, max_users=pool), scenario.description,
-                                scenario.profile, scenario.thresholds)  # fmt: skip
+        pooled = arrival_scenario(scenario.name, replace(scenario.arrival, max_users=pool), scenario.description,
+                                  scenario.profile, scenario.thresholds)  # fmt: skip
+        return replace(pooled, capacity_settle_s=scenario.capacity_settle_s)
     return scenario
 
 

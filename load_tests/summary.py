@@ -262,10 +262,10 @@ def _capacity_lines(summary: dict[str, Any]) -> list[str]:
     for st in cap["steps"]:
         state = "held" if st["held"] else "broke: " + "; ".join(st["reasons"])
         figures = f"{st['rps']:>8.1f} req/s  p95 {_fmt(st['p95_ms']):>8} ms  errors {st['error_rate_pct']:.2f}%"
-        lines.append(f"  step {st['step']:>3}  {st['users']:>6} users  {figures}  {state}")
+        lines.append(f"  step {st['step']:>3}  {st['load']:>8g} {cap['unit']:<12}  {figures}  {state}")
     for name, p in cap["protocols"].items():
-        peak = f"{p['peak']['users']} users" if p["peak"] else "none"
-        broke = f"broke at {p['broke']['users']} users" if p["broke"] else "did not break"
+        peak = f"{p['peak']['load']:g} {cap['unit']}" if p["peak"] else "none"
+        broke = f"broke at {p['broke']['load']:g} {cap['unit']}" if p["broke"] else "did not break"
         lines.append(f"  {name}: peak {peak}, {broke}")
     return lines
 

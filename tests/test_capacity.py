@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from load_tests.capacity import conclude
+from load_tests.capacity import Step, conclude, judge, steps_of
+from load_tests.scenarios import capacity_rate_scenario, capacity_steps
 from load_tests.target.launcher import TargetProcess
 from tests.conftest import load_summary, run_cli
 
@@ -16,14 +17,14 @@ SLOW = ["global p95_ms 900.00 > 500"]
 
 def _step(number: int, users: int, held: bool, cpu: float = 20.0, protocols: dict | None = None) -> dict[str, Any]:
     http = {"rps": 10.0 * users, "p95_ms": 20.0, "held": held, "reasons": [] if held else SLOW}
-    return {"step": number, "users": users, "rps": 10.0 * users, "p95_ms": 20.0 if held else 900.0,
+    return {"step": number, "load": users, "rps": 10.0 * users, "p95_ms": 20.0 if held else 900.0,
             "error_rate_pct": 0.0, "generator_cpu_pct": cpu, "saturated": cpu > 90, "held": held,
             "reasons": [] if held else SLOW, "protocols": protocols or {"http": http}}  # fmt: skip
 
 
 def test_the_peak_is_the_last_step_that_held() -> None:
     result = conclude([_step(1, 10, True), _step(2, 20, True), _step(3, 30, False)], 10, 90)
-    assert result["found"] and result["peak"]["users"] == 20 and result["broke"]["users"] == 30
+    assert result["found"] and result["peak"]["load"] == 20 and result["broke"]["load"] == 30
     assert result["verdict"].startswith("peak capacity 20 users, 200.0 requests/s")
     assert "broke at 30 users: global p95_ms 900.00 > 500" in result["verdict"]
 
@@ -50,8 +51,8 @@ def test_each_protocol_has_its_own_peak() -> None:
     steps = [_step(1, 10, True, protocols=protocols(True, True)), _step(2, 20, True, protocols=protocols(True, False)),
              _step(3, 30, False, protocols=protocols(False, False))]  # fmt: skip
     result = conclude(steps, 5, 90)
-    assert result["protocols"]["grpc"]["peak"]["users"] == 20 and result["protocols"]["grpc"]["broke"]["users"] == 30
-    assert result["protocols"]["http"]["peak"]["users"] == 10 and result["protocols"]["http"]["broke"]["users"] == 20
+    assert result["protocols"]["grpc"]["peak"]["load"] == 20 and result["protocols"]["grpc"]["broke"]["load"] == 30
+    assert result["protocols"]["http"]["peak"]["load"] == 10 and result["protocols"]["http"]["broke"]["load"] == 20
 
 
 @pytest.mark.parametrize(
@@ -94,16 +95,55 @@ def test_the_finder_stops_at_the_step_where_the_service_overloads(tmp_path: Path
     summary = load_summary(tmp_path / "out")
     cap = summary["capacity"]
     assert cap["found"] and not cap["saturated"] and not cap["ceiling_reached"]
-    assert cap["peak"]["users"] in (4, 6) and cap["broke"]["users"] == cap["peak"]["users"] + 2
+    assert cap["unit"] == "users" and cap["peak"]["load"] in (4, 6) and cap["broke"]["load"] == cap["peak"]["load"] + 2
     assert [s["held"] for s in cap["steps"]] == [True] * (len(cap["steps"]) - 1) + [False]
-    assert cap["steps"][0]["users"] == 2 and cap["steps"][0]["error_rate_pct"] == 0 and cap["steps"][0]["requests"] > 20
+    assert cap["steps"][0]["load"] == 2 and cap["steps"][0]["error_rate_pct"] == 0 and cap["steps"][0]["requests"] > 20
     assert "HTTP 500" in " ".join(cap["broke"]["reasons"]) or "error_rate_pct" in " ".join(cap["broke"]["reasons"])
-    assert cap["protocols"]["http"]["peak"]["users"] == cap["peak"]["users"]
+    assert cap["protocols"]["http"]["peak"]["load"] == cap["peak"]["load"]
     assert len(cap["steps"]) < 8  # it stopped: the ceiling (16 users) was never run
     assert summary["partial"] is False and summary["thresholds"]["passed"] is True
     run_dir = next((tmp_path / "out").glob("*/*/"))
     assert (run_dir / "analysis" / "capacity_curve.png").stat().st_size > 10_000
     html = next(run_dir.glob("locust_report_*.html")).read_text()
-    assert "<h2>Capacity</h2>" in html and f"peak capacity {cap['peak']['users']} users" in html
-    assert f"Capacity: peak capacity {cap['peak']['users']} users" in (run_dir / "analysis" / "summary.txt").read_text()
+    peak = f"peak capacity {cap['peak']['load']:g} users"
+    assert "<h2>Capacity</h2>" in html and peak in html
+    assert f"Capacity: {peak}" in (run_dir / "analysis" / "summary.txt").read_text()
     assert "Capacity step 1: 2 users" in result.stdout
+
+
+def test_a_rate_step_whose_pool_cannot_keep_up_breaks() -> None:
+    step = Step(3, 60.0, 10.0, 14.0, 11.0, planned=180)
+    held = judge(step, {"global": {}}, [], 90, started=178)
+    short = judge(step, {"global": {}}, [], 90, started=120)
+    assert not any("rate not achieved" in r for r in held["reasons"])
+    assert "rate not achieved: 40.0/s of 60.0/s scheduled" in " ".join(short["reasons"])
+
+
+def test_rate_steps_are_runs_of_one_target_after_the_warm_up() -> None:
+    scenario = capacity_rate_scenario("peak", 20, 20, 60, 4, 1, 10)
+    assert capacity_steps(scenario) == [(2.0, 6.0, 20), (6.0, 10.0, 40), (10.0, 14.0, 60)]
+    assert [s.planned for s in steps_of(scenario)] == [60, 120, 180]  # 3 judged seconds per step
+
+
+@pytest.mark.slow
+def test_the_finder_by_arrival_rate_stops_where_the_service_overloads(tmp_path: Path) -> None:
+    # Open model: 50 ms calls, evenly spaced. At 40/s two are in flight, at 80/s four: the target
+    # (failing any call that arrives while 3 are served) breaks at 60 or 80 iterations/s.
+    config = tmp_path / "cfg.yaml"
+    config.write_text(
+        "scenarios:\n  find_rate:\n    kind: capacity\n    start_rate: 20\n    step_rate: 20\n    max_rate: 160\n"
+        "    max_users: 20\n    step_duration: 4s\n    settle: 1s\n    thresholds: {error_rate_pct: 0}\n"
+    )
+    with TargetProcess("--overload-above", "3", "--service-time", "predict=50:0") as target:
+        result = run_cli("--config", str(config), "--scenario", "find_rate", "--test-type", "rest", "--tags", "predict",
+                         "--host", target.http_url, "--output-dir", str(tmp_path / "out"))  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = load_summary(tmp_path / "out")
+    cap = summary["capacity"]
+    assert cap["unit"] == "iterations/s" and cap["found"]
+    assert cap["peak"]["load"] in (40, 60) and cap["broke"]["load"] == cap["peak"]["load"] + 20, cap["verdict"]
+    first = cap["steps"][0]
+    assert first["iterations_planned"] == 60 and abs(first["iterations_started"] - 60) <= 3
+    assert first["rps"] == pytest.approx(20, rel=0.15)
+    assert summary["validity"]["valid"] is True and summary["thresholds"]["passed"] is True
+    assert "Capacity step 1: 20 iterations/s" in result.stdout

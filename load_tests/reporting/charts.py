@@ -155,10 +155,11 @@ def capacity_curve(summary: dict[str, Any]) -> bytes | None:
     if not result or not result.get("steps"):
         return None
     steps = result["steps"]
-    users = [s["users"] for s in steps]
+    users = [s["load"] for s in steps]
+    unit = result.get("unit", "users")
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 4.2))
     ax.plot(users, [s["rps"] for s in steps], "o-", color="tab:blue", label="requests/s (all)")
-    ax.set_xlabel("users (step)")
+    ax.set_xlabel(f"{unit} (step)")
     ax.set_ylabel("requests/s", color="tab:blue")
     right = ax.twinx()
     right.plot(users, [s["p95_ms"] or 0.0 for s in steps], "s-", color="tab:orange", label="p95 ms (all)")
@@ -170,12 +171,12 @@ def capacity_curve(summary: dict[str, Any]) -> bytes | None:
     ax.set_ylim(bottom=0)
     peak, broke = result.get("peak"), result.get("broke")
     if peak:
-        ax.axvline(peak["users"], color="tab:green", linestyle="--")
-        ax.annotate(f"knee: {peak['users']} users\n{peak['rps']:.0f} req/s", (peak["users"], peak["rps"]),
+        ax.axvline(peak["load"], color="tab:green", linestyle="--")
+        ax.annotate(f"knee: {peak['load']:g} {unit}\n{peak['rps']:.0f} req/s", (peak["load"], peak["rps"]),
                     textcoords="offset points", xytext=(8, -30), fontsize=8, color="tab:green")  # fmt: skip
     if broke:
-        ax.axvline(broke["users"], color="tab:red", linestyle=":")
-        ax.annotate(f"broke: {broke['users']} users", (broke["users"], broke["rps"]), textcoords="offset points",
+        ax.axvline(broke["load"], color="tab:red", linestyle=":")
+        ax.annotate(f"broke: {broke['load']:g} {unit}", (broke["load"], broke["rps"]), textcoords="offset points",
                     xytext=(-80, -20), fontsize=8, color="tab:red")  # fmt: skip
     handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     ax.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize=8)
