@@ -97,6 +97,11 @@ class HarnessListener:
             self.capacity = CapacityFinder(self.scenario, self.plan.thresholds, max_cpu,
                                            iterations_started=started, rate_tolerance_pct=tolerance)  # fmt: skip
             environment.events.request.add_listener(self.capacity.record)
+            shape = environment.shape_class
+            if self.scenario.arrival is None and shape is not None:
+                # Steps of users are the shape's stages: judge them on the shape's own clock, or a
+                # step's window would take in the first moments of the next (seen: 0.5 s apart).
+                self.capacity.run_time = shape.get_run_time
         environment.events.usage_monitor.add_listener(self.on_usage)
         environment.events.test_start.add_listener(self.on_test_start)
         environment.events.quitting.add_listener(self.on_quitting)
@@ -160,7 +165,7 @@ class HarnessListener:
     def _judge_capacity(self, environment: Environment) -> None:
         """Close finished steps; at the first broken one, end the run (the shape drains the users)."""
         assert self.capacity is not None and self.monitor is not None
-        t = time.monotonic() - self.capacity.started
+        t = self.capacity.run_time()
         cpu = self.monitor.series.get(f"generator.{self.me.name}.cpu_percent", [])
         before = len(self.capacity.results)
         reason = self.capacity.tick(t, cpu)

@@ -76,14 +76,15 @@ def _marked(process: psutil.Process, mark: str) -> bool:
         return False
 
 
-def test_sigterm_during_ramp_up(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_ramp_up(tmp_path: Path, signum: int) -> None:
     run = Run(tmp_path, *ALL, "--users", "40", "--spawn-rate", "4", "--duration", "60s")
     run.wait_for(lambda line: line.startswith("[00:02]") or "Ramping to 40 users" in line)
     time.sleep(2)  # about 10 of the 40 users are up: still ramping
-    tree = run.signal(signal.SIGTERM)
+    tree = run.signal(signum)
     output = run.finish()
-    assert run.process.returncode == 143, output[-3000:]
-    assert "Interrupted by SIGTERM" in output and "Traceback" not in output
+    assert run.process.returncode == 128 + signum, output[-3000:]
+    assert f"Interrupted by {signal.Signals(signum).name}" in output and "Traceback" not in output
     summary = load_summary(tmp_path)
     assert summary["partial"] is True and summary["total"]["requests"] > 0
     peak = max(point["users"] for point in summary["timeline"])
@@ -94,12 +95,13 @@ def test_sigterm_during_ramp_up(tmp_path: Path) -> None:
     run.assert_no_orphans()
 
 
-def test_sigint_while_the_reports_are_written(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_reports_are_written(tmp_path: Path, signum: int) -> None:
     run = Run(tmp_path, *ALL, "--users", "8", "--spawn-rate", "8", "--duration", "4s")
     run.wait_for(lambda line: line.startswith("Writing the summary and reports"))
-    run.signal(signal.SIGINT)
+    run.signal(signum)  # the runner passes either on to Locust as SIGINT
     output = run.finish()
-    assert run.process.returncode == 130, output[-3000:]
+    assert run.process.returncode == 128 + signum, output[-3000:]
     assert "SIGINT while writing the reports: finishing them first" in output, output[-3000:]
     summary = load_summary(tmp_path)
     # The measurement had reached the planned end: the summary is whole, and says so.
