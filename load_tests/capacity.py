@@ -19,7 +19,6 @@ claiming a capacity. Locust-free except for the recorder it feeds: tests import 
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -153,13 +152,10 @@ class CapacityFinder:
     """Drives the judging during a run: the harness feeds it requests and calls ``tick`` every second."""
 
     def __init__(
-        self, scenario: Scenario, rules: dict[str, Any], max_cpu_pct: float,
-        clock: Callable[[], float] = time.monotonic, iterations_started: Callable[[], int] | None = None,
-        rate_tolerance_pct: float = 10.0,
+        self, scenario: Scenario, rules: dict[str, Any], max_cpu_pct: float, run_time: Callable[[], float],
+        iterations_started: Callable[[], int] | None = None, rate_tolerance_pct: float = 10.0,
     ) -> None:  # fmt: skip
-        self.run_time: Callable[[], float] = lambda: clock() - self.started  # the harness may use the shape's
-        self.clock = clock
-        self.started = clock()  # the harness resets it when the run starts
+        self.run_time = run_time  # seconds into the run, on the clock the steps were laid out on
         self.unit = unit_of(scenario)
         self.iterations_started = iterations_started  # open model: the pacer's count of started iterations
         self.rate_tolerance_pct = rate_tolerance_pct

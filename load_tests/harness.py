@@ -94,14 +94,14 @@ class HarnessListener:
             pacer = self.pacer
             started = (lambda: pacer.counts.started) if pacer is not None else None
             tolerance = float(self.plan.validity.get("rate_tolerance_pct", 10.0))
-            self.capacity = CapacityFinder(self.scenario, self.plan.thresholds, max_cpu,
+            shape = environment.shape_class
+            # Steps of users are the shape's stages: judge them on the shape's own clock, or a step's
+            # window would take in the first moments of the next (seen: 0.5 s apart). Steps of rate
+            # follow the pacing schedule, which starts with this listener's run.
+            run_time = shape.get_run_time if self.scenario.arrival is None and shape is not None else self._run_time
+            self.capacity = CapacityFinder(self.scenario, self.plan.thresholds, max_cpu, run_time,
                                            iterations_started=started, rate_tolerance_pct=tolerance)  # fmt: skip
             environment.events.request.add_listener(self.capacity.record)
-            shape = environment.shape_class
-            if self.scenario.arrival is None and shape is not None:
-                # Steps of users are the shape's stages: judge them on the shape's own clock, or a
-                # step's window would take in the first moments of the next (seen: 0.5 s apart).
-                self.capacity.run_time = shape.get_run_time
         environment.events.usage_monitor.add_listener(self.on_usage)
         environment.events.test_start.add_listener(self.on_test_start)
         environment.events.quitting.add_listener(self.on_quitting)
@@ -129,8 +129,6 @@ class HarnessListener:
         self.monitor = ResourceMonitor.from_config(epoch, self.plan.resources)
         if self.tracker is not None:
             self.tracker.started_epoch = epoch
-        if self.capacity is not None:
-            self.capacity.started = time.monotonic()
 
     def _drain(self, final: bool = False) -> None:
         """Turn finished windows into timeline points (a master waits ``lag_s`` for its workers')."""
@@ -161,6 +159,9 @@ class HarnessListener:
                 return
             if self.capacity is not None:
                 self._judge_capacity(environment)
+
+    def _run_time(self) -> float:
+        return time.perf_counter() - self.started if self.started is not None else 0.0
 
     def _judge_capacity(self, environment: Environment) -> None:
         """Close finished steps; at the first broken one, end the run (the shape drains the users)."""

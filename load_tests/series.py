@@ -84,10 +84,10 @@ def _scopes(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def spread_of(summaries: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float | None]]]:
     """Per scope and figure, the spread across ``summaries``: the noise level of these runs."""
-    scopes = sorted(set().union(*(_scopes(s) for s in summaries)))
+    scoped = [_scopes(s) for s in summaries]
     out = {}
-    for scope in scopes:
-        rows = [_scopes(s).get(scope) for s in summaries]
+    for scope in sorted(set().union(*scoped)):
+        rows = [by_scope.get(scope) for by_scope in scoped]
         out[scope] = {f: spread([row.get(f) if row else None for row in rows]) for f in SPREAD_FIGURES}
     customs = [s.get("custom") or {} for s in summaries]
     for name in sorted(set().union(*customs)):
@@ -113,13 +113,18 @@ def _verdict(r: SeriesRun) -> str:
     return {0: "PASSED", 1: "FAILED", 4: "INVALID"}.get(r.exit_code, "INTERRUPTED" if r.exit_code >= 128 else "ERROR")
 
 
-def combine(runs: list[SeriesRun], repeat: int) -> dict[str, Any]:
-    """The combined report's data: a row per run and, per combination, the spread of its runs."""
+def by_label(runs: list[SeriesRun]) -> dict[str, list[SeriesRun]]:
+    """The runs of each matrix combination, in the order they ran."""
     groups: dict[str, list[SeriesRun]] = {}
     for r in runs:
         groups.setdefault(r.label, []).append(r)
+    return groups
+
+
+def combine(runs: list[SeriesRun], repeat: int) -> dict[str, Any]:
+    """The combined report's data: a row per run and, per combination, the spread of its runs."""
     combos = []
-    for label, members in groups.items():
+    for label, members in by_label(runs).items():
         done = [m.summary for m in members if m.summary]
         combos.append({"label": label, "runs": len(members),
                        "figures": {f: spread([(s.get("total") or {}).get(f) for s in done]) for f in FIGURES},
@@ -162,11 +167,8 @@ def write_combined(runs: list[SeriesRun], repeat: int, folder: Path) -> dict[str
     folder.mkdir(parents=True, exist_ok=True)
     data = combine(runs, repeat)
     if repeat > 1:
-        groups: dict[str, list[SeriesRun]] = {}
-        for r in runs:
-            groups.setdefault(r.label, []).append(r)
         data["baselines"] = {}
-        for label, members in groups.items():
+        for label, members in by_label(runs).items():
             median = _median_run(members)
             if median is None or median.summary is None:
                 continue
@@ -213,20 +215,16 @@ def run_series(cli: Mapping[str, Any], repeat: int, use_matrix: bool, out: TextI
     plans = _plans(cli, use_matrix, repeat)
     folder = plans[0][1].output_dir.resolve() / f"series-{new_timestamp()}"
     runs: list[SeriesRun] = []
-    total, n = len(plans) * repeat, 0
-    for label, settings in plans:
-        for i in range(1, repeat + 1):
-            n += 1
-            name = label or settings.scenario.name
-            print(f"\n=== run {n}/{total}: {name}{f' (repeat {i}/{repeat})' if repeat > 1 else ''} ===", file=out,
-                  flush=True)  # fmt: skip
-            dirs: list[Path] = []
-            code = run(settings, out=out, run_dirs=dirs)
-            run_dir = dirs[0] if dirs else None
-            runs.append(SeriesRun(label, i, code, run_dir, _load_summary(run_dir)))
-            if code >= 128:  # interrupted: stop the series, keep what ran
-                break
-        if runs and runs[-1].exit_code >= 128:
+    schedule = [(label, settings, i) for label, settings in plans for i in range(1, repeat + 1)]
+    for n, (label, settings, i) in enumerate(schedule, start=1):
+        name = label or settings.scenario.name
+        print(f"\n=== run {n}/{len(schedule)}: {name}{f' (repeat {i}/{repeat})' if repeat > 1 else ''} ===",
+              file=out, flush=True)  # fmt: skip
+        dirs: list[Path] = []
+        code = run(settings, out=out, run_dirs=dirs)
+        run_dir = dirs[0] if dirs else None
+        runs.append(SeriesRun(label, i, code, run_dir, _load_summary(run_dir)))
+        if code >= 128:  # interrupted: stop the series, keep what ran
             break
     data = write_combined(runs, repeat, folder)
     print(f"\nCombined report of {len(runs)} run(s):\n{render_text(data)}Written to {folder}:", file=out)

@@ -96,9 +96,8 @@ def check_resources(summary: dict[str, Any], rules: dict[str, dict[str, float]])
                 continue
             for name in names:
                 actual = stats[name][stat]
-                passed = actual <= limit
-                reason = f"{stat} {actual:.1f} {'<=' if passed else '>'} {limit:g}"
-                verdicts.append(Verdict(f"resource {name}", stat, float(limit), actual, passed, reason))
+                passed, reason = within(actual, limit, is_max=True, digits=".1f")
+                verdicts.append(Verdict(f"resource {name}", stat, float(limit), actual, passed, f"{stat} {reason}"))
     return verdicts
 
 
@@ -113,14 +112,7 @@ def check_custom(summary: dict[str, Any], rules: dict[str, dict[str, float]]) ->
                 verdicts.append(Verdict(f"custom {key}", bound, float(limit), None, False, "not recorded in this run"))
                 continue
             actual = custom[found[0]].get(found[1])
-            if actual is None:
-                passed, reason = False, "no data"
-            elif bound == "min":
-                passed = actual >= limit
-                reason = f"{actual:.3g} {'>=' if passed else '<'} {limit:g}"
-            else:
-                passed = actual <= limit
-                reason = f"{actual:.3g} {'<=' if passed else '>'} {limit:g}"
+            passed, reason = within(actual, limit, is_max=bound == "max", digits=".3g")
             verdicts.append(Verdict(f"custom {key}", bound, float(limit), actual, passed, reason))
     return verdicts
 
@@ -152,19 +144,21 @@ def _set(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+def within(actual: float | None, limit: float, is_max: bool, digits: str = ".2f") -> tuple[bool, str]:
+    """Whether ``actual`` keeps to ``limit`` (a maximum or a minimum), and the reason in words."""
+    if actual is None:
+        return False, "no data"
+    passed = actual <= limit if is_max else actual >= limit
+    sign = ("<=" if passed else ">") if is_max else (">=" if passed else "<")
+    return passed, f"{actual:{digits}} {sign} {limit:g}"
+
+
 def _check(scope: str, row: dict[str, Any] | None, limits: dict[str, Any]) -> list[Verdict]:
     verdicts = []
     for metric, limit in limits.items():
         field, is_max = METRICS[metric]
         actual = value_at(row, field)
-        if actual is None:
-            passed, reason = False, "no data"
-        elif is_max:
-            passed = actual <= limit
-            reason = f"{actual:.2f} <= {limit:g}" if passed else f"{actual:.2f} > {limit:g}"
-        else:
-            passed = actual >= limit
-            reason = f"{actual:.2f} >= {limit:g}" if passed else f"{actual:.2f} < {limit:g}"
+        passed, reason = within(actual, limit, is_max)
         verdicts.append(Verdict(scope, metric, float(limit), actual, passed, reason))
     return verdicts
 

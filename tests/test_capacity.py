@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -78,21 +79,27 @@ def test_capacity_runs_in_one_locust_process() -> None:
     assert result.returncode == 2 and "run it without --workers" in result.stderr
 
 
+def _find_capacity(
+    tmp_path: Path, scenario: str, overload_above: int, predict_ms: int
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """Run the capacity scenario ``find`` (YAML flow mapping, any error fails a step) with REST predict
+    calls against a target that fails a call arriving while ``overload_above`` are served."""
+    config = tmp_path / "cfg.yaml"
+    config.write_text(f"scenarios:\n  find: {{{scenario}, thresholds: {{error_rate_pct: 0}}}}\n")
+    with TargetProcess("--overload-above", str(overload_above), "--service-time", f"predict={predict_ms}:0") as target:
+        result = run_cli("--config", str(config), "--scenario", "find", "--test-type", "rest", "--tags", "predict",
+                         "--host", target.http_url, "--output-dir", str(tmp_path / "out"))  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result, load_summary(tmp_path / "out")
+
+
 @pytest.mark.slow
 def test_the_finder_stops_at_the_step_where_the_service_overloads(tmp_path: Path) -> None:
     # The target fails any call that arrives while 5 are being served: 4 users cannot overload it,
     # 6 users who barely wait do within a second. So 4 users is the capacity, within one step.
-    config = tmp_path / "cfg.yaml"
-    config.write_text(
-        "scenarios:\n  find_peak:\n    kind: capacity\n    start_users: 2\n    step_users: 2\n    max_users: 16\n"
-        "    step_duration: 4s\n    settle: 1s\n    spawn_rate: 20\n    profile: stress\n"
-        "    thresholds: {error_rate_pct: 0}\n"
-    )
-    with TargetProcess("--overload-above", "5", "--service-time", "predict=20:0") as target:
-        result = run_cli("--config", str(config), "--scenario", "find_peak", "--test-type", "rest", "--tags", "predict",
-                         "--host", target.http_url, "--output-dir", str(tmp_path / "out"))  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    summary = load_summary(tmp_path / "out")
+    scenario = ("kind: capacity, start_users: 2, step_users: 2, max_users: 16, step_duration: 4s, settle: 1s, "
+                "spawn_rate: 20, profile: stress")  # fmt: skip
+    result, summary = _find_capacity(tmp_path, scenario, overload_above=5, predict_ms=20)
     cap = summary["capacity"]
     assert cap["found"] and not cap["saturated"] and not cap["ceiling_reached"]
     assert cap["unit"] == "users" and cap["peak"]["load"] in (4, 6) and cap["broke"]["load"] == cap["peak"]["load"] + 2
@@ -129,16 +136,9 @@ def test_rate_steps_are_runs_of_one_target_after_the_warm_up() -> None:
 def test_the_finder_by_arrival_rate_stops_where_the_service_overloads(tmp_path: Path) -> None:
     # Open model: 50 ms calls, evenly spaced. At 40/s two are in flight, at 80/s four: the target
     # (failing any call that arrives while 3 are served) breaks at 60 or 80 iterations/s.
-    config = tmp_path / "cfg.yaml"
-    config.write_text(
-        "scenarios:\n  find_rate:\n    kind: capacity\n    start_rate: 20\n    step_rate: 20\n    max_rate: 160\n"
-        "    max_users: 20\n    step_duration: 4s\n    settle: 1s\n    thresholds: {error_rate_pct: 0}\n"
-    )
-    with TargetProcess("--overload-above", "3", "--service-time", "predict=50:0") as target:
-        result = run_cli("--config", str(config), "--scenario", "find_rate", "--test-type", "rest", "--tags", "predict",
-                         "--host", target.http_url, "--output-dir", str(tmp_path / "out"))  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    summary = load_summary(tmp_path / "out")
+    scenario = ("kind: capacity, start_rate: 20, step_rate: 20, max_rate: 160, max_users: 20, step_duration: 4s, "
+                "settle: 1s")  # fmt: skip
+    result, summary = _find_capacity(tmp_path, scenario, overload_above=3, predict_ms=50)
     cap = summary["capacity"]
     assert cap["unit"] == "iterations/s" and cap["found"]
     assert cap["peak"]["load"] in (40, 60) and cap["broke"]["load"] == cap["peak"]["load"] + 20, cap["verdict"]
