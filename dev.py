@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Bootstrap and run, with nothing but Python 3.11: ``python3.11 dev.py demo`` / ``python3.11 dev.py test``.
 
-Creates ``.venv`` on first use and reinstalls only when a requirements file changes, then runs:
+Creates ``.venv`` on first use, installs the pinned requirements and this project in editable mode
+(so locustfiles import ``load_tests`` from anywhere, and ``loadtest`` is on the venv's PATH), and
+reinstalls only when a requirements file or ``pyproject.toml`` changes. Then runs:
 
 - ``demo [FLAGS]``: the smoke scenario of every protocol against the bundled target (report written);
   extra flags go to ``run_load_tests.py`` (e.g. ``--scenario baseline --test-type rest``);
 - ``test [PYTEST ARGS]``: the test suite (pytest's "no tests ran", exit 5, counts as a failure);
+  ``test --fast`` runs the unit tier only (``-m "not e2e"``, under a minute);
 - ``lint``: ruff;  ``target [FLAGS]``: the reference target alone.
 """
 
@@ -36,7 +39,7 @@ def ensure_venv(dev: bool) -> None:
     if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be started by any python3
         sys.exit(f"error: Python 3.11 or newer is needed, this is {sys.version.split()[0]}")
     files = ["requirements.txt"] + (["requirements-dev.txt"] if dev else [])
-    stamp = VENV / f".installed-{'dev' if dev else 'runtime'}-{_requirements_digest(files)}"
+    stamp = VENV / f".installed-{'dev' if dev else 'runtime'}-{_requirements_digest([*files, 'pyproject.toml'])}"
     if stamp.exists():
         return
     if not PYTHON.exists():
@@ -45,6 +48,7 @@ def ensure_venv(dev: bool) -> None:
         subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
     print(f"Installing {' and '.join(files)} into {VENV.name} ...", flush=True)
     subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "-r", str(ROOT / files[-1])], check=True)
+    subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "--no-deps", "-e", str(ROOT)], check=True)
     for old in VENV.glob(f".installed-{'dev' if dev else 'runtime'}-*"):
         old.unlink()
     stamp.touch()
@@ -60,9 +64,11 @@ def main(argv: list[str]) -> int:
     if command == "demo":
         return subprocess.call([str(PYTHON), "run_load_tests.py", "--scenario", "smoke", "--test-type", "all", *rest])
     if command == "target":
-        return subprocess.call([str(PYTHON), "-m", "load_tests.target", *rest])
+        return subprocess.call([str(PYTHON), "-m", "load_tests.reference_service", *rest])
     if command == "lint":
         return subprocess.call([str(BIN / "ruff"), "check", ".", *rest])
+    if "--fast" in rest:
+        rest = ["-m", "not e2e", *(a for a in rest if a != "--fast")]
     code = subprocess.call([str(PYTHON), "-m", "pytest", *rest])
     if code == 5:
         print("error: pytest collected no tests", file=sys.stderr)

@@ -3,7 +3,7 @@
 
 import sys
 
-from load_tests.cli import main
+from load_tests.launch.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

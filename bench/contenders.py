@@ -32,7 +32,7 @@ import psutil  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.target_throughput import _grpc, _http, _socketio, _websocket  # noqa: E402
-from load_tests.target.launcher import TargetInfo  # noqa: E402
+from load_tests.reference_service.launcher import TargetInfo  # noqa: E402
 
 WARMUP_S = 0.5
 
@@ -98,7 +98,7 @@ def run_locust(
     """A Locust environment of ``concurrency`` users; ``only`` = (name, method) counts one stats row."""
     from locust.env import Environment
 
-    from load_tests.recorder import Recorder
+    from load_tests.core.recorder import Recorder
 
     environment = Environment(user_classes=[user_class], host=host, tags=tags)
     recorder = Recorder()

@@ -24,7 +24,7 @@ from locust.event import EventHook  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from load_tests.clients.socketio_client import SocketIOClient  # noqa: E402
 from load_tests.clients.websocket_client import WebSocketClient  # noqa: E402
-from load_tests.target.launcher import TargetInfo  # noqa: E402
+from load_tests.reference_service.launcher import TargetInfo  # noqa: E402
 
 
 def _rss_mb() -> float:

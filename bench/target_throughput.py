@@ -35,8 +35,8 @@ from geventhttpclient import HTTPClient  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from load_tests.protos import inference_pb2, inference_pb2_grpc  # noqa: E402
-from load_tests.target.faults import OPERATIONS  # noqa: E402
-from load_tests.target.launcher import TargetInfo, TargetProcess  # noqa: E402
+from load_tests.reference_service.faults import OPERATIONS  # noqa: E402
+from load_tests.reference_service.launcher import TargetInfo, TargetProcess  # noqa: E402
 
 
 def _drive(make_call: Callable[[], Callable[[], None]], concurrency: int, seconds: float) -> dict[str, float]:

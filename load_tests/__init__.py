@@ -3,6 +3,6 @@
 ``validate_results(results_dir, scenario)`` gives the verdict of a saved run.
 """
 
-from load_tests.validation import validate_results
+from load_tests.core.results import validate_results
 
 __all__ = ["validate_results"]

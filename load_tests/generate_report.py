@@ -17,11 +17,11 @@ from pathlib import Path
 if __name__ == "__main__" and __package__ in (None, ""):  # run as a script: import the package, not siblings
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from load_tests.errors import ConfigError, HarnessError, OneLineArgumentParser
+from load_tests.core.errors import ConfigError, HarnessError, OneLineArgumentParser
+from load_tests.core.summary import SCHEMA
+from load_tests.launch.settings import DEFAULT_CONFIG, read_config_file
 from load_tests.reporting import write_reports
 from load_tests.reporting.compare import Tolerance, compare
-from load_tests.settings import DEFAULT_CONFIG, read_config_file
-from load_tests.summary import SCHEMA
 
 
 def _load(path: Path, flag: str) -> dict:

@@ -17,7 +17,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from load_tests.target.launcher import TargetInfo, TargetProcess
+from load_tests.reference_service.launcher import TargetInfo, TargetProcess
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from load_tests.target.launcher import TargetProcess
+from load_tests.reference_service.launcher import TargetProcess
 from tests.conftest import load_summary, run_cli
 
 pytestmark = pytest.mark.slow

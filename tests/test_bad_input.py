@@ -12,7 +12,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from load_tests.cli import main
+from load_tests.launch.cli import main
 
 SECTIONS = ["services", "run", "data", "thresholds", "scenarios", "scripted", "compare", "resources", "validity"]
 KEYS = [

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from load_tests.capacity import Step, conclude, judge, steps_of
-from load_tests.scenarios import capacity_rate_scenario, capacity_steps
-from load_tests.target.launcher import TargetProcess
+from load_tests.core.capacity import Step, conclude, judge, steps_of
+from load_tests.core.scenarios import capacity_rate_scenario, capacity_steps
+from load_tests.reference_service.launcher import TargetProcess
 from tests.conftest import load_summary, run_cli
 
 SLOW = ["global p95_ms 900.00 > 500"]

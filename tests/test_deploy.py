@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from load_tests.cli import build_parser
-from load_tests.settings import load_settings
+from load_tests.launch.cli import build_parser
+from load_tests.launch.settings import load_settings
 from tests.conftest import REPO_ROOT
 
 DEPLOY = REPO_ROOT / "deploy"
@@ -48,7 +48,7 @@ def test_compose_file_is_valid_and_master_and_workers_agree() -> None:
     assert [t.name for t in master_settings.test_types] == [t.name for t in worker_settings.test_types]
     assert master_settings.services.rest_url == worker_settings.services.rest_url == "http://target:8000"
     target = services["target"]["command"]
-    assert target[:3] == ["python", "-m", "load_tests.target"] and _flag(target, "--http-port") == "8000"
+    assert target[:3] == ["python", "-m", "load_tests.reference_service"] and _flag(target, "--http-port") == "8000"
     dockerfile = DEPLOY / services["master"]["build"]["dockerfile"].removeprefix("deploy/")
     assert "requirements.txt" in dockerfile.read_text()
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from load_tests.recorder import Recorder
-from load_tests.summary import build_summary
-from load_tests.target.launcher import TargetInfo
-from load_tests.timeline import Timeline
-from load_tests.wire import decode_delta, encode_delta
+from load_tests.core.recorder import Recorder
+from load_tests.core.summary import build_summary
+from load_tests.core.timeline import Timeline
+from load_tests.core.wire import decode_delta, encode_delta
+from load_tests.reference_service.launcher import TargetInfo
 from tests.conftest import REPO_ROOT, load_summary, metric, run_cli, sent, served
 
 

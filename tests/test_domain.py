@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from load_tests.domain import DomainMetrics, lookup
+from load_tests.core.domain import DomainMetrics, lookup
+from load_tests.core.thresholds import check_custom
+from load_tests.reference_service.launcher import TargetInfo
 from load_tests.reporting.compare import Tolerance, compare_custom
-from load_tests.target.launcher import TargetInfo
-from load_tests.thresholds import check_custom
 from tests.conftest import load_summary, run_cli
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from load_tests.target.launcher import TargetProcess
+from load_tests.reference_service.launcher import TargetProcess
 from tests.conftest import REPO_ROOT, assert_reports, failures_by_type, load_summary, run_cli, scrape, served
 
 pytestmark = pytest.mark.slow

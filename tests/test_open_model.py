@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from load_tests.scenarios import Arrival
-from load_tests.settings import load_settings
-from load_tests.target.launcher import TargetInfo, TargetProcess, set_faults
+from load_tests.core.scenarios import Arrival
+from load_tests.launch.settings import load_settings
+from load_tests.reference_service.launcher import TargetInfo, TargetProcess, set_faults
 from tests.conftest import load_summary, run_cli
 
 RAMP = Arrival("ramping_arrival_rate", 10.0, ((6.0, 40.0), (6.0, 40.0)), 40)

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from load_tests.core.merge import merge_summaries
+from load_tests.core.recorder import Recorder
+from load_tests.core.request_types import Failure
+from load_tests.core.results import validate_results
+from load_tests.core.summary import SCHEMA, build_summary, with_verdicts, write_summary
+from load_tests.core.thresholds import evaluate, merge_rules
 from load_tests.generate_report import main as generate_report
-from load_tests.merge import merge_summaries
-from load_tests.metrics import Failure
-from load_tests.recorder import Recorder
 from load_tests.reporting import write_reports
 from load_tests.reporting.compare import Tolerance, compare
-from load_tests.summary import SCHEMA, build_summary, with_verdicts, write_summary
-from load_tests.thresholds import evaluate, merge_rules
-from load_tests.validation import validate_results
 
 ENDPOINTS = [("POST", "/predict"), ("GET", "/health"), ("WS stream", "chat")]
 

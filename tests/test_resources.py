@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from load_tests.resources import GpuSampler, ProcessSampler, PrometheusScraper, ResourceMonitor
-from load_tests.target.launcher import TargetInfo
-from load_tests.thresholds import check_resources
+from load_tests.core.thresholds import check_resources
+from load_tests.engine.resources import GpuSampler, ProcessSampler, PrometheusScraper, ResourceMonitor
+from load_tests.reference_service.launcher import TargetInfo
 from tests.conftest import load_summary, run_cli
 
 

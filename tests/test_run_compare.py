@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from load_tests.generate_report import main as generate_report
-from load_tests.target.launcher import TargetProcess
+from load_tests.reference_service.launcher import TargetProcess
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from load_tests.target.launcher import TargetInfo, TargetProcess
+from load_tests.reference_service.launcher import TargetInfo, TargetProcess
 from tests.conftest import REPO_ROOT, SENT_TYPES, failures_by_type, load_summary, metric, run_cli, sent, served
 
 pytestmark = pytest.mark.slow

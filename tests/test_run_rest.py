@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from load_tests.target.launcher import TargetInfo, TargetProcess
+from load_tests.reference_service.launcher import TargetInfo, TargetProcess
 from tests.conftest import REPO_ROOT, harness_counts, load_summary, run_cli, served
 
 pytestmark = pytest.mark.slow

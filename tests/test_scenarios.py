@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from load_tests.errors import ConfigError
-from load_tests.scenarios import BUILTIN_SCENARIOS, Scenario, Stage, check_stages, format_duration, parse_duration
+from load_tests.core.errors import ConfigError
+from load_tests.core.scenarios import BUILTIN_SCENARIOS, Scenario, Stage, check_stages, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

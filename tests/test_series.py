@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from load_tests.series import combinations, spread
-from load_tests.target.launcher import TargetInfo
+from load_tests.launch.series import combinations, spread
+from load_tests.reference_service.launcher import TargetInfo
 from tests.conftest import REPO_ROOT, run_cli
 
 MATRIX = """\

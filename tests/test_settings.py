@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from load_tests.errors import ConfigError
-from load_tests.settings import load_settings
+from load_tests.core.errors import ConfigError
+from load_tests.launch.settings import load_settings
 from tests.conftest import run_cli
 
 

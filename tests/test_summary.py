@@ -7,10 +7,10 @@ import random
 
 import pytest
 
-from load_tests.metrics import Failure, protocol_of
-from load_tests.recorder import Recorder, failure_type
-from load_tests.summary import build_summary, decode_histogram, render_text, with_verdicts
-from load_tests.thresholds import beyond_hope, evaluate, merge_rules
+from load_tests.core.recorder import Recorder, failure_type
+from load_tests.core.request_types import Failure, protocol_of
+from load_tests.core.summary import build_summary, decode_histogram, render_text, with_verdicts
+from load_tests.core.thresholds import beyond_hope, evaluate, merge_rules
 
 
 def _exact_percentile(values: list[float], p: float) -> float:

@@ -1,4 +1,4 @@
-"""Starting and stopping ``python -m load_tests.target`` as a user does."""
+"""Starting and stopping ``python -m load_tests.reference_service`` as a user does."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from load_tests.target.launcher import TargetProcess
+from load_tests.reference_service.launcher import TargetProcess
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -37,7 +37,7 @@ def test_signal_stops_the_target_within_two_seconds(sig: signal.Signals) -> None
 )
 def test_bad_flags_give_one_line_and_exit_2(flags: list[str], words: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "load_tests.target", *flags], capture_output=True, text=True, timeout=30
+        [sys.executable, "-m", "load_tests.reference_service", *flags], capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and words in result.stderr

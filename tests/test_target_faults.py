@@ -12,7 +12,7 @@ import socketio
 import websocket
 
 from load_tests.protos import inference_pb2, inference_pb2_grpc
-from load_tests.target.launcher import TargetInfo, TargetProcess, set_faults
+from load_tests.reference_service.launcher import TargetInfo, TargetProcess, set_faults
 from tests.conftest import metric
 
 ROW = [55.0, 2.0, 5.0, 70.0]

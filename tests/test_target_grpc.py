@@ -7,8 +7,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from load_tests.protos import inference_pb2, inference_pb2_grpc, stt_pb2, stt_pb2_grpc, tts_pb2, tts_pb2_grpc
-from load_tests.target import model
-from load_tests.target.launcher import TargetInfo
+from load_tests.reference_service import model
+from load_tests.reference_service.launcher import TargetInfo
 from tests.conftest import served
 
 

@@ -8,8 +8,8 @@ import wave
 
 import requests
 
-from load_tests.target import model
-from load_tests.target.launcher import TargetInfo
+from load_tests.reference_service import model
+from load_tests.reference_service.launcher import TargetInfo
 from tests.conftest import served
 
 ROW_NORMAL = [55.0, 2.0, 5.0, 70.0]

@@ -7,7 +7,7 @@ import threading
 import pytest
 import socketio
 
-from load_tests.target.launcher import TargetInfo
+from load_tests.reference_service.launcher import TargetInfo
 from tests.conftest import served
 
 

@@ -6,7 +6,7 @@ import json
 
 import websocket
 
-from load_tests.target.launcher import TargetInfo
+from load_tests.reference_service.launcher import TargetInfo
 from tests.conftest import metric, served
 
 

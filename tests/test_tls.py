@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from load_tests.target.launcher import TargetInfo, TargetProcess
+from load_tests.reference_service.launcher import TargetInfo, TargetProcess
 from tests.conftest import load_summary, run_cli
 
 pytestmark = pytest.mark.slow

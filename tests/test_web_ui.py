@@ -13,7 +13,7 @@ import psutil
 import pytest
 import requests
 
-from load_tests.target.launcher import TargetInfo
+from load_tests.reference_service.launcher import TargetInfo
 from tests.conftest import REPO_ROOT, load_summary, run_cli
 
 pytestmark = pytest.mark.slow

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from load_tests.scenarios import BUILTIN_SCENARIOS
-from load_tests.test_types import TEST_TYPES
+from load_tests.core.scenarios import BUILTIN_SCENARIOS
+from load_tests.launch.catalogue import TEST_TYPES
 from tests.conftest import REPO_ROOT
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"

@@ -20,19 +20,16 @@ from typing import Any, NamedTuple
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from load_tests.metrics import (
+from load_tests.core.request_types import (
     GRPC_BIDI_STREAM,
     GRPC_CLIENT_STREAM,
     GRPC_FIRST,
     GRPC_SERVER_STREAM,
     GRPC_UNARY,
     Failure,
-    RequestEvent,
-    StreamTimer,
-    elapsed_ms,
     grpc_method_name,
-    report,
 )
+from load_tests.engine.request_hook import RequestEvent, StreamTimer, elapsed_ms, report
 
 _gevent_ready = False
 

@@ -19,7 +19,7 @@ import requests
 import socketio
 from gevent.queue import Empty, Queue
 
-from load_tests.metrics import (
+from load_tests.core.request_types import (
     SIO_ACK,
     SIO_CONNECT,
     SIO_CONNECTION,
@@ -29,11 +29,8 @@ from load_tests.metrics import (
     SIO_SEND,
     SIO_STREAM,
     Failure,
-    RequestEvent,
-    StreamTimer,
-    elapsed_ms,
-    report,
 )
+from load_tests.engine.request_hook import RequestEvent, StreamTimer, elapsed_ms, report
 
 _DROPPED = object()
 MAX_BACKOFF_S = 5.0

@@ -21,7 +21,7 @@ import websocket
 from gevent.event import AsyncResult, Event
 from gevent.queue import Empty, Queue
 
-from load_tests.metrics import (
+from load_tests.core.request_types import (
     WS_CONNECT,
     WS_CONNECTION,
     WS_FIRST,
@@ -32,11 +32,8 @@ from load_tests.metrics import (
     WS_SEND,
     WS_STREAM,
     Failure,
-    RequestEvent,
-    StreamTimer,
-    elapsed_ms,
-    report,
 )
+from load_tests.engine.request_hook import RequestEvent, StreamTimer, elapsed_ms, report
 
 _DROPPED = object()
 _MALFORMED = {"type": "__malformed__"}

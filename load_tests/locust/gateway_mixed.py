@@ -8,19 +8,15 @@ app does; rows of both protocols appear side by side in every table.
 from __future__ import annotations
 
 import random
-import sys
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `locust -f` from any folder finds load_tests
 
 from locust import between, tag, task
 from locust.contrib.fasthttp import FastHttpUser
 
 from load_tests.clients.socketio_client import SocketIOClient
-from load_tests.harness import install
-from load_tests.payloads import feature_rows
-from load_tests.plan import current_plan
+from load_tests.core.plan import current_plan
+from load_tests.engine.harness import install
+from load_tests.engine.payloads import feature_rows
 
 install()
 

@@ -10,24 +10,21 @@ from __future__ import annotations
 
 import random
 import ssl
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `locust -f` from any folder finds load_tests
 
 from locust import between, tag, task
 from locust.contrib.fasthttp import FastHttpUser, ResponseContextManager
 
-from load_tests import domain
 from load_tests.clients.sse import incremental_chunks, parse_events
-from load_tests.harness import install
-from load_tests.metrics import SSE_FIRST_TOKEN, SSE_STREAM, elapsed_ms, report
-from load_tests.payloads import audio_samples, feature_rows, multipart
-from load_tests.plan import current_plan
-from load_tests.target.model import read_wav
+from load_tests.core import domain
+from load_tests.core.plan import current_plan
+from load_tests.core.request_types import SSE_FIRST_TOKEN, SSE_STREAM
+from load_tests.engine.harness import install
+from load_tests.engine.payloads import audio_samples, feature_rows, multipart
+from load_tests.engine.request_hook import elapsed_ms, report
+from load_tests.reference_service.model import read_wav
 
 install()
 

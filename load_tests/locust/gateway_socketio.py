@@ -8,17 +8,13 @@ counted once), ``SIO first event`` + ``SIO stream`` (chat: ``token`` events then
 from __future__ import annotations
 
 import random
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `locust -f` from any folder finds load_tests
 
 from locust import between, tag, task
 
-from load_tests import domain
-from load_tests.harness import install
-from load_tests.users import SocketIOUser
+from load_tests.core import domain
+from load_tests.engine.harness import install
+from load_tests.engine.users import SocketIOUser
 
 install()
 CHAT_TOKENS = 16

@@ -8,13 +8,9 @@ client-streaming (``Upload``) and bidi (``StreamingRecognize``); rows are named 
 from __future__ import annotations
 
 import random
-import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `locust -f` from any folder finds load_tests
 
 from load_tests.clients.grpc_client import consume, init_gevent_once
 
@@ -23,12 +19,12 @@ init_gevent_once()  # before any channel exists, or grpcio hangs under gevent
 import grpc  # noqa: E402
 from locust import between, tag, task  # noqa: E402
 
-from load_tests import domain  # noqa: E402
-from load_tests.harness import install  # noqa: E402
-from load_tests.payloads import audio_samples, feature_rows  # noqa: E402
+from load_tests.core import domain  # noqa: E402
+from load_tests.engine.harness import install  # noqa: E402
+from load_tests.engine.payloads import audio_samples, feature_rows  # noqa: E402
+from load_tests.engine.users import GrpcUser  # noqa: E402
 from load_tests.protos import inference_pb2, inference_pb2_grpc, stt_pb2, stt_pb2_grpc, tts_pb2, tts_pb2_grpc  # noqa: E402
-from load_tests.target.model import read_wav  # noqa: E402
-from load_tests.users import GrpcUser  # noqa: E402
+from load_tests.reference_service.model import read_wav  # noqa: E402
 
 install()
 GENERATE_TOKENS = 16

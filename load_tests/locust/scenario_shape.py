@@ -6,13 +6,8 @@ the user picks users and spawn rate by hand.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `locust -f` from any folder finds load_tests
-
-from load_tests.harness import install
-from load_tests.shapes import ScenarioShape
+from load_tests.engine.harness import install
+from load_tests.engine.shapes import ScenarioShape
 
 install()
 __all__ = ["ScenarioShape"]

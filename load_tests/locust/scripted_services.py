@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `locust -f` from any folder finds load_tests
 
 from load_tests.clients.grpc_client import consume, init_gevent_once
 
@@ -27,9 +24,8 @@ from locust import User, between  # noqa: E402
 from load_tests.clients.grpc_client import GrpcClient  # noqa: E402
 from load_tests.clients.socketio_client import SocketIOClient  # noqa: E402
 from load_tests.clients.websocket_client import WebSocketClient  # noqa: E402
-from load_tests.harness import install  # noqa: E402
-from load_tests.plan import current_plan  # noqa: E402
-from load_tests.scripted import (  # noqa: E402
+from load_tests.core.plan import current_plan  # noqa: E402
+from load_tests.core.scripted import (  # noqa: E402
     GrpcMethod,
     ScriptedConfig,
     ScriptedGrpc,
@@ -40,7 +36,8 @@ from load_tests.scripted import (  # noqa: E402
     pool_from_reflection,
     resolve_method,
 )
-from load_tests.settings import websocket_url_for  # noqa: E402
+from load_tests.engine.harness import install  # noqa: E402
+from load_tests.launch.settings import websocket_url_for  # noqa: E402
 
 install()
 CONFIG = ScriptedConfig.model_validate(current_plan().scripted or {})

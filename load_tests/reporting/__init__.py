@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from load_tests.core.summary import render_text
 from load_tests.reporting.charts import render_all, write_all
 from load_tests.reporting.html import render_html
 from load_tests.reporting.tables import write_csv
-from load_tests.summary import render_text
 
 
 def write_reports(

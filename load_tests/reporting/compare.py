@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from load_tests.summary import decode_histogram
+from load_tests.core.summary import decode_histogram
 
 FIGURES = ("p50_ms", "p95_ms", "p99_ms", "error_rate_pct", "rps")
 

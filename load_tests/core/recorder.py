@@ -1,0 +1,272 @@
+"""Exact per-endpoint figures, fed by Locust's request event: HDR histograms and failures by type.
+
+Locust keeps response times rounded to about two significant digits (its p99 can exceed its max);
+we keep every value in microseconds in an HdrHistogram with three significant digits, plus exact
+min/max/sum. Pure Python, no Locust import, so it is testable anywhere. ``record`` runs for every
+request of the run: keep it lean.
+
+Time series are kept in windows keyed by *wall-clock* time (the epoch second for the whole run, the
+epoch 5-second bucket per endpoint), not by when a sampler happened to look. That is what lets a
+Locust master merge the windows its workers ship every few seconds into the same seconds the
+workers measured them in: a window that arrives late just merges into its own second.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from load_tests.core.request_types import Failure, is_facet, protocol_of
+
+LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS = 1, 3_600_000_000, 3  # 1 µs .. 1 h at 0.1 % resolution
+WINDOW_DIGITS = 2  # windows only feed charts and per-second checks: 1 % resolution, 8x less memory
+ENDPOINT_BUCKET_S = 5  # per-endpoint windows: enough for charts, cheap
+PERCENTILES = (50.0, 75.0, 90.0, 95.0, 99.0, 99.9)
+
+
+def new_histogram() -> HdrHistogram:
+    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+
+
+def new_window_histogram() -> HdrHistogram:
+    return HdrHistogram(LOWEST_US, HIGHEST_US, WINDOW_DIGITS)
+
+
+def summed(
+    into: HdrHistogram | None, other: HdrHistogram | None, digits: int = SIGNIFICANT_DIGITS
+) -> HdrHistogram | None:
+    """``into`` plus ``other`` (``into`` is created when missing and ``other`` is not)."""
+    if other is None:
+        return into
+    if into is None:
+        into = HdrHistogram(LOWEST_US, HIGHEST_US, digits)
+    into.add(other)
+    return into
+
+
+def merge_by_key(mine: dict[Any, Any], theirs: dict[Any, Any]) -> None:
+    """Merge ``theirs`` into ``mine`` key by key (values have ``merge``); new keys are taken over."""
+    for key, value in theirs.items():
+        existing = mine.get(key)
+        if existing is None:
+            mine[key] = value
+        else:
+            existing.merge(value)
+
+
+def to_us(ms: float) -> int:
+    return max(LOWEST_US, min(int(ms * 1000), HIGHEST_US))
+
+
+TIMEOUT_CLASSES = frozenset({"Timeout", "ConnectionTimeout", "ReadTimeout", "ConnectTimeout"})
+
+
+def failure_type(exception: BaseException | str) -> str:
+    """A short, stable name for grouping failures: our own messages as they are, else the class name.
+
+    Locust's ``CatchResponseError`` carries the reason a user gave (``HTTP 500``, ``label mismatch``),
+    and our ``Failure`` likewise; for anything else the message holds addresses and ids that would
+    split one kind of failure into many rows, so the class name is used. Timeouts of any client
+    are ``timeout``.
+    """
+    if isinstance(exception, str):
+        return exception[:200]
+    if isinstance(exception, Failure) or type(exception).__name__ == "CatchResponseError":
+        return str(exception)[:200] or type(exception).__name__
+    original = getattr(exception, "original", None)  # geventhttpclient's RetriesExceeded wraps the cause
+    if type(exception).__name__ == "RetriesExceeded" and isinstance(original, BaseException):
+        exception = original
+    if isinstance(exception, TimeoutError) or type(exception).__name__ in TIMEOUT_CLASSES:
+        return "timeout"  # the word the WebSocket and Socket.IO clients use, so one kind reads alike
+    return type(exception).__name__
+
+
+@dataclass
+class Window:
+    """Requests, failures and response times of one stretch of wall-clock time."""
+
+    requests: int = 0
+    failures: int = 0
+    histogram: HdrHistogram | None = None
+
+    def add(self, value_us: int | None, failed: bool) -> None:
+        self.requests += 1
+        if failed:
+            self.failures += 1
+        if value_us is not None:
+            if self.histogram is None:
+                self.histogram = new_window_histogram()
+            self.histogram.record_value(value_us)
+
+    def merge(self, other: Window) -> None:
+        self.requests += other.requests
+        self.failures += other.failures
+        self.histogram = summed(self.histogram, other.histogram, WINDOW_DIGITS)
+
+    def figures(self, span_s: float) -> dict[str, float | None]:
+        """RPS, failures/s, p50 and p95 of this window over ``span_s`` seconds."""
+        h = self.histogram if self.histogram is not None and self.histogram.total_count else None
+        return {
+            "rps": self.requests / span_s,
+            "failures_per_s": self.failures / span_s,
+            "p50_ms": h.get_value_at_percentile(50) / 1000.0 if h else None,
+            "p95_ms": h.get_value_at_percentile(95) / 1000.0 if h else None,
+        }
+
+
+@dataclass
+class EndpointRecord:
+    """Everything we keep about one (request type, name) row."""
+
+    request_type: str
+    name: str
+    histogram: HdrHistogram = field(default_factory=new_histogram)
+    requests: int = 0
+    failures: int = 0
+    no_reply: int = 0  # reported with response_time=None: counted, not timed
+    total_ms: float = 0.0
+    min_ms: float | None = None
+    max_ms: float | None = None
+    failures_by_type: dict[str, int] = field(default_factory=dict)
+    messages: int = 0  # streams: messages received in all
+    gaps: HdrHistogram | None = None  # streams: time between two messages
+    windows: dict[int, Window] = field(default_factory=dict)  # epoch // ENDPOINT_BUCKET_S -> window
+    corrected: HdrHistogram | None = None  # paced load: from the intended start of the iteration to the reply
+
+    @property
+    def key(self) -> str:
+        return f"{self.request_type} {self.name}"
+
+    @property
+    def protocol(self) -> str:
+        return protocol_of(self.request_type)
+
+    def add_stream(self, context: dict) -> None:
+        self.messages += int(context.get("messages") or 0)
+        gaps = context.get("gaps_ms")
+        if gaps:
+            if self.gaps is None:
+                self.gaps = new_histogram()
+            for gap in gaps:
+                self.gaps.record_value(to_us(gap))
+
+    def add(self, response_time_ms: float | None, exception: BaseException | str | None) -> int | None:
+        """Count one request; returns its time in µs (None when it had no reply) for the windows."""
+        self.requests += 1
+        if exception is not None:
+            self.failures += 1
+            kind = failure_type(exception)
+            self.failures_by_type[kind] = self.failures_by_type.get(kind, 0) + 1
+        if response_time_ms is None:
+            self.no_reply += 1
+            return None
+        value = to_us(response_time_ms)
+        self.histogram.record_value(value)
+        self.total_ms += response_time_ms
+        if self.min_ms is None or response_time_ms < self.min_ms:
+            self.min_ms = response_time_ms
+        if self.max_ms is None or response_time_ms > self.max_ms:
+            self.max_ms = response_time_ms
+        return value
+
+    def merge(self, other: EndpointRecord) -> None:
+        """Add ``other`` (the same row measured elsewhere or later): every figure stays exact."""
+        self.histogram.add(other.histogram)
+        self.requests += other.requests
+        self.failures += other.failures
+        self.no_reply += other.no_reply
+        self.total_ms += other.total_ms
+        mins = [m for m in (self.min_ms, other.min_ms) if m is not None]
+        maxs = [m for m in (self.max_ms, other.max_ms) if m is not None]
+        self.min_ms, self.max_ms = (min(mins) if mins else None), (max(maxs) if maxs else None)
+        for kind, n in other.failures_by_type.items():
+            self.failures_by_type[kind] = self.failures_by_type.get(kind, 0) + n
+        self.messages += other.messages
+        self.gaps = summed(self.gaps, other.gaps)
+        self.corrected = summed(self.corrected, other.corrected)
+        merge_by_key(self.windows, other.windows)
+
+
+class Recorder:
+    """All rows of a run plus per-second windows of all requests, keyed by epoch second."""
+
+    def __init__(
+        self, clock: Callable[[], float] = time.time, lateness: Callable[[], float | None] | None = None
+    ) -> None:
+        self.clock = clock
+        self.lateness = lateness  # paced load: the lateness (ms) of the calling iteration, for corrected times
+        self.endpoints: dict[tuple[str, str], EndpointRecord] = {}
+        self.seconds: dict[int, Window] = {}
+
+    def record(
+        self,
+        request_type: str,
+        name: str,
+        response_time: float | None,
+        response_length: int = 0,
+        exception: BaseException | str | None = None,
+        context: dict | None = None,
+        **_: object,
+    ) -> None:
+        """Listener for Locust's ``request`` event (same keyword arguments)."""
+        now = self.clock()
+        key = (request_type, name)
+        entry = self.endpoints.get(key)
+        if entry is None:
+            entry = self.endpoints[key] = EndpointRecord(request_type, name)
+        value = entry.add(response_time, exception)
+        if self.lateness is not None and response_time is not None:
+            late = self.lateness()
+            if late is not None:
+                if entry.corrected is None:
+                    entry.corrected = new_histogram()
+                entry.corrected.record_value(to_us(response_time + late))
+        if context and "messages" in context:
+            entry.add_stream(context)
+        failed = exception is not None
+        bucket = int(now // ENDPOINT_BUCKET_S)
+        window = entry.windows.get(bucket)
+        if window is None:
+            window = entry.windows[bucket] = Window()
+        window.add(value, failed)
+        if is_facet(request_type):
+            return  # the whole stream is reported too: count it once in the run's windows
+        second = int(now)
+        window = self.seconds.get(second)
+        if window is None:
+            window = self.seconds[second] = Window()
+        window.add(value, failed)
+
+    def merge(self, other: Recorder) -> None:
+        """Add everything ``other`` recorded (a worker's delta) into this recorder, exactly."""
+        merge_by_key(self.endpoints, other.endpoints)
+        merge_by_key(self.seconds, other.seconds)
+
+    def take(self) -> Recorder:
+        """Everything since the last take, as a recorder of its own; this one starts afresh (workers)."""
+        delta = Recorder(self.clock, self.lateness)
+        delta.endpoints, delta.seconds = self.endpoints, self.seconds
+        self.endpoints, self.seconds = {}, {}
+        return delta
+
+    def drain_seconds(self, before: int) -> list[tuple[int, Window]]:
+        """The per-second windows of seconds before ``before`` (epoch), oldest first; forgets them."""
+        done = sorted(s for s in self.seconds if s < before)
+        return [(s, self.seconds.pop(s)) for s in done]
+
+    def drain_endpoint_buckets(self, before: int) -> dict[int, dict[str, Window]]:
+        """Per bucket (epoch // 5) before ``before``: each endpoint's window; forgets them."""
+        out: dict[int, dict[str, Window]] = {}
+        for entry in self.endpoints.values():
+            for bucket in [b for b in entry.windows if b < before]:
+                out.setdefault(bucket, {})[entry.key] = entry.windows.pop(bucket)
+        return dict(sorted(out.items()))
+
+    def totals(self) -> dict[str, Any]:
+        """Requests and failures so far, facet rows left out (they are no extra requests)."""
+        counted = [r for r in self.endpoints.values() if not is_facet(r.request_type)]
+        return {"requests": sum(r.requests for r in counted), "failures": sum(r.failures for r in counted)}

@@ -1,0 +1,108 @@
+"""``python run_load_tests.py``: parse flags, resolve settings, run, and turn user mistakes into one line.
+
+Exit codes: 0 passed, 1 thresholds failed, 2 usage/config/target error, 3 no summary produced,
+4 invalid run,
+130/143 interrupted (partial reports written).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from load_tests.core.errors import HarnessError, OneLineArgumentParser, UsageError
+from load_tests.core.scenarios import Scenario, format_duration
+from load_tests.launch.catalogue import ALL, TEST_TYPES
+from load_tests.launch.locust_launcher import run
+from load_tests.launch.series import dry_run_series, run_series
+from load_tests.launch.settings import load_settings
+
+
+def build_parser() -> OneLineArgumentParser:
+    parser = OneLineArgumentParser(
+        prog="run_load_tests.py",
+        description="Load-test an AI service over HTTP/REST, WebSocket, Socket.IO and gRPC with Locust.",
+        epilog="Exit codes: 0 passed, 1 thresholds failed, 2 usage/config/target error, 3 no summary, "
+        "4 invalid run (generator saturated, rate not achieved), 130/143 interrupted. Environment: "
+        "LOADTEST_SCENARIO, LOADTEST_TEST_TYPE, LOADTEST_HOST, LOADTEST_USERS, LOADTEST_SPAWN_RATE, "
+        "LOADTEST_DURATION, LOADTEST_OUTPUT_DIR, LOADTEST_CONFIG, LOADTEST_WORKERS, LOADTEST_TARGET_PID, "
+        "LOADTEST_METRICS_URL, LOADTEST_RATE, LOADTEST_MAX_USERS.",
+    )
+    parser.add_argument("--scenario", help="scenario name (default from config: smoke); see --list-scenarios")
+    parser.add_argument("--test-type", help=f"{', '.join([*TEST_TYPES, ALL])}, or a comma list (default all)")
+    parser.add_argument("--host", help="base URL of the service (default: start the bundled reference target)")
+    parser.add_argument("--grpc-target", help="host:port of the gRPC service (default: config, or the bundled target)")
+    parser.add_argument("--config", help="YAML config file (default load_tests/config/load_test_config.yaml)")
+    parser.add_argument("--output-dir", help="where reports go: <dir>/<scenario>/<timestamp>/ (default reports)")
+    parser.add_argument("--tags", nargs="+", help="run only tasks with these tags (e.g. predict chat)")
+    parser.add_argument("--exclude-tags", nargs="+", help="skip tasks with these tags")
+    parser.add_argument("--users", help="override the peak number of users (stages scale with it)")
+    parser.add_argument("--spawn-rate", help="override the spawn rate (users per second)")
+    parser.add_argument("--duration", help="override the duration, e.g. 30s, 5m (stages scale with it)")
+    parser.add_argument("--rate", help="open-model load: start this many iterations per second (constant arrival rate)")
+    parser.add_argument("--max-users", help="arrival-rate load: the pool of users running the iterations")
+    parser.add_argument("--workers", help="run on Locust's master/worker engine with N local worker processes")
+    parser.add_argument(
+        "--master",
+        action="store_true",
+        help="be the master of a run across machines, expecting --workers N (default 1) workers",
+    )
+    parser.add_argument("--worker", action="store_true", help="join a master on another machine (--master-host)")
+    parser.add_argument("--master-host", help="with --worker: the host running --master")
+    parser.add_argument("--master-port", help="the master's port (default 5557)")
+    parser.add_argument("--target-pid", help="sample this process's CPU/RSS as the target's (same host)")
+    parser.add_argument("--metrics-url", help="scrape this Prometheus /metrics URL during the run")
+    parser.add_argument(
+        "--web-ui",
+        action="store_true",
+        help="run with Locust's web UI to watch (the run still starts and ends by itself)",
+    )
+    parser.add_argument("--web-host", help="with --web-ui: the address it listens on (default 127.0.0.1 only)")
+    parser.add_argument("--web-port", help="with --web-ui: its port (default 8089)")
+    parser.add_argument("--repeat", help="run the scenario N times and report the spread of every figure")
+    parser.add_argument(
+        "--matrix",
+        action="store_true",
+        help="run every combination of the config's matrix: section, with one combined report",
+    )
+    parser.add_argument("--list-scenarios", action="store_true", help="print the scenario catalogue and exit")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and the Locust command, run nothing")
+    return parser
+
+
+def _catalogue_line(s: Scenario) -> str:
+    rates = sorted({stage.spawn_rate for stage in s.stages})
+    rate = "/".join(f"{r:g}" for r in rates)
+    duration = format_duration(s.duration_s)
+    return f"  {s.name:<14} {s.peak_users:>6} {rate:>8} {duration:>9} {len(s.stages):>6}  {s.description}"
+
+
+def _repeat(value: str | None) -> int:
+    if value is None:
+        return 1
+    try:
+        repeat = int(value)
+    except ValueError:
+        raise UsageError(f"--repeat: {value!r} is not a whole number") from None
+    if not 1 <= repeat <= 100:
+        raise UsageError(f"--repeat: must be between 1 and 100, got {repeat}")
+    return repeat
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        settings = load_settings(vars(args))
+        if args.list_scenarios:
+            print(f"  {'scenario':<14} {'users':>6} {'spawn/s':>8} {'duration':>9} {'stages':>6}  description")
+            for scenario in settings.scenarios.values():
+                print(_catalogue_line(scenario))
+            return 0
+        repeat = _repeat(args.repeat)
+        if args.matrix and args.dry_run:
+            return dry_run_series(vars(args))
+        if (repeat > 1 or args.matrix) and not args.dry_run:
+            return run_series(vars(args), repeat, args.matrix)
+        return run(settings, dry_run=args.dry_run)
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code

@@ -1,0 +1,379 @@
+"""Run one load test: start the bundled target if needed, launch Locust, collect the verdict.
+
+Locust runs as a child process (it monkey-patches whatever imports it) in its own session, so a
+Ctrl-C reaches this process first: we forward SIGINT to Locust (the path on which Locust still writes
+its HTML report and our listener its summary), wait for it, and only then stop the target. A second
+Ctrl-C kills Locust at once.
+
+Distributed runs use Locust's own master/worker engine: ``--workers N`` starts the Locust process as
+``--master`` on a free loopback port plus N ``--worker`` processes; ``--master`` / ``--worker`` are
+the two halves of a run across machines (see docs/distributed.md).
+
+Exit codes: 0 thresholds passed, 1 thresholds failed, 2 usage/config/target error, 4 the run is
+invalid (generator saturated or arrival rate not achieved: see load_tests/core/validity.py), 3 the run produced
+no summary (a bug or a crash: see the log above), 130/143 interrupted by SIGINT/SIGTERM (reports of
+the partial run are still written).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+from load_tests.core.datasets import load_audio_samples, load_feature_rows
+from load_tests.core.errors import ConfigError, Interrupted
+from load_tests.core.plan import PLAN_ENV, RunPlan, new_timestamp, plan_from_settings, unique_run_dir
+from load_tests.core.scenarios import format_duration
+from load_tests.core.scripted import check_protos
+from load_tests.core.validity import EXIT_INVALID
+from load_tests.engine.resources import DEFAULT_TARGET_METRICS
+from load_tests.launch.catalogue import SHAPE_FILE
+from load_tests.launch.settings import Services, Settings
+from load_tests.reference_service.launcher import TargetInfo, TargetProcess, die_with_parent, wait_until_reachable
+
+EXIT_PASSED, EXIT_FAILED, EXIT_NO_SUMMARY = 0, 1, 3  # 2 (usage) comes from HarnessError.exit_code
+INTERRUPT_GRACE_S = 60.0
+WORKER_WAIT_S = 60.0  # a master gives up (no summary, exit 3) when its workers have not all joined by then
+WORKER_EXIT_GRACE_S = 15.0
+WEB_UI_LINGER_S = 10  # --web-ui: seconds the final figures stay up in the browser before Locust quits
+
+
+def _user_classes(settings: Settings) -> list[str]:
+    profile = settings.scenario.profile
+    classes = [c for t in settings.test_types for c in (t.users.get(profile) or t.users["normal"])]
+    scripted = settings.scripted
+    present = {"ScriptedWebSocketUser": scripted.websocket, "ScriptedSocketIOUser": scripted.socketio,
+               "ScriptedGrpcUser": scripted.grpc}  # fmt: skip
+    return [c for c in classes if present.get(c, True)]
+
+
+def _files(settings: Settings) -> str:
+    return ",".join([str(t.path) for t in settings.test_types] + [str(SHAPE_FILE)])
+
+
+def locust_command(settings: Settings, plan: RunPlan, run_dir: Path, master_port: int | None = None) -> list[str]:
+    """The ``locust`` command line for this run (headless, scenario shape, our reports); with
+    ``master_port`` the process is a Locust master expecting ``settings.distribution.workers``."""
+    ts = plan.timestamp
+    # user classes right after -f: Locust's --tags takes every word after it, class names included
+    cmd = [
+        sys.executable, "-m", "locust", "-f", _files(settings), *_user_classes(settings), "--headless",
+        "--host", plan.services["rest_url"] or "http://127.0.0.1",
+        "--html", str(run_dir / f"locust_builtin_{ts}.html"),
+        "--csv", str(run_dir / f"locust_{ts}"), "--csv-full-history",
+        "--only-summary", "--loglevel", "INFO", "--stop-timeout", f"{settings.stop_timeout_s:g}",
+    ]  # fmt: skip
+    if settings.web_ui is not None:  # watch it in a browser; it still starts and quits by itself
+        host, port = settings.web_ui
+        cmd[cmd.index("--headless")] = "--autostart"
+        cmd += ["--autoquit", str(WEB_UI_LINGER_S), "--web-host", host, "--web-port", str(port)]
+    if master_port is not None:
+        dist = settings.distribution
+        bind = "0.0.0.0" if dist.mode == "master" else "127.0.0.1"  # remote workers must reach it
+        cmd += ["--master", "--master-bind-host", bind, "--master-bind-port", str(master_port),
+                "--expect-workers", str(dist.workers), "--expect-workers-max-wait", f"{WORKER_WAIT_S:g}"]  # fmt: skip
+    if settings.tags:
+        cmd += ["--tags", *settings.tags]
+    if settings.exclude_tags:
+        cmd += ["--exclude-tags", *settings.exclude_tags]
+    return cmd
+
+
+def worker_command(settings: Settings, master_host: str, master_port: int) -> list[str]:
+    """A Locust worker joining ``master_host:master_port`` (the master picks users, shape and tags)."""
+    return [sys.executable, "-m", "locust", "-f", _files(settings), "--worker", "--master-host", master_host,
+            "--master-port", str(master_port), "--loglevel", "WARNING", *_user_classes(settings)]  # fmt: skip
+
+
+def _check_data(settings: Settings) -> None:
+    """Fail before starting anything when a data file or a .proto is missing or bad (one-line ConfigError)."""
+    load_feature_rows(settings.features_csv)
+    load_audio_samples(settings.audio_dir)
+    if any(t.name == "scripted" for t in settings.test_types):
+        check_protos(settings.scripted, Path("."))
+
+
+_HOW = {
+    "rest": "--host or services.rest.url",
+    "websocket": "--host or services.websocket.url",
+    "socketio": "--host or services.socketio.url",
+    "grpc": "--grpc-target or services.grpc.target",
+}
+
+
+def _check_reachable(services: Services, settings: Settings) -> None:
+    """Every chosen test type knows where its service is, and something listens there."""
+    for test_type in settings.test_types:
+        if test_type.name == "scripted":
+            continue  # each entry names its own URL, or uses the services above
+        url = services.address_of(test_type.name)
+        if not url:
+            raise ConfigError(f"test type {test_type.name}: no address for its service (give {_HOW[test_type.name]})")
+        wait_until_reachable(url, timeout=5.0)
+
+
+class _Signals:
+    """Who handles SIGINT/SIGTERM in the runner, phase by phase (Locust's phase: _LocustProcess).
+
+    Before Locust starts a signal is noted, and :meth:`check` turns it into Interrupted (one line,
+    exit 130/143) at the next safe point; the ExitStack then stops a bundled target that is starting
+    or ready. (Raising from the handler itself is not safe: it can land inside the fork of a child
+    process, where Python swallows it, and the run went on as if nothing happened.) After Locust has
+    ended the reports are written and only the target's stop is left, so signals are ignored.
+    """
+
+    STOPPING = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.previous = {s: signal.getsignal(s) for s in self.STOPPING}
+        self.pending: int | None = None
+
+    def __enter__(self) -> _Signals:
+        for s in self.STOPPING:
+            signal.signal(s, self._note)
+        return self
+
+    def _note(self, signum: int, _frame: FrameType | None) -> None:
+        if self.pending is None:
+            self.pending = signum
+
+    def check(self) -> None:
+        if self.pending is not None:
+            raise Interrupted(self.pending)
+
+    def ignore(self) -> None:
+        for s in self.STOPPING:
+            signal.signal(s, signal.SIG_IGN)
+
+    def __exit__(self, *_: object) -> None:
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
+
+
+class _LocustProcess:
+    """The Locust child, with SIGINT/SIGTERM forwarded as SIGINT (second signal: kill)."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str]) -> None:
+        self.cmd, self.env = cmd, env
+        self.signals: list[int] = []
+        self.signalled_at = 0.0
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def _forward(self, signum: int, _frame: FrameType | None) -> None:
+        self.signals.append(signum)
+        if len(self.signals) == 1:
+            self.signalled_at = time.monotonic()
+            print(f"\nStopping the load test ({signal.Signals(signum).name}); writing reports...", flush=True)
+        self._pass_on()
+
+    def _pass_on(self) -> None:
+        """First signal: SIGINT to Locust (it stops and reports); a second one kills it."""
+        if self.process is None or not self.signals:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            if len(self.signals) == 1:
+                self.process.send_signal(signal.SIGINT)
+            else:
+                self.process.kill()
+
+    def run(self, on_start: Callable[[], None] | None = None) -> int:
+        self.process = None
+        previous = {s: signal.signal(s, self._forward) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self.process = subprocess.Popen(self.cmd, env=self.env, start_new_session=True, preexec_fn=die_with_parent)
+            self._pass_on()  # a signal that came while it was being started
+            if on_start is not None:
+                on_start()
+            while True:
+                try:
+                    return self.process.wait(timeout=0.5)
+                except subprocess.TimeoutExpired:
+                    if self.signals and time.monotonic() - self.signalled_at > INTERRUPT_GRACE_S:
+                        self.process.kill()
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+
+def describe_plan(settings: Settings, cmd: list[str] | None, out: TextIO) -> None:
+    s = settings.scenario
+    print(f"Scenario {s.name}: {s.description}".rstrip(": "), file=out)
+    previous = 0
+    for i, stage in enumerate(s.stages, start=1):
+        print(
+            f"  stage {i}: {previous} -> {stage.users} users at {stage.spawn_rate:g}/s, "
+            f"{format_duration(stage.duration_s)} (profile {s.profile})",
+            file=out,
+        )
+        previous = stage.users
+    print(f"  total {format_duration(s.duration_s)}, peak {s.peak_users} users", file=out)
+    print(f"Test types: {', '.join(t.name for t in settings.test_types)}", file=out)
+    for name in settings.skipped_test_types:
+        print(f"  skipped {name}: no address for its service (give {_HOW[name]})", file=out)
+    svc = settings.services
+    if svc.needs_bundled_target:
+        print("Target: the bundled reference target, started on free ports", file=out)
+    else:
+        print(f"Target: rest={svc.rest_url} websocket={svc.websocket_url} socketio={svc.socketio_url} "
+              f"grpc={svc.grpc_target}", file=out)  # fmt: skip
+    print(f"Reports: {settings.output_dir / s.name}/<timestamp>/", file=out)
+    if cmd:
+        print("Locust: " + " ".join(cmd), file=out)
+
+
+class _LocalWorkers:
+    """The N ``--worker`` processes of ``--workers N``; stopped (at worst killed) when the run ends."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str], count: int, out: TextIO) -> None:
+        self.cmd, self.env, self.count, self.out = cmd, env, count, out
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> None:
+        for n in range(1, self.count + 1):
+            process = subprocess.Popen(self.cmd, env=self.env, start_new_session=True, preexec_fn=die_with_parent)
+            self.processes.append(process)
+            print(f"Locust worker {n} of {self.count} started (pid {process.pid})", file=self.out, flush=True)
+
+    def __enter__(self) -> _LocalWorkers:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        deadline = time.monotonic() + WORKER_EXIT_GRACE_S  # the master tells them to quit; wait for that
+        for process in self.processes:
+            try:
+                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _bundled_resources(settings: Settings, info: TargetInfo) -> dict[str, Any]:
+    """Sample the bundled target's process and its /metrics unless the config says otherwise."""
+    resources = dict(settings.resources)
+    if not resources.get("target_pid"):
+        resources["target_pid"] = info.pid
+    if not resources.get("metrics_url"):
+        resources["metrics_url"] = f"{info.http_url}/metrics"
+        resources["metrics"] = resources.get("metrics") or list(DEFAULT_TARGET_METRICS)
+    return resources
+
+
+def _run_worker(settings: Settings, out: TextIO) -> int:
+    """``--worker``: join a master on another machine; it decides users, shape, tags and reports."""
+    dist = settings.distribution
+    assert dist.master_host is not None
+    _check_reachable(settings.services, settings)
+    with tempfile.TemporaryDirectory(prefix="load_tests_worker_") as tmp:
+        plan = plan_from_settings(settings, Path(tmp), new_timestamp(), with_scenario=True, from_runner=True)
+        plan_path = Path(tmp) / "run_plan.json"
+        plan.write(plan_path)
+        print(f"Joining the Locust master at {dist.master_host}:{dist.master_port} as a worker "
+              f"(test types {', '.join(t.name for t in settings.test_types)})", file=out, flush=True)  # fmt: skip
+        code = _LocustProcess(worker_command(settings, dist.master_host, dist.master_port),
+                              {**os.environ, PLAN_ENV: str(plan_path)}).run()  # fmt: skip
+    print(f"Worker finished (Locust exit code {code})", file=out, flush=True)
+    return EXIT_PASSED if code == 0 else EXIT_NO_SUMMARY
+
+
+def run(
+    settings: Settings, *, dry_run: bool = False, out: TextIO = sys.stdout, run_dirs: list[Path] | None = None
+) -> int:
+    """Run the load test ``settings`` describe and return the exit code; ``run_dirs`` gets its report folder."""
+    _check_data(settings)
+    dist = settings.distribution
+    if dist.mode == "worker":
+        if dry_run:
+            print("Locust worker: " + " ".join(worker_command(settings, dist.master_host or "", dist.master_port)),
+                  file=out)  # fmt: skip
+            return EXIT_PASSED
+        return _run_worker(settings, out)
+    timestamp = new_timestamp()
+    run_dir = unique_run_dir(settings.output_dir.resolve(), settings.scenario.name, timestamp)
+    master_port = {"local": None, "master": dist.master_port}.get(dist.mode, 0)
+    if dry_run:
+        plan = plan_from_settings(settings, run_dir, timestamp, with_scenario=True, from_runner=True)
+        describe_plan(settings, locust_command(settings, plan, run_dir, master_port), out)
+        if dist.mode == "workers":
+            print(f"Locust workers ({dist.workers}): " + " ".join(worker_command(settings, "127.0.0.1", 0)), file=out)
+        return EXIT_PASSED
+    describe_plan(settings, None, out)
+    api_key = os.environ.get(settings.services.api_key_env) or None
+    with contextlib.ExitStack() as stack:
+        signals = stack.enter_context(_Signals())  # entered first, so restored last
+        services = settings.services
+        if services.needs_bundled_target:
+            print("Starting the bundled reference target...", file=out, flush=True)
+            info = stack.enter_context(TargetProcess(api_key=api_key))
+            services = replace(services, rest_url=info.http_url, websocket_url=info.ws_url,
+                               socketio_url=info.http_url, grpc_target=info.grpc_target)  # fmt: skip
+            settings = replace(settings, resources=_bundled_resources(settings, info))
+            print(f"Target ready: {info.http_url} (gRPC {info.grpc_target}, pid {info.pid})", file=out, flush=True)
+        else:
+            _check_reachable(services, settings)
+        settings = replace(settings, services=services)
+        signals.check()  # a Ctrl-C while the target started: stop here, before any report folder
+        run_dir.mkdir(parents=True)
+        if run_dirs is not None:
+            run_dirs.append(run_dir)
+        plan = plan_from_settings(settings, run_dir, timestamp, with_scenario=True, from_runner=True)
+        plan_path = run_dir / "run_plan.json"
+        plan.write(plan_path)
+        env = {**os.environ, PLAN_ENV: str(plan_path)}
+        if master_port == 0:
+            master_port = _free_port()
+        signals.check()
+        locust = _LocustProcess(locust_command(settings, plan, run_dir, master_port), env)
+        local_workers = dist.workers if dist.mode == "workers" else 0
+        worker_cmd = worker_command(settings, "127.0.0.1", master_port or 0)
+        workers = stack.enter_context(_LocalWorkers(worker_cmd, env, local_workers, out))
+        if settings.web_ui is not None:
+            host, port = settings.web_ui
+            print(f"Locust web UI: http://{'[' + host + ']' if ':' in host else host}:{port}/", file=out, flush=True)
+        if dist.mode == "master":
+            print(f"Locust master listening on port {master_port}: start {dist.workers} worker(s) with "
+                  f"`python run_load_tests.py --worker --master-host THIS_HOST --master-port {master_port} "
+                  "--host ... --test-type ...`", file=out, flush=True)  # fmt: skip
+        locust_code = locust.run(on_start=workers.start)
+        signals.ignore()
+    return _conclude(run_dir, timestamp, locust_code, locust.signals, out)
+
+
+def _conclude(run_dir: Path, timestamp: str, locust_code: int, signals: list[int], out: TextIO) -> int:
+    summary_json = run_dir / f"locust_report_{timestamp}.json"
+    summary_txt = run_dir / "analysis" / "summary.txt"
+    if summary_txt.exists() and summary_json.exists():
+        print("\n" + summary_txt.read_text(encoding="utf-8"), file=out)
+        print(f"Reports written to {run_dir}:", file=out)
+        for path in sorted(p for p in run_dir.rglob("*") if p.is_file()):
+            print(f"  {path.relative_to(run_dir)}", file=out)
+    elif signals:
+        name = signal.Signals(signals[0]).name
+        print(f"error: interrupted by {name} before the load test started: nothing was measured", file=sys.stderr)
+        return 128 + signals[0]
+    else:
+        print(
+            f"error: the load test wrote no summary (Locust exit code {locust_code}); see the log above",
+            file=sys.stderr,
+        )
+        return EXIT_NO_SUMMARY
+    if signals:
+        print(f"Interrupted by {signal.Signals(signals[0]).name}: the reports above cover the partial run.", file=out)
+        return 128 + signals[0]
+    return locust_code if locust_code in (EXIT_PASSED, EXIT_FAILED, EXIT_INVALID) else EXIT_NO_SUMMARY

@@ -1,0 +1,132 @@
+"""``python -m load_tests.reference_service``: start the reference target and print one JSON line when ready.
+
+The ready line (``{"event": "ready", "pid": ..., "http_port": ..., "grpc_port": ..., ...}``) lets a
+runner or a test start it on port 0 and learn where it listens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+from load_tests.core.errors import OneLineArgumentParser, UsageError
+from load_tests.reference_service.faults import (
+    DEFAULT_SERVICE_TIMES,
+    OPERATIONS,
+    PROTOCOLS,
+    parse_faults,
+    parse_service_time,
+)
+from load_tests.reference_service.server import TargetOptions, print_ready, serve
+
+API_KEY_ENV = "LOAD_TARGET_API_KEY"
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+
+
+def parse_options(argv: list[str] | None = None) -> TargetOptions:
+    parser = OneLineArgumentParser(prog="python -m load_tests.reference_service", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--http-port", type=int, default=8000, help="HTTP/WebSocket/Socket.IO port, 0 = free port")
+    parser.add_argument("--grpc-port", type=int, default=50051, help="gRPC port, 0 = free port")
+    parser.add_argument("--api-key", help=f"require this key on every protocol (or set {API_KEY_ENV})")
+    parser.add_argument("--error-rate", type=float, default=0.0, help="fraction of calls that fail (0..1)")
+    parser.add_argument("--extra-delay-ms", type=float, default=0.0, help="delay added to every call")
+    parser.add_argument(
+        "--drop-rate", type=float, default=0.0, help="fraction of WebSocket/Socket.IO messages that drop the connection"
+    )
+    parser.add_argument(
+        "--malformed-rate", type=float, default=0.0,
+        help="fraction of replies cut short: bad JSON (HTTP), truncated frames (WebSocket, Socket.IO acks), "
+        "undecodable protobuf (gRPC)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--reset-rate", type=float, default=0.0,
+        help="fraction of HTTP requests and WebSocket/Socket.IO messages answered by a TCP reset",
+    )  # fmt: skip
+    parser.add_argument(
+        "--overload-above", type=int, default=0,
+        help="a call arriving while N calls (all protocols) are being served fails, as a saturated service (0: off)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--fault-operations", help=f"limit faults to these operations (comma list of {','.join(sorted(OPERATIONS))})"
+    )
+    parser.add_argument(
+        "--fault-protocols", help=f"limit faults to these protocols (comma list of {','.join(sorted(PROTOCOLS))})"
+    )
+    parser.add_argument(
+        "--service-time",
+        action="append",
+        default=[],
+        metavar="OP=MS[:JITTER]",
+        help="simulated service time of an operation, repeatable (e.g. predict=20:5)",
+    )
+    parser.add_argument("--db-pool-size", type=int, default=20, help="simulated DB connection pool size")
+    parser.add_argument("--seed", type=int, help="seed for jitter and fault draws (repeatable runs)")
+    parser.add_argument("--tls-cert", help="PEM certificate: serve HTTPS/WSS and gRPC over TLS (with --tls-key)")
+    parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    parser.add_argument("--access-log", action="store_true", help="log every HTTP request (off: it costs throughput)")
+    args = parser.parse_args(argv)
+
+    for flag, port in (("--http-port", args.http_port), ("--grpc-port", args.grpc_port)):
+        if not 0 <= port <= 65535:
+            raise UsageError(f"{flag}: {port} is not a port (0..65535)")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise UsageError("--tls-cert and --tls-key go together")
+    for flag, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):
+        if path and not os.path.isfile(path):
+            raise UsageError(f"{flag}: file not found: {path}")
+    if args.db_pool_size < 1:
+        raise UsageError(f"--db-pool-size: must be at least 1, got {args.db_pool_size}")
+    try:
+        faults = parse_faults(
+            {
+                "error_rate": args.error_rate,
+                "extra_delay_ms": args.extra_delay_ms,
+                "drop_rate": args.drop_rate,
+                "malformed_rate": args.malformed_rate,
+                "reset_rate": args.reset_rate,
+                "overload_above": args.overload_above,
+                "operations": _csv(args.fault_operations),
+                "protocols": _csv(args.fault_protocols),
+            }
+        )
+        times = dict(DEFAULT_SERVICE_TIMES)
+        for spec in args.service_time:
+            name, base, jitter = parse_service_time(spec)
+            times[name] = (base, jitter)
+    except ValueError as exc:
+        raise UsageError(f"python -m load_tests.reference_service: {exc}") from exc
+    return TargetOptions(
+        host=args.host,
+        http_port=args.http_port,
+        grpc_port=args.grpc_port,
+        api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
+        faults=faults,
+        service_times=times,
+        db_pool_size=args.db_pool_size,
+        seed=args.seed,
+        access_log=args.access_log,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        options = parse_options(argv)
+        asyncio.run(serve(options, print_ready))
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except OSError as exc:
+        print(f"error: cannot start the target: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,261 @@
+"""HTTP and WebSocket side of the target: a small "AI gateway" on FastAPI.
+
+Every endpoint counts itself under its path (``/v1/chat (stream)`` for streamed chat) so the
+harness's per-endpoint figures can be checked against ``GET /metrics`` one for one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+
+from load_tests.reference_service import model
+from load_tests.reference_service.faults import InjectedFault
+from load_tests.reference_service.service import LOOPBACK, Service
+from load_tests.reference_service.websocket_chat import serve_websocket
+
+HTTP = "http"
+# Liveness and scraping stay open when an API key is set, as load balancers and Prometheus expect.
+OPEN_PATHS = frozenset({"/health", "/metrics"})
+MAX_TOKENS = 2048
+
+
+class PredictBody(BaseModel):
+    features: list[float] | None = None
+    rows: list[list[float]] | None = None
+
+
+class EvaluateRow(BaseModel):
+    features: list[float]
+    label: str
+
+
+class EvaluateBody(BaseModel):
+    rows: list[EvaluateRow] = Field(min_length=1)
+
+
+class ChatMessage(BaseModel):
+    role: str = "user"
+    content: str
+
+
+class ChatBody(BaseModel):
+    messages: list[ChatMessage] = Field(min_length=1)
+    max_tokens: int = Field(default=16, ge=1, le=MAX_TOKENS)
+    stream: bool = False
+
+
+class GenerateBody(BaseModel):
+    prompt: str
+    max_tokens: int = Field(default=32, ge=1, le=MAX_TOKENS)
+
+
+class TtsBody(BaseModel):
+    text: str = Field(min_length=1, max_length=5000)
+    voice: str = "default"
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _injected() -> JSONResponse:
+    return _error(500, "injected fault")
+
+
+async def _uploaded_wav(request: Request) -> bytes:
+    """The WAV a caller sent, as a multipart ``file`` field or as a raw ``audio/wav`` body."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise model.BadInput("multipart body needs a 'file' field with a WAV file")
+        return await upload.read()
+    return await request.body()
+
+
+def create_http_app(service: Service) -> FastAPI:
+    """The FastAPI app with every HTTP endpoint and the ``/ws/chat`` WebSocket."""
+    app = FastAPI(title="load_tests reference target", docs_url=None, redoc_url=None)
+    call = service.call
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        await call(HTTP, "/health", "health")
+        return {"status": "ok"}
+
+    @app.get("/model-info")
+    async def model_info() -> dict[str, Any]:
+        await call(HTTP, "/model-info", "model_info")
+        return model.MODEL_INFO
+
+    @app.post("/predict")
+    async def predict(request: Request) -> Response:
+        try:
+            await call(HTTP, "/predict", "predict", db=True)
+        except InjectedFault:
+            return _injected()
+        try:
+            if request.headers.get("content-type", "").startswith("application/json"):
+                body = PredictBody.model_validate_json(await request.body())
+                if body.rows is not None:
+                    predictions = [model.classify(r) for r in body.rows]
+                    return JSONResponse({"predictions": [{"label": lb, "probabilities": p} for lb, p in predictions]})
+                label, probabilities = model.classify(body.features or [])
+                return JSONResponse({"label": label, "probabilities": probabilities, "model": "classifier"})
+            pcm, rate = model.read_wav(await _uploaded_wav(request))
+            label, probabilities = model.classify_audio(pcm, rate)
+            return JSONResponse({"label": label, "probabilities": probabilities, "model": "audio-classifier"})
+        except (model.BadInput, ValueError) as exc:
+            service.telemetry.error(HTTP, "/predict", "bad_request")
+            return _error(400, str(exc).splitlines()[0])
+
+    @app.post("/evaluate")
+    async def evaluate(body: EvaluateBody) -> Response:
+        try:
+            await call(HTTP, "/evaluate", "evaluate", db=True)
+        except InjectedFault:
+            return _injected()
+        confusion: dict[str, dict[str, int]] = {}
+        correct = 0
+        try:
+            for row in body.rows:
+                predicted, _ = model.classify(row.features)
+                correct += predicted == row.label
+                confusion.setdefault(row.label, {}).setdefault(predicted, 0)
+                confusion[row.label][predicted] += 1
+        except model.BadInput as exc:
+            service.telemetry.error(HTTP, "/evaluate", "bad_request")
+            return _error(400, str(exc))
+        n = len(body.rows)
+        return JSONResponse({"count": n, "correct": correct, "accuracy": correct / n, "confusion": confusion})
+
+    @app.post("/v1/chat")
+    async def chat(body: ChatBody) -> Response:
+        endpoint = "/v1/chat (stream)" if body.stream else "/v1/chat"
+        try:
+            await call(HTTP, endpoint, "chat")
+        except InjectedFault:
+            return _injected()
+        tokens = model.tokens_for(body.messages[-1].content, body.max_tokens)
+        chat_id = uuid.uuid4().hex
+        if not body.stream:
+            return JSONResponse(
+                {"id": chat_id, "message": {"role": "assistant", "content": " ".join(tokens)}, "tokens": len(tokens)}
+            )
+
+        async def events() -> AsyncIterator[bytes]:
+            for i, token in enumerate(tokens):
+                if i:
+                    await service.work.token_gap()
+                yield f"data: {json.dumps({'id': chat_id, 'index': i, 'token': token})}\n\n".encode()
+            service.telemetry.stream_messages(HTTP, endpoint, len(tokens))
+            yield f"event: done\ndata: {json.dumps({'id': chat_id, 'tokens': len(tokens)})}\n\n".encode()
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    @app.post("/v1/llm/generate")
+    async def generate(body: GenerateBody) -> Response:
+        try:
+            await call(HTTP, "/v1/llm/generate", "llm", db=True)
+        except InjectedFault:
+            return _injected()
+        tokens = model.tokens_for(body.prompt, body.max_tokens)
+        return JSONResponse({"text": " ".join(tokens), "tokens": len(tokens), "finish_reason": "length"})
+
+    @app.post("/v1/tts")
+    async def tts(body: TtsBody) -> Response:
+        try:
+            await call(HTTP, "/v1/tts", "tts")
+        except InjectedFault:
+            return _injected()
+        pcm = model.synthesize_pcm(body.text)
+        return Response(model.wav_bytes(pcm), media_type="audio/wav")
+
+    @app.post("/v1/stt")
+    async def stt(request: Request) -> Response:
+        try:
+            await call(HTTP, "/v1/stt", "stt")
+        except InjectedFault:
+            return _injected()
+        try:
+            pcm, rate = model.read_wav(await _uploaded_wav(request))
+        except model.BadInput as exc:
+            service.telemetry.error(HTTP, "/v1/stt", "bad_request")
+            return _error(400, str(exc))
+        transcript, duration = model.transcribe(pcm, rate)
+        return JSONResponse({"transcript": transcript, "duration_s": round(duration, 3)})
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(service.telemetry.exposition(), media_type="text/plain; version=0.0.4")
+
+    @app.get("/admin/faults")
+    async def get_faults(request: Request) -> Response:
+        if not _from_loopback(request):
+            return _error(403, "admin endpoints accept loopback callers only")
+        return JSONResponse(service.work.as_dict())
+
+    @app.post("/admin/faults")
+    async def set_faults(request: Request) -> Response:
+        if not _from_loopback(request):
+            return _error(403, "admin endpoints accept loopback callers only")
+        try:
+            data = json.loads(await request.body() or b"{}")
+            if not isinstance(data, dict):
+                raise ValueError("body must be a JSON object")
+            service.work.update(data)
+        except ValueError as exc:
+            return _error(400, str(exc))
+        return JSONResponse(service.work.as_dict())
+
+    @app.websocket("/ws/chat")
+    async def ws_chat(websocket: WebSocket) -> None:
+        await serve_websocket(service, websocket)
+
+    return app
+
+
+def _from_loopback(request: Request) -> bool:
+    return request.client is not None and request.client.host in LOOPBACK
+
+
+class ApiKeyMiddleware:
+    """Pure ASGI guard: HTTP calls without the key get 401, WebSockets a 4401 close after an error frame.
+
+    Socket.IO paths pass through: python-socketio refuses them in its own ``connect`` handler, which
+    is how Socket.IO clients expect to be refused.
+    """
+
+    def __init__(self, app: Any, service: Service, socketio_path: str = "/socket.io") -> None:
+        self.app, self.service, self.socketio_path = app, service, socketio_path
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket") or not self.service.api_key:
+            return await self.app(scope, receive, send)
+        path: str = scope.get("path", "")
+        if path in OPEN_PATHS or path.startswith("/admin/") or path.startswith(self.socketio_path):
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        if self.service.authorized(Service.key_from_headers(headers)):
+            return await self.app(scope, receive, send)
+        protocol = "websocket" if scope["type"] == "websocket" else HTTP
+        self.service.telemetry.error(protocol, path, "unauthorized")
+        if scope["type"] == "http":
+            response = _error(401, "missing or invalid API key")
+            return await response(scope, receive, send)
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        await send(
+            {"type": "websocket.send", "text": json.dumps({"type": "error", "code": 401, "error": "unauthorized"})}
+        )
+        await send({"type": "websocket.close", "code": 4401, "reason": "unauthorized"})
+        await asyncio.sleep(0)

@@ -1,0 +1,124 @@
+"""Socket.IO side of the target (python-socketio on the same ASGI app as HTTP).
+
+Events, on the default namespace and on ``/chat``:
+
+- ``ping`` ``{"id": ...}``: answered through the ack with ``{"id": ..., "pong": true}``.
+- ``load_file`` ``{"name": ..., "size": bytes}``: after a simulated load time, the ack carries metadata.
+- ``chat`` ``{"id": ..., "message": ..., "max_tokens": n}``: the ack says ``accepted``, then ``token``
+  events and a ``done`` event follow, each carrying the request id.
+- ``typing`` (any data): counted, never answered (fire-and-forget).
+
+Errors come back as an ack ``{"error": ..., "status": 500}`` (or an ``error`` event for ``chat``).
+The API key is taken from the ``auth`` payload (``{"api_key": ...}``) or the ``X-API-Key`` header.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+
+from load_tests.reference_service import model
+from load_tests.reference_service.faults import InjectedFault
+from load_tests.reference_service.service import Service
+from load_tests.reference_service.wire_faults import malformed_json
+
+PROTOCOL = "socketio"
+NAMESPACES = ("/", "/chat")
+MAX_TOKENS = 2048
+_ERROR = {"error": "injected fault", "status": 500}
+
+
+def create_sio(service: Service) -> socketio.AsyncServer:
+    """A Socket.IO server whose handlers count and fault like every other protocol of the target."""
+    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*", logger=False, engineio_logger=False)
+    telemetry = service.telemetry
+
+    async def dropped(sid: str, namespace: str, operation: str) -> bool:
+        if not service.work.should_drop(PROTOCOL, operation):
+            return False
+        telemetry.connection_dropped(PROTOCOL)
+        await sio.disconnect(sid, namespace=namespace)
+        return True
+
+    def answer(operation: str, value: dict[str, Any]) -> dict[str, Any] | str:
+        """The ack, or (``malformed_rate``) its JSON cut in half, as a broken server would send it."""
+        if service.work.should_malform(PROTOCOL, operation):
+            telemetry.wire_fault(PROTOCOL, "malformed")
+            return malformed_json(value)
+        return value
+
+    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        presented = auth.get("api_key") if isinstance(auth, dict) else None
+        presented = presented or environ.get("HTTP_X_API_KEY")
+        if not service.authorized(presented):
+            telemetry.error(PROTOCOL, "connect", "unauthorized")
+            raise socketio.exceptions.ConnectionRefusedError("unauthorized: missing or invalid API key")
+        telemetry.connection_opened(PROTOCOL)
+
+    async def disconnect(sid: str, *_reason: Any) -> None:
+        telemetry.connection_closed(PROTOCOL)
+
+    async def ping(sid: str, data: Any = None, namespace: str = "/") -> dict[str, Any] | str | None:
+        if await dropped(sid, namespace, "ping"):
+            return None
+        try:
+            await service.call(PROTOCOL, "ping", "ping")
+        except InjectedFault:
+            return _ERROR
+        return answer("ping", {"id": data.get("id") if isinstance(data, dict) else None, "pong": True})
+
+    async def load_file(sid: str, data: Any = None, namespace: str = "/") -> dict[str, Any] | str | None:
+        if await dropped(sid, namespace, "load_file"):
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+            telemetry.request(PROTOCOL, "load_file")
+            telemetry.error(PROTOCOL, "load_file", "bad_request")
+            return {"error": "load_file needs {'name': str, 'size': int}", "status": 400}
+        try:
+            await service.call(PROTOCOL, "load_file", "load_file")
+        except InjectedFault:
+            return _ERROR
+        size = data.get("size") if isinstance(data.get("size"), int) else 0
+        loaded = {"name": data["name"], "size": size, "loaded": True, "format": data["name"].rpartition(".")[2]}
+        return answer("load_file", loaded)
+
+    async def chat(sid: str, data: Any = None, namespace: str = "/") -> dict[str, Any] | str | None:
+        if await dropped(sid, namespace, "chat"):
+            return None
+        data = data if isinstance(data, dict) else {}
+        request_id = data.get("id")
+        try:
+            await service.call(PROTOCOL, "chat", "chat")
+        except InjectedFault:
+            await sio.emit("error", {"id": request_id, **_ERROR}, to=sid, namespace=namespace)
+            return _ERROR
+        max_tokens = data.get("max_tokens") if isinstance(data.get("max_tokens"), int) else 16
+        tokens = model.tokens_for(str(data.get("message", "")), max(1, min(max_tokens, MAX_TOKENS)))
+        sio.start_background_task(_stream, sid, namespace, request_id, tokens)
+        return {"id": request_id, "accepted": True}  # the stream is what the client reads
+
+    async def _stream(sid: str, namespace: str, request_id: Any, tokens: list[str]) -> None:
+        for i, token in enumerate(tokens):
+            if i:
+                await service.work.token_gap()
+            await sio.emit("token", {"id": request_id, "index": i, "token": token}, to=sid, namespace=namespace)
+        telemetry.stream_messages(PROTOCOL, "chat", len(tokens))
+        await sio.emit("done", {"id": request_id, "tokens": len(tokens)}, to=sid, namespace=namespace)
+
+    async def typing(sid: str, data: Any = None, namespace: str = "/") -> None:
+        telemetry.request(PROTOCOL, "typing")
+
+    for namespace in NAMESPACES:
+        sio.on("connect", namespace=namespace)(connect)
+        sio.on("disconnect", namespace=namespace)(disconnect)
+        for name, handler in (("ping", ping), ("load_file", load_file), ("chat", chat), ("typing", typing)):
+            sio.on(name, namespace=namespace)(_bind(handler, namespace))
+    return sio
+
+
+def _bind(handler: Any, namespace: str) -> Any:
+    async def bound(sid: str, data: Any = None) -> Any:
+        return await handler(sid, data, namespace)
+
+    return bound
