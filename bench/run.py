@@ -33,7 +33,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from load_tests.core.plan import plan_from_settings  # noqa: E402
+from load_tests.launch.plan_writer import plan_from_settings  # noqa: E402
 from load_tests.launch.settings import load_settings  # noqa: E402
 from load_tests.reference_service.faults import OPERATIONS  # noqa: E402
 from load_tests.reference_service.launcher import TargetInfo, TargetProcess, set_faults  # noqa: E402

@@ -9,7 +9,7 @@ A run is *invalid* when its figures measure the load generator rather than the s
 - **rate not achieved** (arrival-rate load): the iterations started fell short of the schedule by
   more than ``rate_tolerance_pct`` (10 % by default), so the service never saw the planned load.
 
-An invalid run exits with :data:`EXIT_INVALID` whatever its thresholds say.
+An invalid run exits with ``EXIT_INVALID`` (core/run_folder.py) whatever its thresholds say.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-EXIT_INVALID = 4
+from load_tests.core.plan import ValidityLimits
 
 
-def check_validity(summary: dict[str, Any], limits: dict[str, Any]) -> dict[str, Any]:
-    cpu_limit = float(limits.get("max_generator_cpu_pct", 90.0))
-    tolerance = float(limits.get("rate_tolerance_pct", 10.0))
+def check_validity(summary: dict[str, Any], limits: ValidityLimits, *, judge_rate: bool = True) -> dict[str, Any]:
+    """``{"valid", "reasons", "limits"}``; ``judge_rate=False`` when the rate is judged elsewhere (capacity steps)."""
+    cpu_limit = limits.max_generator_cpu_pct
+    tolerance = limits.rate_tolerance_pct
     reasons: list[str] = []
     series = (summary.get("resources") or {}).get("series") or {}
     for name, points in sorted(series.items()):
@@ -33,7 +34,7 @@ def check_validity(summary: dict[str, Any], limits: dict[str, Any]) -> dict[str,
             process = name.removeprefix("generator.").removesuffix(".cpu_percent")
             reasons.append(f"invalid: generator saturated ({process} CPU median {median:.0f}% > {cpu_limit:g}%)")
     pacing = summary.get("pacing")
-    if pacing and pacing.get("planned"):
+    if judge_rate and pacing and pacing.get("planned"):
         achieved, planned = pacing["started"], pacing["planned"]
         if achieved < planned * (1 - tolerance / 100.0):
             reasons.append(

@@ -15,6 +15,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -78,9 +79,9 @@ class WorkerReporter:
 class WorkerTracker:
     """Master side: merges worker deltas, keeps per-worker figures, notices lost workers."""
 
-    def __init__(self, recorder: Recorder, monitor_ref: Any) -> None:
+    def __init__(self, recorder: Recorder, monitor: Callable[[], ResourceMonitor | None]) -> None:
         self.recorder = recorder
-        self.monitor_ref = monitor_ref  # the listener: its monitor exists only once the test starts
+        self.monitor = monitor  # the run's resource monitor, which exists only once the test starts
         self.workers: dict[str, Generator] = {}
         self.last_report: dict[str, tuple[float, int]] = {}  # client id -> (monotonic time, users)
         self.started_epoch: float | None = None
@@ -114,7 +115,7 @@ class WorkerTracker:
         self.last_report[client_id] = (time.monotonic(), int(payload.get("users") or 0))
         if payload.get("pacing"):
             self.pacing.add(PacingCounts(**payload["pacing"]))
-        monitor: ResourceMonitor | None = getattr(self.monitor_ref, "monitor", None)
+        monitor = self.monitor()
         if monitor is not None:
             for epoch, cpu, rss in payload.get("usage", []):
                 monitor.add_generator_sample(worker, epoch, cpu, rss)

@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 
 from load_tests.core.datasets import AudioSample, FeatureRow, load_audio_samples, load_feature_rows
-from load_tests.core.plan import current_plan
+from load_tests.engine.plan_source import current_plan
 
 
 @cache

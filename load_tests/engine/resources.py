@@ -24,10 +24,8 @@ from typing import Any
 
 import psutil
 
-DEFAULT_TARGET_METRICS = (
-    "target_requests_total", "target_errors_total", "target_in_flight", "target_connections_open",
-    "target_db_pool_size", "target_db_pool_in_use",
-)  # fmt: skip
+from load_tests.core.plan import ResourcesPlan
+
 MAX_SCRAPED_SERIES = 50
 _SKIPPED_PREFIXES = ("python_gc", "python_info")
 
@@ -193,9 +191,9 @@ class ResourceMonitor:
         self._last_sample = 0.0
 
     @classmethod
-    def from_config(cls, started_epoch: float, config: dict[str, Any]) -> ResourceMonitor:
-        return cls(started_epoch, float(config.get("interval_s") or 2.0), config.get("target_pid"),
-                   config.get("metrics_url"), config.get("metrics"), bool(config.get("gpu", True)))  # fmt: skip
+    def from_plan(cls, started_epoch: float, plan: ResourcesPlan) -> ResourceMonitor:
+        metrics = list(plan.metrics) if plan.metrics is not None else None
+        return cls(started_epoch, plan.interval_s, plan.target_pid, plan.metrics_url, metrics, plan.gpu)
 
     def _add(self, name: str, epoch: float, value: float) -> None:
         self.series.setdefault(name, []).append([round(epoch - self.started_epoch, 3), round(value, 3)])

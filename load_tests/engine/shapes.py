@@ -7,16 +7,21 @@ straight from the shape can kill users mid-call (seen here: 20 of 20 in-flight t
 of three), so the target would count requests that no report shows. ``finished`` tells the summary
 whether the run reached its planned end or was interrupted (a partial run). On a master the shape
 also waits, once no user is left, until every worker has shipped its last measurements.
+
+The harness talks to the shape through three methods and nothing else: :meth:`request_stop` (the
+capacity finder found the breaking step), :meth:`settle_with` (a master's check that its workers
+have reported) and :attr:`finished`.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from locust import LoadTestShape
 
-from load_tests.core.plan import current_plan
 from load_tests.engine.distributed import SETTLE_TIMEOUT_S
+from load_tests.engine.plan_source import current_plan
 
 DRAIN_SPAWN_RATE = 10_000.0  # stop every user at once; each still finishes its call in hand
 DRAIN_GRACE_S = 2.0  # beyond the stop timeout, before the test ends regardless
@@ -25,17 +30,26 @@ DRAIN_GRACE_S = 2.0  # beyond the stop timeout, before the test ends regardless
 class ScenarioShape(LoadTestShape):
     def __init__(self) -> None:
         super().__init__()
-        self.scenario = current_plan().scenario_object()
-        self.finished = False
-        self.stop_requested = False  # the capacity finder found the breaking step: end now, as planned
+        self.scenario = current_plan().scenario
+        self.finished = False  # the run reached its planned end (False at quit: a partial run)
+        self._stop_requested = False
+        self._settled: Callable[[float], bool] | None = None
         self._drain_deadline: float | None = None
         self._empty_since: float | None = None
+
+    def request_stop(self) -> None:
+        """End the run now, as planned (the capacity finder found the breaking step): drain, then finish."""
+        self._stop_requested = True
+
+    def settle_with(self, settled: Callable[[float], bool]) -> None:
+        """On a master: before finishing, wait until ``settled(since)`` says every worker has reported."""
+        self._settled = settled
 
     def tick(self) -> tuple[int, float] | None:
         if self.scenario is None:
             self.finished = True
             return None
-        found = None if self.stop_requested else self.scenario.stage_at(self.get_run_time())
+        found = None if self._stop_requested else self.scenario.stage_at(self.get_run_time())
         if found is not None:
             stage = found[1]
             return stage.users, stage.spawn_rate
@@ -56,10 +70,8 @@ class ScenarioShape(LoadTestShape):
             return 0, self._drain_rate()
         if self._empty_since is None:
             self._empty_since = now
-        harness = getattr(self.runner.environment, "harness", None) if self.runner else None
-        tracker = getattr(harness, "tracker", None)
         waited = now - self._empty_since
-        if tracker is not None and not tracker.settled(self._empty_since) and waited < SETTLE_TIMEOUT_S:
+        if self._settled is not None and not self._settled(self._empty_since) and waited < SETTLE_TIMEOUT_S:
             return 0, self._drain_rate()
         self.finished = True
         return None

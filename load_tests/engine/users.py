@@ -17,7 +17,7 @@ from locust.exception import StopUser
 from load_tests.clients.grpc_client import GrpcClient
 from load_tests.clients.socketio_client import SocketIOClient
 from load_tests.clients.websocket_client import WebSocketClient
-from load_tests.core.plan import current_plan
+from load_tests.engine.plan_source import current_plan
 from load_tests.launch.settings import websocket_url_for
 
 
@@ -40,14 +40,14 @@ class WebSocketUser(User):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         services = current_plan().services
-        url = services.get("websocket_url") or (websocket_url_for(self.host) if self.host else None)
+        url = services.websocket_url or (websocket_url_for(self.host) if self.host else None)
         key = _api_key()
         self.client = WebSocketClient(
             _required(url, "WebSocket URL", "--host or services.websocket.url"),
             environment.events.request,
             headers={"X-API-Key": key} if key else None,
-            timeout=float(services.get("websocket_timeout_s") or 10.0),
-            ca_file=services.get("ca_file"),
+            timeout=services.websocket_timeout_s,
+            ca_file=services.ca_file,
         )
 
     def on_start(self) -> None:
@@ -70,13 +70,13 @@ class SocketIOUser(User):
         services = current_plan().services
         key = _api_key()
         self.client = SocketIOClient(
-            _required(services.get("socketio_url") or self.host, "Socket.IO URL", "--host or services.socketio.url"),
+            _required(services.socketio_url or self.host, "Socket.IO URL", "--host or services.socketio.url"),
             environment.events.request,
             namespace=self.namespace,
             transport=self.transport,
             auth={"api_key": key} if key else None,
-            timeout=float(services.get("socketio_timeout_s") or 10.0),
-            ca_file=services.get("ca_file"),
+            timeout=services.socketio_timeout_s,
+            ca_file=services.ca_file,
         )
 
     def on_start(self) -> None:
@@ -97,14 +97,14 @@ class GrpcUser(User):
         services = current_plan().services
         host_target = self.host.split("://", 1)[-1].rstrip("/") if self.host else None
         target = _required(
-            services.get("grpc_target") or host_target, "gRPC target", "--grpc-target or --host grpc://HOST:PORT"
+            services.grpc_target or host_target, "gRPC target", "--grpc-target or --host grpc://HOST:PORT"
         )
-        ca_file = services.get("ca_file")
+        ca_file = services.ca_file
         self.client = GrpcClient(
             target,
             environment.events.request,
             api_key=_api_key(),
-            timeout=float(services.get("grpc_timeout_s") or 10.0),
+            timeout=services.grpc_timeout_s,
             root_certificates=Path(ca_file).read_bytes() if ca_file else None,
         )
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from load_tests.core.errors import ConfigError
 
-LOCUST_DIR = Path(__file__).resolve().parent / "locust"
+LOCUST_DIR = Path(__file__).resolve().parents[1] / "locust"
 SHAPE_FILE = LOCUST_DIR / "scenario_shape.py"
 
 

@@ -12,6 +12,13 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from load_tests.core.plan import (
+    DEFAULT_API_KEY_ENV,
+    DEFAULT_PROGRESS_INTERVAL_S,
+    DEFAULT_TIMEOUT_S,
+    ResourcesPlan,
+    ValidityLimits,
+)
 from load_tests.core.scenarios import parse_duration
 from load_tests.core.scripted import ScriptedConfig
 
@@ -24,12 +31,12 @@ class _Model(BaseModel):
 
 class ServiceEndpoint(_Model):
     url: str | None = None
-    timeout_s: Seconds = 10.0
+    timeout_s: Seconds = DEFAULT_TIMEOUT_S
 
 
 class GrpcService(_Model):
     target: str | None = None  # host:port
-    timeout_s: Seconds = 10.0
+    timeout_s: Seconds = DEFAULT_TIMEOUT_S
 
 
 class ServicesConfig(_Model):
@@ -37,7 +44,7 @@ class ServicesConfig(_Model):
     websocket: ServiceEndpoint = ServiceEndpoint()
     socketio: ServiceEndpoint = ServiceEndpoint()
     grpc: GrpcService = GrpcService()
-    api_key_env: str = "LOADTEST_API_KEY"
+    api_key_env: str = DEFAULT_API_KEY_ENV
     ca_file: str | None = None  # PEM bundle to trust for https/wss/gRPC TLS (relative to the config file)
 
 
@@ -149,18 +156,18 @@ class RunConfig(_Model):
     output_dir: str = "reports"
     tags: list[str] = []
     exclude_tags: list[str] = []
-    progress_interval: Seconds = 5.0
+    progress_interval: Seconds = DEFAULT_PROGRESS_INTERVAL_S
     stop_timeout: Seconds = 10.0  # users finish the call in hand at the end, so none goes unreported
 
 
 class ResourcesConfig(_Model):
     """What to sample beside latency (see load_tests/engine/resources.py)."""
 
-    interval: Seconds = Field(default=2.0, gt=0)
+    interval: Seconds = Field(default=ResourcesPlan.interval_s, gt=0)
     target_pid: int | None = Field(default=None, ge=1)  # the target's process, when it runs on this host
     metrics_url: str | None = None  # a Prometheus text endpoint, e.g. http://127.0.0.1:8000/metrics
     metrics: list[str] | None = None  # names to keep (default: all gauges and counters of the endpoint)
-    gpu: bool = True
+    gpu: bool = ResourcesPlan.gpu
 
     @field_validator("metrics_url")
     @classmethod
@@ -173,9 +180,10 @@ class ResourcesConfig(_Model):
 class ValidityConfig(_Model):
     """When a run's latency measures the generator rather than the service (the run is marked invalid)."""
 
-    max_generator_cpu_pct: float = Field(default=90.0, gt=0)  # median CPU of any Locust process above this
-    rate_tolerance_pct: float = Field(default=10.0, ge=0, le=100)  # arrival rate achieved below schedule by more
-    late_ms: float = Field(default=10.0, ge=0)  # an iteration starting later than this is counted late
+    # Meanings and defaults: core/plan.py ValidityLimits.
+    max_generator_cpu_pct: float = Field(default=ValidityLimits.max_generator_cpu_pct, gt=0)
+    rate_tolerance_pct: float = Field(default=ValidityLimits.rate_tolerance_pct, ge=0, le=100)
+    late_ms: float = Field(default=ValidityLimits.late_ms, ge=0)
 
 
 class DataConfig(_Model):

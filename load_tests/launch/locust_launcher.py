@@ -29,20 +29,27 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import TextIO
 
 from load_tests.core.datasets import load_audio_samples, load_feature_rows
 from load_tests.core.errors import ConfigError, Interrupted
-from load_tests.core.plan import PLAN_ENV, RunPlan, new_timestamp, plan_from_settings, unique_run_dir
+from load_tests.core.plan import DEFAULT_TARGET_METRICS, PLAN_ENV, ResourcesPlan, RunPlan
+from load_tests.core.run_folder import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_NO_SUMMARY,
+    EXIT_PASSED,
+    RunFolder,
+    new_timestamp,
+    unique_run_dir,
+)
 from load_tests.core.scenarios import format_duration
 from load_tests.core.scripted import check_protos
-from load_tests.core.validity import EXIT_INVALID
-from load_tests.engine.resources import DEFAULT_TARGET_METRICS
 from load_tests.launch.catalogue import SHAPE_FILE
+from load_tests.launch.plan_writer import plan_from_settings
 from load_tests.launch.settings import Services, Settings
 from load_tests.reference_service.launcher import TargetInfo, TargetProcess, die_with_parent, wait_until_reachable
 
-EXIT_PASSED, EXIT_FAILED, EXIT_NO_SUMMARY = 0, 1, 3  # 2 (usage) comes from HarnessError.exit_code
 INTERRUPT_GRACE_S = 60.0
 WORKER_WAIT_S = 60.0  # a master gives up (no summary, exit 3) when its workers have not all joined by then
 WORKER_EXIT_GRACE_S = 15.0
@@ -65,13 +72,12 @@ def _files(settings: Settings) -> str:
 def locust_command(settings: Settings, plan: RunPlan, run_dir: Path, master_port: int | None = None) -> list[str]:
     """The ``locust`` command line for this run (headless, scenario shape, our reports); with
     ``master_port`` the process is a Locust master expecting ``settings.distribution.workers``."""
-    ts = plan.timestamp
+    folder = RunFolder(run_dir, plan.timestamp)
     # user classes right after -f: Locust's --tags takes every word after it, class names included
     cmd = [
         sys.executable, "-m", "locust", "-f", _files(settings), *_user_classes(settings), "--headless",
-        "--host", plan.services["rest_url"] or "http://127.0.0.1",
-        "--html", str(run_dir / f"locust_builtin_{ts}.html"),
-        "--csv", str(run_dir / f"locust_{ts}"), "--csv-full-history",
+        "--host", plan.services.rest_url or "http://127.0.0.1",
+        "--html", str(folder.locust_html), "--csv", str(folder.locust_csv_prefix), "--csv-full-history",
         "--only-summary", "--loglevel", "INFO", "--stop-timeout", f"{settings.stop_timeout_s:g}",
     ]  # fmt: skip
     if settings.web_ui is not None:  # watch it in a browser; it still starts and quits by itself
@@ -264,14 +270,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _bundled_resources(settings: Settings, info: TargetInfo) -> dict[str, Any]:
+def _bundled_resources(settings: Settings, info: TargetInfo) -> ResourcesPlan:
     """Sample the bundled target's process and its /metrics unless the config says otherwise."""
-    resources = dict(settings.resources)
-    if not resources.get("target_pid"):
-        resources["target_pid"] = info.pid
-    if not resources.get("metrics_url"):
-        resources["metrics_url"] = f"{info.http_url}/metrics"
-        resources["metrics"] = resources.get("metrics") or list(DEFAULT_TARGET_METRICS)
+    resources = settings.resources
+    if not resources.target_pid:
+        resources = replace(resources, target_pid=info.pid)
+    if not resources.metrics_url:
+        resources = replace(resources, metrics_url=f"{info.http_url}/metrics",
+                            metrics=resources.metrics or DEFAULT_TARGET_METRICS)  # fmt: skip
     return resources
 
 
@@ -282,7 +288,7 @@ def _run_worker(settings: Settings, out: TextIO) -> int:
     _check_reachable(settings.services, settings)
     with tempfile.TemporaryDirectory(prefix="load_tests_worker_") as tmp:
         plan = plan_from_settings(settings, Path(tmp), new_timestamp(), with_scenario=True, from_runner=True)
-        plan_path = Path(tmp) / "run_plan.json"
+        plan_path = RunFolder(Path(tmp), "").plan
         plan.write(plan_path)
         print(f"Joining the Locust master at {dist.master_host}:{dist.master_port} as a worker "
               f"(test types {', '.join(t.name for t in settings.test_types)})", file=out, flush=True)  # fmt: skip
@@ -333,7 +339,7 @@ def run(
         if run_dirs is not None:
             run_dirs.append(run_dir)
         plan = plan_from_settings(settings, run_dir, timestamp, with_scenario=True, from_runner=True)
-        plan_path = run_dir / "run_plan.json"
+        plan_path = RunFolder(run_dir, timestamp).plan
         plan.write(plan_path)
         env = {**os.environ, PLAN_ENV: str(plan_path)}
         if master_port == 0:
@@ -356,8 +362,8 @@ def run(
 
 
 def _conclude(run_dir: Path, timestamp: str, locust_code: int, signals: list[int], out: TextIO) -> int:
-    summary_json = run_dir / f"locust_report_{timestamp}.json"
-    summary_txt = run_dir / "analysis" / "summary.txt"
+    folder = RunFolder(run_dir, timestamp)
+    summary_json, summary_txt = folder.summary_json, folder.summary_text
     if summary_txt.exists() and summary_json.exists():
         print("\n" + summary_txt.read_text(encoding="utf-8"), file=out)
         print(f"Reports written to {run_dir}:", file=out)

@@ -27,7 +27,7 @@ from typing import Any, TextIO
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from load_tests.core.errors import ConfigError
-from load_tests.core.plan import new_timestamp
+from load_tests.core.run_folder import new_timestamp
 from load_tests.launch.locust_launcher import run
 from load_tests.launch.settings import Settings, deep_merge, load_settings
 from load_tests.reporting.compare import HEADLINE
@@ -35,7 +35,7 @@ from load_tests.reporting.compare import HEADLINE
 FIGURES = ("requests", "failures", "error_rate_pct", "rps", "p50_ms", "p95_ms", "p99_ms")
 SPREAD_FIGURES = ("error_rate_pct", "rps", "p50_ms", "p95_ms", "p99_ms")
 MAX_RUNS = 1000
-_env = Environment(loader=FileSystemLoader(Path(__file__).parent / "reporting" / "templates"),
+_env = Environment(loader=FileSystemLoader(Path(__file__).parents[1] / "reporting" / "templates"),
                    autoescape=select_autoescape(["html", "j2"]))  # fmt: skip
 
 

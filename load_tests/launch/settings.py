@@ -19,6 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from load_tests.core.errors import ConfigError, HarnessError
+from load_tests.core.plan import ResourcesPlan, Services, ValidityLimits
 from load_tests.core.scenarios import (
     BUILTIN_SCENARIOS,
     Arrival,
@@ -32,11 +33,10 @@ from load_tests.launch.config_schema import (
     FileConfig,
     ResourcesConfig,
     ThresholdsConfig,
-    ValidityConfig,
 )
 from load_tests.launch.scenario_config import default_max_users, scenario_from_config
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # load_tests/
 DEFAULT_CONFIG = PACKAGE_DIR / "config" / "load_test_config.yaml"
 DEFAULT_DATA_DIR = PACKAGE_DIR / "data"
 ENV_PREFIX = "LOADTEST_"
@@ -59,31 +59,6 @@ ENV_VARS = {
     "MAX_USERS": "max_users",
     "EXCLUDE_TAGS": "exclude_tags",
 }
-
-
-@dataclass(frozen=True)
-class Services:
-    """Where each protocol's service is; None everywhere means "start the bundled target"."""
-
-    rest_url: str | None
-    websocket_url: str | None
-    socketio_url: str | None
-    grpc_target: str | None
-    timeout_s: float  # REST
-    api_key_env: str
-    websocket_timeout_s: float = 10.0
-    socketio_timeout_s: float = 10.0
-    grpc_timeout_s: float = 10.0
-    ca_file: str | None = None
-
-    def address_of(self, test_type: str) -> str | None:
-        """Where the service of a test type is (URL or host:port), or None."""
-        return {"rest": self.rest_url, "websocket": self.websocket_url, "socketio": self.socketio_url,
-                "grpc": self.grpc_target}.get(test_type)  # fmt: skip
-
-    @property
-    def needs_bundled_target(self) -> bool:
-        return not any((self.rest_url, self.websocket_url, self.socketio_url, self.grpc_target))
 
 
 @dataclass(frozen=True)
@@ -114,9 +89,9 @@ class Settings:
     stop_timeout_s: float = 10.0
     skipped_test_types: tuple[str, ...] = ()  # left out of "all" because their service has no address
     scripted: ScriptedConfig = field(default_factory=ScriptedConfig)
-    resources: dict[str, Any] = field(default_factory=dict)  # interval_s, target_pid, metrics_url, metrics, gpu
+    resources: ResourcesPlan = field(default_factory=ResourcesPlan)
     distribution: Distribution = Distribution()
-    validity: dict[str, float] = field(default_factory=lambda: ValidityConfig().model_dump())
+    validity: ValidityLimits = field(default_factory=ValidityLimits)
     web_ui: tuple[str, int] | None = None  # (host, port) of Locust's web UI; None: headless
     matrix: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # the YAML's, for --matrix
 
@@ -309,18 +284,18 @@ def load_settings(
     found = _cli_or_env(cli, env, "output_dir")
     output_dir = Path(found[0] if found else file_cfg.run.output_dir).expanduser()
     res = file_cfg.resources
-    resources = {"interval_s": res.interval, "target_pid": res.target_pid, "metrics_url": res.metrics_url,
-                 "metrics": res.metrics, "gpu": res.gpu}  # fmt: skip
+    resources = ResourcesPlan(res.interval, res.target_pid, res.metrics_url,
+                              tuple(res.metrics) if res.metrics is not None else None, res.gpu)  # fmt: skip
     found = _cli_or_env(cli, env, "target_pid")
     if found:
-        resources["target_pid"] = _number(found[0], found[1], int, 1)
+        resources = replace(resources, target_pid=_number(found[0], found[1], int, 1))
     found = _cli_or_env(cli, env, "metrics_url")
     if found:
         try:
             ResourcesConfig(metrics_url=str(found[0]))
         except ValidationError as exc:
             raise ConfigError(f"{found[1]}: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
-        resources["metrics_url"] = str(found[0])
+        resources = replace(resources, metrics_url=str(found[0]))
     distribution = _distribution(cli, env, services)
     if scenario.capacity_settle_s is not None and distribution.mode != "local":
         raise ConfigError(
@@ -345,7 +320,7 @@ def load_settings(
         scripted=_scripted_with_paths(file_cfg.scripted, base),
         resources=resources,
         distribution=distribution,
-        validity=file_cfg.validity.model_dump(),
+        validity=ValidityLimits(**file_cfg.validity.model_dump()),
         web_ui=_web_ui(cli, env),
         matrix=file_cfg.matrix,
     )

@@ -14,9 +14,9 @@ from locust import between, tag, task
 from locust.contrib.fasthttp import FastHttpUser
 
 from load_tests.clients.socketio_client import SocketIOClient
-from load_tests.core.plan import current_plan
 from load_tests.engine.harness import install
 from load_tests.engine.payloads import feature_rows
+from load_tests.engine.plan_source import current_plan
 
 install()
 
@@ -30,10 +30,10 @@ class FrontendUser(FastHttpUser):
         self.default_headers = {"X-API-Key": key} if key else None
         super().__init__(environment)
         self.sio = SocketIOClient(
-            plan.services.get("socketio_url") or self.host,
+            plan.services.socketio_url or self.host,
             environment.events.request,
             auth={"api_key": key} if key else None,
-            timeout=float(plan.services.get("socketio_timeout_s") or 10.0),
+            timeout=plan.services.socketio_timeout_s,
         )
 
     def on_start(self) -> None:

@@ -19,10 +19,10 @@ from locust.contrib.fasthttp import FastHttpUser, ResponseContextManager
 
 from load_tests.clients.sse import incremental_chunks, parse_events
 from load_tests.core import domain
-from load_tests.core.plan import current_plan
 from load_tests.core.request_types import SSE_FIRST_TOKEN, SSE_STREAM
 from load_tests.engine.harness import install
 from load_tests.engine.payloads import audio_samples, feature_rows, multipart
+from load_tests.engine.plan_source import current_plan
 from load_tests.engine.request_hook import elapsed_ms, report
 from load_tests.reference_service.model import read_wav
 
@@ -72,8 +72,8 @@ class RestUser(FastHttpUser):
         plan = current_plan()
         key = plan.api_key()
         self.default_headers = {"X-API-Key": key} if key else None
-        self.network_timeout = self.connection_timeout = float(plan.services.get("timeout_s") or 10.0)
-        ca_file = plan.services.get("ca_file")
+        self.network_timeout = self.connection_timeout = plan.services.timeout_s
+        ca_file = plan.services.ca_file
         if ca_file:
             self.ssl_context_factory = _trusting(ca_file)
         super().__init__(environment)

@@ -24,7 +24,6 @@ from locust import User, between  # noqa: E402
 from load_tests.clients.grpc_client import GrpcClient  # noqa: E402
 from load_tests.clients.socketio_client import SocketIOClient  # noqa: E402
 from load_tests.clients.websocket_client import WebSocketClient  # noqa: E402
-from load_tests.core.plan import current_plan  # noqa: E402
 from load_tests.core.scripted import (  # noqa: E402
     GrpcMethod,
     ScriptedConfig,
@@ -37,6 +36,7 @@ from load_tests.core.scripted import (  # noqa: E402
     resolve_method,
 )
 from load_tests.engine.harness import install  # noqa: E402
+from load_tests.engine.plan_source import current_plan  # noqa: E402
 from load_tests.launch.settings import websocket_url_for  # noqa: E402
 
 install()
@@ -45,7 +45,7 @@ _ids = itertools.count(1)
 
 
 def _timeout(key: str) -> float:
-    return float(current_plan().services.get(key) or 10.0)
+    return float(getattr(current_plan().services, key))
 
 
 def _key() -> str | None:
@@ -91,7 +91,7 @@ class ScriptedWebSocketUser(_ClientsUser):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         services = current_plan().services
-        self.default_url = services.get("websocket_url") or (websocket_url_for(self.host) if self.host else "")
+        self.default_url = services.websocket_url or (websocket_url_for(self.host) if self.host else "")
         key = _key()
         self.clients: dict[str, WebSocketClient] = {}
         for entry in CONFIG.websocket:
@@ -127,7 +127,7 @@ class ScriptedSocketIOUser(_ClientsUser):
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
-        self.default_url = current_plan().services.get("socketio_url") or self.host or ""
+        self.default_url = current_plan().services.socketio_url or self.host or ""
         key = _key()
         self.clients: dict[tuple[str, str], SocketIOClient] = {}
         for entry in CONFIG.socketio:
@@ -183,7 +183,7 @@ class ScriptedGrpcUser(User):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         host = self.host.split("://", 1)[-1].rstrip("/") if self.host else ""
-        self.default_target = current_plan().services.get("grpc_target") or host
+        self.default_target = current_plan().services.grpc_target or host
         targets = {e.target or self.default_target for e in CONFIG.grpc}
         self.clients = {t: GrpcClient(t, environment.events.request, api_key=_key(), timeout=_timeout("grpc_timeout_s"))
                         for t in targets}  # fmt: skip

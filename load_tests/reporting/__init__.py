@@ -7,13 +7,15 @@ charts. Pure: no Locust; ``load_tests/generate_report.py`` calls it for a saved 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-from load_tests.core.summary import render_text
+from load_tests.core.run_folder import RunFolder
 from load_tests.reporting.charts import render_all, write_all
 from load_tests.reporting.html import render_html
 from load_tests.reporting.tables import write_csv
+from load_tests.reporting.text import render_text
 
 
 def write_reports(
@@ -21,15 +23,24 @@ def write_reports(
     old_summary: dict[str, Any] | None = None,
 ) -> list[Path]:  # fmt: skip
     """Every report of ``summary`` (and of its comparison with ``old_summary``) under ``run_dir``."""
-    analysis = run_dir / "analysis"
-    analysis.mkdir(parents=True, exist_ok=True)
+    folder = RunFolder(run_dir, timestamp)
+    folder.analysis.mkdir(parents=True, exist_ok=True)
     charts = render_all(summary, old_summary)
-    written = write_all(charts, analysis)
-    (analysis / "summary.txt").write_text(render_text(summary), encoding="utf-8")
-    written.append(analysis / "summary.txt")
-    written.append(write_csv(summary, analysis / "metrics.csv"))
-    written.append(write_csv(summary, run_dir / f"locust_report_{timestamp}_stats.csv"))
-    html = run_dir / f"locust_report_{timestamp}.html"
-    html.write_text(render_html(summary, charts, comparison), encoding="utf-8")
-    written.append(html)
+    written = write_all(charts, folder.analysis)
+    folder.summary_text.write_text(render_text(summary), encoding="utf-8")
+    written.append(folder.summary_text)
+    written.append(write_csv(summary, folder.metrics_csv))
+    written.append(write_csv(summary, folder.stats_csv))
+    folder.html.write_text(render_html(summary, charts, comparison), encoding="utf-8")
+    written.append(folder.html)
     return written
+
+
+def write_summary(summary: dict[str, Any], run_dir: Path, timestamp: str) -> Path:
+    """Write ``locust_report_<ts>.json`` first, so no report made from it can exist without it."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    json_path = RunFolder(run_dir, timestamp).summary_json
+    tmp = json_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    tmp.replace(json_path)  # a reader never sees half a summary
+    return json_path

@@ -10,8 +10,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from load_tests.core.request_types import is_facet
-from load_tests.core.summary import custom_figures
 from load_tests.core.thresholds import value_at
+from load_tests.reporting.text import custom_figures
 
 COLUMNS = (("requests", "reqs", 0), ("failures", "fails", 0), ("error_rate_pct", "err %", 2), ("rps", "RPS", 2),
            ("avg_ms", "avg", 1), ("min_ms", "min", 1), ("p50_ms", "p50", 1), ("p90_ms", "p90", 1),

@@ -1,0 +1,65 @@
+"""The end of a run as a pure function: the recorded figures in, the summary and the exit code out.
+
+The harness gathers what it recorded (:class:`RunRecord`) and calls :func:`conclude`; nothing here
+reads a clock, a file or Locust, so every verdict can be unit-tested from figures alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from load_tests.core.capacity import capacity_verdicts
+from load_tests.core.domain import DomainMetrics
+from load_tests.core.plan import ValidityLimits
+from load_tests.core.recorder import Recorder
+from load_tests.core.run_folder import exit_code
+from load_tests.core.scenarios import Arrival
+from load_tests.core.summary import build_summary, with_verdicts
+from load_tests.core.thresholds import evaluate
+from load_tests.core.validity import check_validity
+
+
+@dataclass
+class RunRecord:
+    """Everything one run recorded, merged across workers."""
+
+    recorder: Recorder
+    meta: dict[str, Any]  # partial, times, scenario, services, timeline, resources, workers, pacing...
+    duration_s: float
+    custom: DomainMetrics
+    capacity: dict[str, Any] | None = None  # the capacity finder's result, for a capacity run
+
+
+def conclude(record: RunRecord, thresholds: dict[str, Any], limits: ValidityLimits) -> tuple[dict[str, Any], int]:
+    """The run summary with its verdicts, and the exit code (0 passed, 1 failed, 4 invalid)."""
+    summary = build_summary(record.recorder, record.meta, record.duration_s)
+    summary["custom"] = record.custom.summary(record.duration_s)
+    capacity = record.capacity
+    # A capacity run by rate breaks a step when the rate falls short: that is judged per step, not here.
+    summary["validity"] = check_validity(summary, limits, judge_rate=capacity is None)
+    verdicts = evaluate(summary, thresholds)
+    if capacity is not None:  # judged step by step: the whole run broke them by design
+        summary["capacity"] = capacity
+        verdicts = capacity_verdicts(capacity)
+        if capacity["saturated"]:
+            summary["validity"]["valid"] = False
+            summary["validity"]["reasons"].append(capacity["verdict"])
+    summary = with_verdicts(summary, verdicts)
+    return summary, exit_code(summary["validity"]["valid"], summary["thresholds"]["passed"])
+
+
+def pacing_record(arrival: Arrival, counts: dict[str, Any], ran_s: float, late_ms: float) -> dict[str, Any]:
+    """The arrival schedule against what the generators did with it over the ``ran_s`` it ran."""
+    ran_s = min(max(ran_s, 0.0), arrival.duration_s)
+    planned = arrival.scheduled_between(0.0, ran_s)
+    return {
+        **asdict(arrival),
+        "schedule_s": arrival.duration_s,
+        "ran_s": round(ran_s, 3),
+        "planned": planned,
+        "planned_rate": planned / ran_s if ran_s else 0.0,
+        "achieved_rate": counts["started"] / ran_s if ran_s else 0.0,
+        **counts,
+        "late_ms": late_ms,
+    }
