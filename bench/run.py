@@ -33,6 +33,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.markdown_table import render_markdown  # noqa: E402
 from load_tests.launch.plan_writer import plan_from_settings  # noqa: E402
 from load_tests.launch.settings import load_settings  # noqa: E402
 from load_tests.reference_service.faults import OPERATIONS  # noqa: E402
@@ -300,69 +301,6 @@ def ceiling(profile: dict[str, Any], env: dict[str, str], cpu: int | None) -> di
     return {"wrk_rps": float(found.group(1)) if found else None,
             **{f"{c}_rps": r.get("rps") for c, r in runs.items()},
             **{f"{c}_cpu_us_per_request": r.get("cpu_us_per_request") for c, r in runs.items()}}  # fmt: skip
-
-
-def render_markdown(doc: dict[str, Any]) -> str:
-    m = doc["machine"]
-    lines = [
-        f"Benchmark {doc['profile']} run, {doc['date']}, {m['cpus']} cores ({m['cpu_model']}), Python "
-        f"{m['python']}, pinned: {doc['pinned']}. CPU = generator CPU microseconds per request (median of "
-        f"{doc['settings']['rounds']} rounds of {doc['settings']['seconds']:g} s at concurrency "
-        f"{doc['settings']['concurrency']}); ratios are per round, median [min-max].",
-        "",
-        "| protocol | contender | requests/s | CPU us/request | failures | ours / this |",
-        "|---|---|---|---|---|---|",
-    ]
-    for protocol, data in doc["protocols"].items():
-        for name, fig in data["median"].items():
-            ratio = data["ratios"].get(f"ours/{name}")
-            shown = f"{ratio['median']:.2f} [{ratio['min']:.2f}-{ratio['max']:.2f}]" if ratio else "-"
-            lines.append(
-                f"| {protocol} | {name} | {fig['rps'] or 0:,.0f} | {fig['cpu_us_per_request'] or 0:.1f} | "
-                f"{fig['failures']} | {shown} |"
-            )
-    lines += ["", "| goal | limit | measured | met |", "|---|---|---|---|"]
-    for g in doc["goals"]:
-        lines.append(
-            f"| {g['protocol']}: ours / {g['against']} | <= {g['limit']:.2f} | {g['median']:.3f} | "
-            f"{'yes' if g['met'] else 'no'} |"
-        )
-    for f in doc.get("fidelity", []):
-        lines.append(
-            f"| p50 - {f['delay_ms']} ms server delay | <= 2 ms | {f['p50_minus_delay_ms']:.2f} ms "
-            f"(raw client {f['raw_p50_minus_delay_ms']:.2f}) | "
-            f"{'yes' if abs(f['p50_minus_delay_ms']) <= 2 else 'no'} |"
-        )
-    mem = doc.get("memory", {})
-    ws = mem.get("websocket", {})
-    if "mb_per_1000" in ws:
-        measured = ws["connected"] >= 10_000 or (ws["held_within_limit"] or 0) < ws["connected"]
-        held = (ws["held_within_limit"] if measured else ws.get("extrapolated_within_limit")) or 0
-        how = f"held, {ws['connected']:,} connected" if measured else f"extrapolated from {ws['connected']:,}"
-        lines.append(
-            f"| WebSocket users in 200 MiB | >= 10,000 | {held:,} ({how}; {ws['mb_per_1000']:.1f} MB per 1,000) | "
-            f"{'yes' if held >= 10_000 else 'no'} |"
-        )
-    scale = doc.get("scale_out") or {}
-    if scale.get("ratio"):
-        met = "yes" if scale["ratio"] >= 1.8 else "no"
-        lines.append(f"| --workers 2 / one worker | >= 1.80 | {scale['ratio']:.2f} | {met} |")
-    sio = mem.get("socketio", {})
-    if "mb_per_1000" in sio:
-        lines += [
-            "",
-            f"Socket.IO: {sio['mb_per_1000']:.1f} MB per 1,000 idle connected users ({sio['connected']} measured).",
-        ]
-    c = doc["ceiling"]
-    if "skipped" in c:
-        lines.append(f"HTTP ceiling (nginx + wrk): skipped, {c['skipped']}.")
-    else:
-        lines.append(
-            f"HTTP against nginx: wrk {c['wrk_rps'] or 0:,.0f}/s (the ceiling); raw loop {c['raw_rps'] or 0:,.0f}/s, "
-            f"ours {c['ours_rps'] or 0:,.0f}/s ({c['ours_cpu_us_per_request'] or 0:.1f} us/request), FastHttpUser "
-            f"{c['fasthttp_rps'] or 0:,.0f}/s ({c['fasthttp_cpu_us_per_request'] or 0:.1f} us/request)."
-        )
-    return "\n".join(lines) + "\n"
 
 
 def _cpu_model() -> str:

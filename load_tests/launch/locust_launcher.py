@@ -320,20 +320,9 @@ def run(
             print(f"Locust workers ({dist.workers}): " + " ".join(worker_command(settings, "127.0.0.1", 0)), file=out)
         return EXIT_PASSED
     describe_plan(settings, None, out)
-    api_key = os.environ.get(settings.services.api_key_env) or None
     with contextlib.ExitStack() as stack:
         signals = stack.enter_context(_Signals())  # entered first, so restored last
-        services = settings.services
-        if services.needs_bundled_target:
-            print("Starting the bundled reference target...", file=out, flush=True)
-            info = stack.enter_context(TargetProcess(api_key=api_key))
-            services = replace(services, rest_url=info.http_url, websocket_url=info.ws_url,
-                               socketio_url=info.http_url, grpc_target=info.grpc_target)  # fmt: skip
-            settings = replace(settings, resources=_bundled_resources(settings, info))
-            print(f"Target ready: {info.http_url} (gRPC {info.grpc_target}, pid {info.pid})", file=out, flush=True)
-        else:
-            _check_reachable(services, settings)
-        settings = replace(settings, services=services)
+        settings = _with_target(settings, stack, out)
         signals.check()  # a Ctrl-C while the target started: stop here, before any report folder
         run_dir.mkdir(parents=True)
         if run_dirs is not None:
@@ -349,16 +338,39 @@ def run(
         local_workers = dist.workers if dist.mode == "workers" else 0
         worker_cmd = worker_command(settings, "127.0.0.1", master_port or 0)
         workers = stack.enter_context(_LocalWorkers(worker_cmd, env, local_workers, out))
-        if settings.web_ui is not None:
-            host, port = settings.web_ui
-            print(f"Locust web UI: http://{'[' + host + ']' if ':' in host else host}:{port}/", file=out, flush=True)
-        if dist.mode == "master":
-            print(f"Locust master listening on port {master_port}: start {dist.workers} worker(s) with "
-                  f"`python run_load_tests.py --worker --master-host THIS_HOST --master-port {master_port} "
-                  "--host ... --test-type ...`", file=out, flush=True)  # fmt: skip
+        _announce_listeners(settings, master_port, out)
         locust_code = locust.run(on_start=workers.start)
         signals.ignore()
     return _conclude(run_dir, timestamp, locust_code, locust.signals, out)
+
+
+def _with_target(settings: Settings, stack: contextlib.ExitStack, out: TextIO) -> Settings:
+    """``settings`` pointing at a target that is up: the bundled one, started on ``stack`` (which stops it),
+    or the user's, checked to be listening."""
+    api_key = os.environ.get(settings.services.api_key_env) or None
+    services = settings.services
+    if services.needs_bundled_target:
+        print("Starting the bundled reference target...", file=out, flush=True)
+        info = stack.enter_context(TargetProcess(api_key=api_key))
+        services = replace(services, rest_url=info.http_url, websocket_url=info.ws_url,
+                           socketio_url=info.http_url, grpc_target=info.grpc_target)  # fmt: skip
+        settings = replace(settings, resources=_bundled_resources(settings, info))
+        print(f"Target ready: {info.http_url} (gRPC {info.grpc_target}, pid {info.pid})", file=out, flush=True)
+    else:
+        _check_reachable(services, settings)
+    return replace(settings, services=services)
+
+
+def _announce_listeners(settings: Settings, master_port: int | None, out: TextIO) -> None:
+    """Where the user can watch the run (--web-ui) or must point remote workers (--master)."""
+    if settings.web_ui is not None:
+        host, port = settings.web_ui
+        print(f"Locust web UI: http://{'[' + host + ']' if ':' in host else host}:{port}/", file=out, flush=True)
+    dist = settings.distribution
+    if dist.mode == "master":
+        print(f"Locust master listening on port {master_port}: start {dist.workers} worker(s) with "
+              f"`python run_load_tests.py --worker --master-host THIS_HOST --master-port {master_port} "
+              "--host ... --test-type ...`", file=out, flush=True)  # fmt: skip
 
 
 def _conclude(run_dir: Path, timestamp: str, locust_code: int, signals: list[int], out: TextIO) -> int:

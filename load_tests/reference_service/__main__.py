@@ -6,6 +6,7 @@ runner or a test start it on port 0 and learn where it listens.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import sys
@@ -15,6 +16,7 @@ from load_tests.reference_service.faults import (
     DEFAULT_SERVICE_TIMES,
     OPERATIONS,
     PROTOCOLS,
+    Faults,
     parse_faults,
     parse_service_time,
 )
@@ -29,10 +31,36 @@ def _csv(value: str | None) -> list[str] | None:
 
 def parse_options(argv: list[str] | None = None) -> TargetOptions:
     parser = OneLineArgumentParser(prog="python -m load_tests.reference_service", description=__doc__.splitlines()[0])
+    # one flat list in this order (no argparse groups), so --help reads as it always has
+    _add_listen_arguments(parser)
+    _add_fault_arguments(parser)
+    _add_service_arguments(parser)
+    args = parser.parse_args(argv)
+    _check(args)
+    faults, times = _faults_and_times(args)
+    return TargetOptions(
+        host=args.host,
+        http_port=args.http_port,
+        grpc_port=args.grpc_port,
+        api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
+        faults=faults,
+        service_times=times,
+        db_pool_size=args.db_pool_size,
+        seed=args.seed,
+        access_log=args.access_log,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+    )
+
+
+def _add_listen_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--http-port", type=int, default=8000, help="HTTP/WebSocket/Socket.IO port, 0 = free port")
     parser.add_argument("--grpc-port", type=int, default=50051, help="gRPC port, 0 = free port")
     parser.add_argument("--api-key", help=f"require this key on every protocol (or set {API_KEY_ENV})")
+
+
+def _add_fault_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--error-rate", type=float, default=0.0, help="fraction of calls that fail (0..1)")
     parser.add_argument("--extra-delay-ms", type=float, default=0.0, help="delay added to every call")
     parser.add_argument(
@@ -57,6 +85,9 @@ def parse_options(argv: list[str] | None = None) -> TargetOptions:
     parser.add_argument(
         "--fault-protocols", help=f"limit faults to these protocols (comma list of {','.join(sorted(PROTOCOLS))})"
     )
+
+
+def _add_service_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--service-time",
         action="append",
@@ -69,8 +100,9 @@ def parse_options(argv: list[str] | None = None) -> TargetOptions:
     parser.add_argument("--tls-cert", help="PEM certificate: serve HTTPS/WSS and gRPC over TLS (with --tls-key)")
     parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
     parser.add_argument("--access-log", action="store_true", help="log every HTTP request (off: it costs throughput)")
-    args = parser.parse_args(argv)
 
+
+def _check(args: argparse.Namespace) -> None:
     for flag, port in (("--http-port", args.http_port), ("--grpc-port", args.grpc_port)):
         if not 0 <= port <= 65535:
             raise UsageError(f"{flag}: {port} is not a port (0..65535)")
@@ -81,6 +113,9 @@ def parse_options(argv: list[str] | None = None) -> TargetOptions:
             raise UsageError(f"{flag}: file not found: {path}")
     if args.db_pool_size < 1:
         raise UsageError(f"--db-pool-size: must be at least 1, got {args.db_pool_size}")
+
+
+def _faults_and_times(args: argparse.Namespace) -> tuple[Faults, dict[str, tuple[float, float]]]:
     try:
         faults = parse_faults(
             {
@@ -100,19 +135,7 @@ def parse_options(argv: list[str] | None = None) -> TargetOptions:
             times[name] = (base, jitter)
     except ValueError as exc:
         raise UsageError(f"python -m load_tests.reference_service: {exc}") from exc
-    return TargetOptions(
-        host=args.host,
-        http_port=args.http_port,
-        grpc_port=args.grpc_port,
-        api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
-        faults=faults,
-        service_times=times,
-        db_pool_size=args.db_pool_size,
-        seed=args.seed,
-        access_log=args.access_log,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-    )
+    return faults, times
 
 
 def main(argv: list[str] | None = None) -> int:

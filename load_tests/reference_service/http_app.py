@@ -85,6 +85,20 @@ async def _uploaded_wav(request: Request) -> bytes:
 def create_http_app(service: Service) -> FastAPI:
     """The FastAPI app with every HTTP endpoint and the ``/ws/chat`` WebSocket."""
     app = FastAPI(title="load_tests reference target", docs_url=None, redoc_url=None)
+    _add_classifier_routes(app, service)
+    _add_generation_routes(app, service)
+    _add_audio_routes(app, service)
+    _add_operator_routes(app, service)
+
+    @app.websocket("/ws/chat")
+    async def ws_chat(websocket: WebSocket) -> None:
+        await serve_websocket(service, websocket)
+
+    return app
+
+
+def _add_classifier_routes(app: FastAPI, service: Service) -> None:
+    """/health, /model-info, and the classifier's /predict and /evaluate."""
     call = service.call
 
     @app.get("/health")
@@ -138,6 +152,11 @@ def create_http_app(service: Service) -> FastAPI:
         n = len(body.rows)
         return JSONResponse({"count": n, "correct": correct, "accuracy": correct / n, "confusion": confusion})
 
+
+def _add_generation_routes(app: FastAPI, service: Service) -> None:
+    """/v1/chat (plain or streamed as server-sent events) and /v1/llm/generate."""
+    call = service.call
+
     @app.post("/v1/chat")
     async def chat(body: ChatBody) -> Response:
         endpoint = "/v1/chat (stream)" if body.stream else "/v1/chat"
@@ -171,6 +190,11 @@ def create_http_app(service: Service) -> FastAPI:
         tokens = model.tokens_for(body.prompt, body.max_tokens)
         return JSONResponse({"text": " ".join(tokens), "tokens": len(tokens), "finish_reason": "length"})
 
+
+def _add_audio_routes(app: FastAPI, service: Service) -> None:
+    """/v1/tts and /v1/stt."""
+    call = service.call
+
     @app.post("/v1/tts")
     async def tts(body: TtsBody) -> Response:
         try:
@@ -194,6 +218,11 @@ def create_http_app(service: Service) -> FastAPI:
         transcript, duration = model.transcribe(pcm, rate)
         return JSONResponse({"transcript": transcript, "duration_s": round(duration, 3)})
 
+
+def _add_operator_routes(app: FastAPI, service: Service) -> None:
+    """/metrics and /admin/faults serve whoever runs the test, not the load: they are neither counted nor
+    faulted, so they keep answering while the target is being broken on purpose."""
+
     @app.get("/metrics")
     async def metrics() -> Response:
         return Response(service.telemetry.exposition(), media_type="text/plain; version=0.0.4")
@@ -216,12 +245,6 @@ def create_http_app(service: Service) -> FastAPI:
         except ValueError as exc:
             return _error(400, str(exc))
         return JSONResponse(service.work.as_dict())
-
-    @app.websocket("/ws/chat")
-    async def ws_chat(websocket: WebSocket) -> None:
-        await serve_websocket(service, websocket)
-
-    return app
 
 
 def _from_loopback(request: Request) -> bool:

@@ -32,21 +32,35 @@ _ERROR = {"error": "injected fault", "status": 500}
 def create_sio(service: Service) -> socketio.AsyncServer:
     """A Socket.IO server whose handlers count and fault like every other protocol of the target."""
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*", logger=False, engineio_logger=False)
+    _on_connections(sio, service)
+    _on_calls(sio, service)
+    _on_chat(sio, service)
+    return sio
+
+
+async def _dropped(sio: socketio.AsyncServer, service: Service, sid: str, namespace: str, operation: str) -> bool:
+    if not service.work.should_drop(PROTOCOL, operation):
+        return False
+    service.telemetry.connection_dropped(PROTOCOL)
+    await sio.disconnect(sid, namespace=namespace)
+    return True
+
+
+def _answer(service: Service, operation: str, value: dict[str, Any]) -> dict[str, Any] | str:
+    """The ack, or (``malformed_rate``) its JSON cut in half, as a broken server would send it."""
+    if service.work.should_malform(PROTOCOL, operation):
+        service.telemetry.wire_fault(PROTOCOL, "malformed")
+        return malformed_json(value)
+    return value
+
+
+def _on_every_namespace(sio: socketio.AsyncServer, event: str, handler: Any) -> None:
+    for namespace in NAMESPACES:
+        sio.on(event, namespace=namespace)(_bind(handler, namespace))
+
+
+def _on_connections(sio: socketio.AsyncServer, service: Service) -> None:
     telemetry = service.telemetry
-
-    async def dropped(sid: str, namespace: str, operation: str) -> bool:
-        if not service.work.should_drop(PROTOCOL, operation):
-            return False
-        telemetry.connection_dropped(PROTOCOL)
-        await sio.disconnect(sid, namespace=namespace)
-        return True
-
-    def answer(operation: str, value: dict[str, Any]) -> dict[str, Any] | str:
-        """The ack, or (``malformed_rate``) its JSON cut in half, as a broken server would send it."""
-        if service.work.should_malform(PROTOCOL, operation):
-            telemetry.wire_fault(PROTOCOL, "malformed")
-            return malformed_json(value)
-        return value
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         presented = auth.get("api_key") if isinstance(auth, dict) else None
@@ -59,17 +73,26 @@ def create_sio(service: Service) -> socketio.AsyncServer:
     async def disconnect(sid: str, *_reason: Any) -> None:
         telemetry.connection_closed(PROTOCOL)
 
+    for namespace in NAMESPACES:
+        sio.on("connect", namespace=namespace)(connect)
+        sio.on("disconnect", namespace=namespace)(disconnect)
+
+
+def _on_calls(sio: socketio.AsyncServer, service: Service) -> None:
+    """The request/ack events, and ``typing``, which is counted but never answered."""
+    telemetry = service.telemetry
+
     async def ping(sid: str, data: Any = None, namespace: str = "/") -> dict[str, Any] | str | None:
-        if await dropped(sid, namespace, "ping"):
+        if await _dropped(sio, service, sid, namespace, "ping"):
             return None
         try:
             await service.call(PROTOCOL, "ping", "ping")
         except InjectedFault:
             return _ERROR
-        return answer("ping", {"id": data.get("id") if isinstance(data, dict) else None, "pong": True})
+        return _answer(service, "ping", {"id": data.get("id") if isinstance(data, dict) else None, "pong": True})
 
     async def load_file(sid: str, data: Any = None, namespace: str = "/") -> dict[str, Any] | str | None:
-        if await dropped(sid, namespace, "load_file"):
+        if await _dropped(sio, service, sid, namespace, "load_file"):
             return None
         if not isinstance(data, dict) or not isinstance(data.get("name"), str):
             telemetry.request(PROTOCOL, "load_file")
@@ -81,10 +104,20 @@ def create_sio(service: Service) -> socketio.AsyncServer:
             return _ERROR
         size = data.get("size") if isinstance(data.get("size"), int) else 0
         loaded = {"name": data["name"], "size": size, "loaded": True, "format": data["name"].rpartition(".")[2]}
-        return answer("load_file", loaded)
+        return _answer(service, "load_file", loaded)
+
+    async def typing(sid: str, data: Any = None, namespace: str = "/") -> None:
+        telemetry.request(PROTOCOL, "typing")
+
+    for event, handler in (("ping", ping), ("load_file", load_file), ("typing", typing)):
+        _on_every_namespace(sio, event, handler)
+
+
+def _on_chat(sio: socketio.AsyncServer, service: Service) -> None:
+    """``chat``: the ack only accepts; the tokens follow as events from a background task."""
 
     async def chat(sid: str, data: Any = None, namespace: str = "/") -> dict[str, Any] | str | None:
-        if await dropped(sid, namespace, "chat"):
+        if await _dropped(sio, service, sid, namespace, "chat"):
             return None
         data = data if isinstance(data, dict) else {}
         request_id = data.get("id")
@@ -103,18 +136,10 @@ def create_sio(service: Service) -> socketio.AsyncServer:
             if i:
                 await service.work.token_gap()
             await sio.emit("token", {"id": request_id, "index": i, "token": token}, to=sid, namespace=namespace)
-        telemetry.stream_messages(PROTOCOL, "chat", len(tokens))
+        service.telemetry.stream_messages(PROTOCOL, "chat", len(tokens))
         await sio.emit("done", {"id": request_id, "tokens": len(tokens)}, to=sid, namespace=namespace)
 
-    async def typing(sid: str, data: Any = None, namespace: str = "/") -> None:
-        telemetry.request(PROTOCOL, "typing")
-
-    for namespace in NAMESPACES:
-        sio.on("connect", namespace=namespace)(connect)
-        sio.on("disconnect", namespace=namespace)(disconnect)
-        for name, handler in (("ping", ping), ("load_file", load_file), ("chat", chat), ("typing", typing)):
-            sio.on(name, namespace=namespace)(_bind(handler, namespace))
-    return sio
+    _on_every_namespace(sio, "chat", chat)
 
 
 def _bind(handler: Any, namespace: str) -> Any:

@@ -1,0 +1,91 @@
+"""The benchmark's ``latest.md``: the figures of ``latest.json`` as tables, each goal marked met or not.
+
+Kept apart from bench/run.py, which measures (it imports ``render_markdown`` from here).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def render_markdown(doc: dict[str, Any]) -> str:
+    m = doc["machine"]
+    lines = [
+        f"Benchmark {doc['profile']} run, {doc['date']}, {m['cpus']} cores ({m['cpu_model']}), Python "
+        f"{m['python']}, pinned: {doc['pinned']}. CPU = generator CPU microseconds per request (median of "
+        f"{doc['settings']['rounds']} rounds of {doc['settings']['seconds']:g} s at concurrency "
+        f"{doc['settings']['concurrency']}); ratios are per round, median [min-max].",
+        "",
+        *_throughput_rows(doc),
+        "",
+        *_goal_rows(doc),
+        *_notes(doc),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _throughput_rows(doc: dict[str, Any]) -> list[str]:
+    lines = [
+        "| protocol | contender | requests/s | CPU us/request | failures | ours / this |",
+        "|---|---|---|---|---|---|",
+    ]
+    for protocol, data in doc["protocols"].items():
+        for name, fig in data["median"].items():
+            ratio = data["ratios"].get(f"ours/{name}")
+            shown = f"{ratio['median']:.2f} [{ratio['min']:.2f}-{ratio['max']:.2f}]" if ratio else "-"
+            lines.append(
+                f"| {protocol} | {name} | {fig['rps'] or 0:,.0f} | {fig['cpu_us_per_request'] or 0:.1f} | "
+                f"{fig['failures']} | {shown} |"
+            )
+    return lines
+
+
+def _goal_rows(doc: dict[str, Any]) -> list[str]:
+    """One row per goal of the issue: CPU ratios, latency fidelity, WebSocket memory, scale-out."""
+    lines = ["| goal | limit | measured | met |", "|---|---|---|---|"]
+    for g in doc["goals"]:
+        lines.append(
+            f"| {g['protocol']}: ours / {g['against']} | <= {g['limit']:.2f} | {g['median']:.3f} | "
+            f"{'yes' if g['met'] else 'no'} |"
+        )
+    for f in doc.get("fidelity", []):
+        lines.append(
+            f"| p50 - {f['delay_ms']} ms server delay | <= 2 ms | {f['p50_minus_delay_ms']:.2f} ms "
+            f"(raw client {f['raw_p50_minus_delay_ms']:.2f}) | "
+            f"{'yes' if abs(f['p50_minus_delay_ms']) <= 2 else 'no'} |"
+        )
+    ws = doc.get("memory", {}).get("websocket", {})
+    if "mb_per_1000" in ws:
+        measured = ws["connected"] >= 10_000 or (ws["held_within_limit"] or 0) < ws["connected"]
+        held = (ws["held_within_limit"] if measured else ws.get("extrapolated_within_limit")) or 0
+        how = f"held, {ws['connected']:,} connected" if measured else f"extrapolated from {ws['connected']:,}"
+        lines.append(
+            f"| WebSocket users in 200 MiB | >= 10,000 | {held:,} ({how}; {ws['mb_per_1000']:.1f} MB per 1,000) | "
+            f"{'yes' if held >= 10_000 else 'no'} |"
+        )
+    scale = doc.get("scale_out") or {}
+    if scale.get("ratio"):
+        met = "yes" if scale["ratio"] >= 1.8 else "no"
+        lines.append(f"| --workers 2 / one worker | >= 1.80 | {scale['ratio']:.2f} | {met} |")
+    return lines
+
+
+def _notes(doc: dict[str, Any]) -> list[str]:
+    """Figures without a goal: Socket.IO memory, and HTTP against nginx (the ceiling no client can pass)."""
+    lines = []
+    sio = doc.get("memory", {}).get("socketio", {})
+    if "mb_per_1000" in sio:
+        lines += [
+            "",
+            f"Socket.IO: {sio['mb_per_1000']:.1f} MB per 1,000 idle connected users ({sio['connected']} measured).",
+        ]
+    c = doc["ceiling"]
+    if "skipped" in c:
+        lines.append(f"HTTP ceiling (nginx + wrk): skipped, {c['skipped']}.")
+    else:
+        lines.append(
+            f"HTTP against nginx: wrk {c['wrk_rps'] or 0:,.0f}/s (the ceiling); raw loop {c['raw_rps'] or 0:,.0f}/s, "
+            f"ours {c['ours_rps'] or 0:,.0f}/s ({c['ours_cpu_us_per_request'] or 0:.1f} us/request), FastHttpUser "
+            f"{c['fasthttp_rps'] or 0:,.0f}/s ({c['fasthttp_cpu_us_per_request'] or 0:.1f} us/request)."
+        )
+    return lines
