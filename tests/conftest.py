@@ -1,5 +1,7 @@
 """Shared fixtures: a real reference target on free loopback ports, and helpers to read what it counted.
 
+Two tiers: tests/unit/ (pure, seconds) and tests/e2e/ (real servers and processes), marked ``e2e`` here.
+
 The pytest process never imports Locust (it monkey-patches the whole process with gevent); load
 runs happen in child processes, exactly as a user runs them.
 """
@@ -18,6 +20,15 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from load_tests.reference_service.launcher import TargetInfo, TargetProcess
+
+E2E_DIR = pathlib.Path(__file__).resolve().parent / "e2e"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e/ is the slow tier: ``-m "not e2e"`` runs the unit tier alone."""
+    for item in items:
+        if item.path.resolve().is_relative_to(E2E_DIR):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture

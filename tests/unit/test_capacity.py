@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from load_tests.core.capacity import Step, conclude, judge, steps_of
-from load_tests.core.scenarios import capacity_rate_scenario, capacity_steps
-from load_tests.reference_service.launcher import TargetProcess
-from tests.conftest import load_summary, run_cli
+from load_tests.core.capacity import CapacityFinder, Step, conclude, judge, step_rules, steps_of
+from load_tests.core.request_types import Failure
+from load_tests.core.scenarios import BUILTIN_SCENARIOS, capacity_rate_scenario, capacity_scenario, capacity_steps
+from load_tests.core.thresholds import merge_rules
 
 SLOW = ["global p95_ms 900.00 > 500"]
 
@@ -56,68 +54,6 @@ def test_each_protocol_has_its_own_peak() -> None:
     assert result["protocols"]["http"]["peak"]["load"] == 10 and result["protocols"]["http"]["broke"]["load"] == 20
 
 
-@pytest.mark.parametrize(
-    ("scenario", "words"),
-    [
-        ("{kind: capacity, start_users: 2, step_users: 2, step_duration: 4s}", "kind capacity needs max_users"),
-        ("{kind: capacity, start_users: 2, step_users: 2, max_users: 8, step_duration: 4s, settle: 4s}",
-         "leave under 2s to judge"),
-        ("{kind: capacity, start_users: 9, step_users: 2, max_users: 8, step_duration: 4s}",
-         "max_users >= start_users"),
-    ],
-)  # fmt: skip
-def test_bad_capacity_scenarios_are_one_line(tmp_path: Path, scenario: str, words: str) -> None:
-    config = tmp_path / "cfg.yaml"
-    config.write_text(f"scenarios:\n  peak: {scenario}\n")
-    result = run_cli("--config", str(config), "--scenario", "peak", "--dry-run")
-    assert result.returncode == 2 and words in result.stderr, result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-
-
-def test_capacity_runs_in_one_locust_process() -> None:
-    result = run_cli("--scenario", "capacity", "--workers", "2", "--dry-run")
-    assert result.returncode == 2 and "run it without --workers" in result.stderr
-
-
-def _find_capacity(
-    tmp_path: Path, scenario: str, overload_above: int, predict_ms: int
-) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    """Run the capacity scenario ``find`` (YAML flow mapping, any error fails a step) with REST predict
-    calls against a target that fails a call arriving while ``overload_above`` are served."""
-    config = tmp_path / "cfg.yaml"
-    config.write_text(f"scenarios:\n  find: {{{scenario}, thresholds: {{error_rate_pct: 0}}}}\n")
-    with TargetProcess("--overload-above", str(overload_above), "--service-time", f"predict={predict_ms}:0") as target:
-        result = run_cli("--config", str(config), "--scenario", "find", "--test-type", "rest", "--tags", "predict",
-                         "--host", target.http_url, "--output-dir", str(tmp_path / "out"))  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result, load_summary(tmp_path / "out")
-
-
-@pytest.mark.slow
-def test_the_finder_stops_at_the_step_where_the_service_overloads(tmp_path: Path) -> None:
-    # The target fails any call that arrives while 5 are being served: 4 users cannot overload it,
-    # 6 users who barely wait do within a second. So 4 users is the capacity, within one step.
-    scenario = ("kind: capacity, start_users: 2, step_users: 2, max_users: 16, step_duration: 4s, settle: 1s, "
-                "spawn_rate: 20, profile: stress")  # fmt: skip
-    result, summary = _find_capacity(tmp_path, scenario, overload_above=5, predict_ms=20)
-    cap = summary["capacity"]
-    assert cap["found"] and not cap["saturated"] and not cap["ceiling_reached"]
-    assert cap["unit"] == "users" and cap["peak"]["load"] in (4, 6) and cap["broke"]["load"] == cap["peak"]["load"] + 2
-    assert [s["held"] for s in cap["steps"]] == [True] * (len(cap["steps"]) - 1) + [False]
-    assert cap["steps"][0]["load"] == 2 and cap["steps"][0]["error_rate_pct"] == 0 and cap["steps"][0]["requests"] > 20
-    assert "HTTP 500" in " ".join(cap["broke"]["reasons"]) or "error_rate_pct" in " ".join(cap["broke"]["reasons"])
-    assert cap["protocols"]["http"]["peak"]["load"] == cap["peak"]["load"]
-    assert len(cap["steps"]) < 8  # it stopped: the ceiling (16 users) was never run
-    assert summary["partial"] is False and summary["thresholds"]["passed"] is True
-    run_dir = next((tmp_path / "out").glob("*/*/"))
-    assert (run_dir / "analysis" / "capacity_curve.png").stat().st_size > 10_000
-    html = next(run_dir.glob("locust_report_*.html")).read_text()
-    peak = f"peak capacity {cap['peak']['load']:g} users"
-    assert "<h2>Capacity</h2>" in html and peak in html
-    assert f"Capacity: {peak}" in (run_dir / "analysis" / "summary.txt").read_text()
-    assert "Capacity step 1: 2 users" in result.stdout
-
-
 def test_a_rate_step_whose_pool_cannot_keep_up_breaks() -> None:
     step = Step(3, 60.0, 10.0, 14.0, 11.0, planned=180)
     held = judge(step, {"global": {}}, [], 90, started=178)
@@ -132,18 +68,136 @@ def test_rate_steps_are_runs_of_one_target_after_the_warm_up() -> None:
     assert [s.planned for s in steps_of(scenario)] == [60, 120, 180]  # 3 judged seconds per step
 
 
-@pytest.mark.slow
-def test_the_finder_by_arrival_rate_stops_where_the_service_overloads(tmp_path: Path) -> None:
-    # Open model: 50 ms calls, evenly spaced. At 40/s two are in flight, at 80/s four: the target
-    # (failing any call that arrives while 3 are served) breaks at 60 or 80 iterations/s.
-    scenario = ("kind: capacity, start_rate: 20, step_rate: 20, max_rate: 160, max_users: 20, step_duration: 4s, "
-                "settle: 1s")  # fmt: skip
-    result, summary = _find_capacity(tmp_path, scenario, overload_above=3, predict_ms=50)
-    cap = summary["capacity"]
-    assert cap["unit"] == "iterations/s" and cap["found"]
-    assert cap["peak"]["load"] in (40, 60) and cap["broke"]["load"] == cap["peak"]["load"] + 20, cap["verdict"]
-    first = cap["steps"][0]
-    assert first["iterations_planned"] == 60 and abs(first["iterations_started"] - 60) <= 3
-    assert first["rps"] == pytest.approx(20, rel=0.15)
-    assert summary["validity"]["valid"] is True and summary["thresholds"]["passed"] is True
-    assert "Capacity step 1: 20 iterations/s" in result.stdout
+class _Clock:
+    """Seconds into the run, set by the test."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _request(request_type: str, name: str, ms: float, exception: BaseException | None = None) -> dict[str, Any]:
+    """The keyword arguments of Locust's ``request`` event for one finished request."""
+    return {"request_type": request_type, "name": name, "response_time": ms, "response_length": 42,
+            "response": None, "context": {}, "exception": exception, "start_time": 1_000.0,
+            "url": f"http://127.0.0.1:8000{name}"}  # fmt: skip
+
+
+def test_user_steps_are_the_stages_judged_after_the_settle() -> None:
+    scenario = capacity_scenario("find", 10, 10, 30, 30, 10, 10)
+    assert capacity_steps(scenario) == [(0.0, 30.0, 10.0), (30.0, 60.0, 20.0), (60.0, 90.0, 30.0)]
+    assert [(s.number, s.load, s.start_s, s.end_s, s.judged_from_s, s.planned) for s in steps_of(scenario)] == [
+        (1, 10.0, 0.0, 30.0, 10.0, None), (2, 20.0, 30.0, 60.0, 40.0, None), (3, 30.0, 60.0, 90.0, 70.0, None),
+    ]  # fmt: skip
+    builtin = capacity_steps(BUILTIN_SCENARIOS["capacity"])  # 10 to 200 users, 30 s each
+    assert len(builtin) == 20 and builtin[0] == (0.0, 30.0, 10.0) and builtin[-1] == (570.0, 600.0, 200.0)
+    assert capacity_steps(BUILTIN_SCENARIOS["spike"]) == [(0.0, 90.0, 50.0), (90.0, 180.0, 500.0),
+                                                          (180.0, 300.0, 50.0)]  # fmt: skip
+
+
+def test_a_step_is_judged_as_a_whole_and_per_protocol() -> None:
+    rules = step_rules(merge_rules({"p95_ms": 100, "error_rate_pct": 5, "protocols": {"grpc": {"p95_ms": 30}},
+                                    "recovery": {"after_stage": 1, "p95_ms": 1, "within_s": 1}}, {}))  # fmt: skip
+    assert rules == {"global": {"p95_ms": 100, "error_rate_pct": 5}, "protocols": {"grpc": {"p95_ms": 30}},
+                     "endpoints": {}}  # fmt: skip
+    step = Step(1, 10.0, 0.0, 10.0, 2.0)
+    for _ in range(40):
+        step.recorder.record(**_request("POST", "/predict", 20.0))
+        step.recorder.record(**_request("gRPC unary", "Inference/Predict", 50.0))
+    slow_grpc = ["protocol grpc p95_ms 50.00 > 30"]
+    assert judge(step, rules, [30.0, 95.0, 40.0], 90) == {
+        "step": 1, "load": 10.0, "start_s": 0.0, "end_s": 10.0, "iterations_planned": None,
+        "iterations_started": None, "judged_s": 8.0, "requests": 80, "rps": 10.0, "p95_ms": 50.0,
+        "error_rate_pct": 0.0, "generator_cpu_pct": 40.0, "saturated": False, "held": False, "reasons": slow_grpc,
+        "protocols": {
+            "grpc": {"requests": 40, "rps": 5.0, "p95_ms": 50.0, "error_rate_pct": 0.0, "held": False,
+                     "reasons": slow_grpc},
+            "http": {"requests": 40, "rps": 5.0, "p95_ms": 20.0, "error_rate_pct": 0.0, "held": True, "reasons": []},
+        },
+    }  # fmt: skip
+    busy = judge(step, rules, [95.0, 96.0, 20.0], 90)
+    assert busy["generator_cpu_pct"] == 95.0 and busy["saturated"] is True
+    unsampled = judge(step, rules, [], 90)
+    assert unsampled["generator_cpu_pct"] is None and unsampled["saturated"] is False
+    for _ in range(5):
+        step.recorder.record(**_request("POST", "/predict", 20.0, Failure("HTTP 500")))
+    failing = judge(step, rules, [], 90)
+    assert failing["error_rate_pct"] == pytest.approx(100 * 5 / 85)
+    assert failing["reasons"] == ["global error_rate_pct 5.88 > 5", *slow_grpc]
+    assert failing["protocols"]["http"]["reasons"] == ["global error_rate_pct 11.11 > 5"]
+
+
+def test_the_finder_ticks_through_the_steps_and_stops_at_the_first_that_breaks() -> None:
+    scenario = capacity_scenario("find", 2, 2, 6, 10, 10, 4)  # 2, 4, 6 users; 10 s each, judged after 4 s
+    clock = _Clock()
+    finder = CapacityFinder(scenario, merge_rules({"p95_ms": 100, "error_rate_pct": 5}, {}), 90, run_time=clock)
+    latency = {0: 20.0, 1: 40.0, 2: 300.0}  # ms, per step: the third is too slow
+    cpu = [[float(t), 50.0] for t in range(31)]
+    stops = {}
+    for t in range(31):
+        clock.now = float(t)
+        reason = finder.tick(float(t), cpu)
+        if reason is not None:
+            stops[t] = reason
+        if t == 20:  # two steps judged, the third not yet
+            midway = finder.summary()
+            assert midway["verdict"] == "the run ended before any step broke the thresholds"
+            assert midway["peak"]["load"] == 4.0 and midway["broke"] is None and not midway["ceiling_reached"]
+        if t < 30:
+            clock.now = t + 0.5  # five requests complete in the middle of each second
+            for _ in range(5):
+                finder.record(**_request("POST", "/predict", latency[t // 10]))
+        if t % 10 == 9:  # a request that ends after its step but before the tick that closes the step
+            clock.now = t + 1.2
+            finder.record(**_request("POST", "/predict", 5_000.0))
+    assert stops == {30: "step 3 (6 users) broke the thresholds"}
+    assert finder.tick(31.0, cpu) is None  # the reason to stop is given once
+    # Only the judged windows count: 6 s of each step (the 4 s settle left out), 5 requests a second.
+    assert [(r["requests"], r["judged_s"], r["rps"], r["p95_ms"]) for r in finder.results] == [
+        (30, 6.0, 5.0, 20.0), (30, 6.0, 5.0, 40.0), (30, 6.0, 5.0, 300.0),
+    ]  # fmt: skip
+    assert [r["generator_cpu_pct"] for r in finder.results] == [50.0, 50.0, 50.0]
+    result = finder.summary()
+    assert result["found"] and result["unit"] == "users" and result["steps_planned"] == 3
+    assert (result["peak"]["load"], result["broke"]["load"]) == (4.0, 6.0)
+    assert result["verdict"] == ("peak capacity 4 users, 5.0 requests/s at p95 40.0 ms; broke at 6 users: "
+                                 "global p95_ms 300.00 > 100")  # fmt: skip
+    assert result["protocols"] == {"http": {"peak": {"step": 2, "load": 4.0, "rps": 5.0, "p95_ms": 40.0},
+                                            "broke": {"step": 3, "load": 6.0,
+                                                      "reasons": ["global p95_ms 300.00 > 100"]}}}  # fmt: skip
+
+
+def test_the_rate_finder_counts_the_iterations_started_in_each_judged_window() -> None:
+    scenario = capacity_rate_scenario("peak", 20, 20, 40, 4, 1, 10)  # 20/s then 40/s, 4 s each, judged after 1 s
+    clock = _Clock()
+    started = [0]
+    finder = CapacityFinder(scenario, merge_rules({"p95_ms": 100}, {}), 90, run_time=clock,
+                            iterations_started=lambda: started[0])  # fmt: skip
+    assert [(s.start_s, s.end_s, s.judged_from_s, s.planned) for s in finder.steps] == [
+        (2.0, 6.0, 3.0, 60),
+        (6.0, 10.0, 7.0, 120),
+    ]
+    stops = {}
+    for t in range(11):
+        clock.now = float(t)
+        reason = finder.tick(float(t), [])
+        if reason is not None:
+            stops[t] = reason
+        clock.now = t + 0.5
+        for _ in range(5):
+            finder.record(**_request("gRPC unary", "Inference/Predict", 10.0))
+        started[0] += 20 if t < 7 else 25  # the pool keeps up with 20/s, not with 40/s
+    assert stops == {10: "step 2 (40 iterations/s) broke the thresholds"}
+    assert [(r["iterations_planned"], r["iterations_started"], r["held"]) for r in finder.results] == [
+        (60, 60, True), (120, 75, False),
+    ]  # fmt: skip
+    assert finder.results[1]["reasons"] == [
+        "rate not achieved: 25.0/s of 40.0/s scheduled (every user of the pool busy: the service is too slow for "
+        "this rate)"
+    ]
+    result = finder.summary()
+    assert result["unit"] == "iterations/s" and result["found"] and result["peak"]["load"] == 20.0
+    assert result["verdict"].startswith("peak capacity 20 iterations/s, 5.0 requests/s at p95 10.0 ms; broke at 40 "
+                                        "iterations/s: rate not achieved: 25.0/s of 40.0/s")  # fmt: skip

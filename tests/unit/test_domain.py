@@ -1,19 +1,17 @@
-"""Domain (custom) metrics: exact merging across processes, threshold lookups, and a real run whose
-tokens/s threshold passes and fails on purpose."""
+"""Domain (custom) metrics: exact merging across processes, threshold lookups, the compare row (a real run:
+e2e/test_domain.py)."""
 
 from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 
 import pytest
 
-from load_tests.core.domain import DomainMetrics, lookup
+from load_tests.core import domain
+from load_tests.core.domain import REGISTRY, DomainMetrics, lookup
 from load_tests.core.thresholds import check_custom
-from load_tests.reference_service.launcher import TargetInfo
 from load_tests.reporting.compare import Tolerance, compare_custom
-from tests.conftest import load_summary, run_cli
 
 
 def _record(metrics: DomainMetrics, rng: random.Random, n: int) -> None:
@@ -91,26 +89,56 @@ def test_compare_shows_the_headline_figure_of_each_metric() -> None:
     assert rows["tokens"]["moved"] and not rows["rtf"]["moved"]
 
 
-@pytest.mark.slow
-def test_a_tokens_per_second_threshold_passes_and_fails_on_purpose(target: TargetInfo, tmp_path: Path) -> None:
-    config = tmp_path / "cfg.yaml"
-    config.write_text(
-        "thresholds:\n  custom:\n"
-        "    tokens_per_second: {min: 1}\n"  # a few users stream far more than one token a second
-        "    request_tokens_per_s.p50: {min: 1000000}\n"  # no one generates a million tokens a second
-        "    stt_real_time_factor.p95: {max: 10}\n"
-    )
-    result = run_cli("--config", str(config), "--test-type", "rest,grpc", "--scenario", "stress", "--users", "6",
-                     "--spawn-rate", "6", "--duration", "6s", "--host", target.http_url, "--grpc-target",
-                     target.grpc_target, "--output-dir", str(tmp_path / "out"))  # fmt: skip
-    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
-    summary = load_summary(tmp_path / "out")
-    verdicts = {v["scope"]: v for v in summary["thresholds"]["verdicts"] if v["scope"].startswith("custom")}
-    assert verdicts["custom tokens_per_second"]["passed"] is True
-    assert verdicts["custom tokens_per_second"]["actual"] == pytest.approx(summary["custom"]["tokens"]["per_second"])
-    assert verdicts["custom request_tokens_per_s.p50"]["passed"] is False
-    assert verdicts["custom stt_real_time_factor.p95"]["passed"] is True
-    failed = [v["scope"] for v in summary["thresholds"]["verdicts"] if not v["passed"]]
-    assert failed == ["custom request_tokens_per_s.p50"]
-    text = next((tmp_path / "out").glob("*/*/analysis/summary.txt")).read_text()
-    assert "Domain metrics:" in text and "FAIL  custom request_tokens_per_s.p50" in text
+def test_each_kind_summarises_to_exact_figures() -> None:
+    metrics = DomainMetrics()
+    for value in (0.1, 0.2, 0.3, 0.4, 1.0):
+        metrics.trend("rtf", value)
+    metrics.count("tokens", 48)
+    metrics.count("tokens", 16.5)
+    for ok in (True, True, False, True):
+        metrics.rate("accuracy", ok)
+    summary = metrics.summary(4.0)
+    assert list(summary) == ["accuracy", "rtf", "tokens"]  # sorted by name
+    assert summary["tokens"] == {"kind": "counter", "value": 64.5, "per_second": 16.125}
+    assert summary["accuracy"] == {"kind": "rate", "rate": 0.75, "true": 3, "total": 4}
+    rtf = summary["rtf"]
+    assert (rtf["kind"], rtf["count"], rtf["min"], rtf["max"]) == ("trend", 5, 0.1, 1.0)
+    assert rtf["avg"] == pytest.approx(0.4)
+    assert (rtf["p50"], rtf["p90"], rtf["p95"], rtf["p99"]) == (0.3, 1.0, 1.0, 1.0)  # kept to three decimals
+    assert metrics.summary(0.0)["tokens"]["per_second"] is None  # no duration, no rate
+    restored = DomainMetrics.decode(json.loads(json.dumps(metrics.encode())))
+    assert restored.summary(4.0) == summary
+    with pytest.raises(ValueError, match="trends take finite numbers >= 0"):
+        metrics.trend("rtf", -0.5)
+    with pytest.raises(ValueError, match="is a counter, not a rate"):
+        metrics.rate("tokens", True)
+    with pytest.raises(ValueError, match="is a rate, not a counter"):
+        metrics.count("accuracy")
+
+
+def test_lookup_prefers_an_exact_name_and_ignores_unknown_figures() -> None:
+    custom = {"tokens": {"kind": "counter", "value": 10.0, "per_second": 1.0},
+              "tokens_per_second": {"kind": "trend", "avg": 3.0, "p95": 5.0}}  # fmt: skip
+    assert lookup(custom, "tokens_per_second") == ("tokens_per_second", "avg")  # its own metric, not tokens' rate
+    assert lookup(custom, "tokens_per_second.p95") == ("tokens_per_second", "p95")
+    assert lookup(custom, "tokens.p95") is None  # a counter has no p95
+    assert lookup({"rtf": {"kind": "trend", "avg": 1.0}}, "rtf_per_second") is None  # only counters have a rate
+
+
+def test_the_bundled_users_helpers_record_into_the_registry() -> None:
+    REGISTRY.take()  # start from an empty registry whatever ran before
+    domain.generated(32, 2.0)
+    domain.generated(0, 1.0)  # nothing generated: no speed to record
+    domain.speech("stt", 4.0, 1.0)
+    domain.speech("tts", 0.0, 1.0)  # no audio: no real-time factor
+    domain.predicted("abnormal", "normal")
+    domain.predicted("normal", "normal")
+    domain.predicted("normal", None)  # the true label is unknown: no accuracy
+    summary = REGISTRY.take().summary(8.0)
+    assert not REGISTRY
+    assert summary["tokens"] == {"kind": "counter", "value": 32.0, "per_second": 4.0}
+    assert summary["request_tokens_per_s"]["count"] == 1 and summary["request_tokens_per_s"]["avg"] == 16.0
+    assert summary["stt_audio_seconds"]["value"] == 4.0 and summary["stt_real_time_factor"]["avg"] == 0.25
+    assert summary["tts_audio_seconds"]["value"] == 0.0 and "tts_real_time_factor" not in summary
+    assert summary["predicted_class=abnormal"]["value"] == 1.0 and summary["predicted_class=normal"]["value"] == 2.0
+    assert summary["predict_accuracy"] == {"kind": "rate", "rate": 0.5, "true": 1, "total": 2}

@@ -9,8 +9,9 @@ import pytest
 
 from load_tests.core.recorder import Recorder, failure_type
 from load_tests.core.request_types import Failure, protocol_of
-from load_tests.core.summary import build_summary, decode_histogram, render_text, with_verdicts
+from load_tests.core.summary import build_summary, decode_histogram, figures_of, with_verdicts
 from load_tests.core.thresholds import beyond_hope, evaluate, merge_rules
+from load_tests.reporting.text import render_text
 
 
 def _exact_percentile(values: list[float], p: float) -> float:
@@ -124,3 +125,46 @@ def test_protocol_thresholds_pass_and_fail_on_purpose() -> None:
     assert (failed.scope, failed.metric, failed.reason) == ("protocol http", "p95_ms", "50.00 > 10")
     [missing] = [v for v in evaluate(summary, merge_rules({"protocols": {"grpc": {"p95_ms": 10}}}, {})) if not v.passed]
     assert missing.reason == "no data"
+
+
+def _locust_request(recorder: Recorder, request_type: str, name: str, ms: float | None, **extra: object) -> None:
+    """One request as Locust's ``request`` event reports it (every keyword it passes)."""
+    recorder.record(request_type=request_type, name=name, response_time=ms, response_length=42, response=None,
+                    context=extra.pop("context", {}), exception=extra.pop("exception", None), start_time=999.0,
+                    url=f"http://127.0.0.1:8000{name}")  # fmt: skip
+
+
+def test_figures_of_gives_the_total_the_protocols_and_every_endpoint() -> None:
+    recorder = Recorder(lambda: 1_000.0)
+    for ms in (10.0, 20.0, 30.0):
+        _locust_request(recorder, "POST", "/predict", ms, exception=Failure("HTTP 500") if ms == 30.0 else None)
+    _locust_request(recorder, "WS send", "chat", None)  # fire and forget: counted, not timed
+    _locust_request(recorder, "WS send", "chat", None)
+    _locust_request(recorder, "SSE stream", "/v1/chat (stream)", 100.0, context={"messages": 4, "gaps_ms": [1, 2, 3]})
+    _locust_request(recorder, "SSE first token", "/v1/chat (stream)", 12.0)  # a facet of the stream above
+    total, protocols, endpoints = figures_of(recorder, 2.0)
+
+    assert [(r["protocol"], r["request_type"], r["name"], r["requests"]) for r in endpoints] == [
+        ("http", "POST", "/predict", 3), ("http", "SSE first token", "/v1/chat (stream)", 1),
+        ("http", "SSE stream", "/v1/chat (stream)", 1), ("websocket", "WS send", "chat", 2),
+    ]  # fmt: skip
+    # The facet row has figures of its own but is no extra request: 3 + 1 + 2 requests, 4 of them timed.
+    assert (total["requests"], total["failures"], total["no_reply"], total["rps"]) == (6, 1, 2, 3.0)
+    assert total["error_rate_pct"] == pytest.approx(100 / 6) and total["failures_by_type"] == {"HTTP 500": 1}
+    assert (total["min_ms"], total["avg_ms"], total["max_ms"]) == (10.0, 40.0, 100.0)
+    assert total["p50_ms"] == pytest.approx(20.0, rel=1e-3) and total["p75_ms"] == pytest.approx(30.0, rel=1e-3)
+    assert total["p90_ms"] == total["p99_9_ms"] == 100.0  # kept within the exact maximum
+    assert decode_histogram(total["histogram"]).total_count == 4
+    assert sorted(protocols) == ["http", "websocket"]
+    http, ws = protocols["http"], protocols["websocket"]
+    assert (http["requests"], http["failures"], http["rps"], http["avg_ms"]) == (4, 1, 2.0, 40.0)
+    assert http["error_rate_pct"] == 25.0
+    assert (ws["requests"], ws["no_reply"], ws["avg_ms"], ws["p95_ms"], ws["histogram"]) == (2, 2, None, None, None)
+    predict, first, stream, send = endpoints
+    assert (predict["rps"], predict["avg_ms"], predict["min_ms"], predict["max_ms"]) == (1.5, 20.0, 10.0, 30.0)
+    assert predict["error_rate_pct"] == pytest.approx(100 / 3) and "stream" not in predict
+    assert (first["p50_ms"], first["p99_ms"]) == (12.0, 12.0)
+    assert stream["stream"]["messages"] == 4 and stream["stream"]["gap_p50_ms"] == 2.0
+    assert stream["stream"]["gap_max_ms"] == pytest.approx(3.0, rel=1e-3)
+    assert send["no_reply"] == 2 and send["p50_ms"] is None
+    assert figures_of(Recorder(), 0.0)[0]["rps"] == 0.0  # no duration: no rate, no division by zero

@@ -1,0 +1,74 @@
+"""The package's import direction, checked on the source: pure modules stay pure, layers point one way.
+
+core/ imports nothing of ours outside core/, and never locust or gevent (so it is importable and
+testable anywhere); reporting/ only core/; launch/ never engine/, clients/ or locust (importing
+locust monkey-patches the launcher); and no module imports another in a cycle.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "load_tests"
+FORBIDDEN = {
+    "core": ("load_tests.engine", "load_tests.launch", "load_tests.reporting", "load_tests.clients",
+             "load_tests.reference_service", "locust", "gevent"),
+    "reporting": ("load_tests.engine", "load_tests.launch", "load_tests.clients", "locust", "gevent"),
+    "launch": ("load_tests.engine", "load_tests.clients", "locust", "gevent"),
+}  # fmt: skip
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a file imports at module level or inside functions (absolute names)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _module(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_layers_import_one_way() -> None:
+    offenders = []
+    for layer, forbidden in FORBIDDEN.items():
+        for path in sorted((PACKAGE / layer).rglob("*.py")):
+            bad = sorted(m for m in _imports(path) if m.startswith(forbidden))
+            if bad:
+                offenders.append(f"{path.relative_to(PACKAGE)}: {', '.join(bad)}")
+    assert offenders == []
+
+
+def test_no_import_cycles_between_our_modules() -> None:
+    modules = {_module(p): p for p in PACKAGE.rglob("*.py") if "locust" not in p.parts and "_pb2" not in p.name}
+    graph = {name: {m for m in _imports(path) if m in modules and m != name} for name, path in modules.items()}
+    state: dict[str, int] = {}
+    cycles: list[list[str]] = []
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycles.append([*stack[stack.index(nxt) :], nxt])
+            elif nxt not in state:
+                visit(nxt, [*stack, nxt])
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert cycles == []
+
+
+def test_no_module_is_too_long_and_every_layer_exists() -> None:
+    long = [f"{p.relative_to(PACKAGE)}: {n}" for p in PACKAGE.rglob("*.py") if "_pb2" not in p.name
+            and (n := len(p.read_text(encoding="utf-8").splitlines())) > 400]  # fmt: skip
+    assert long == []
+    assert all((PACKAGE / layer / "__init__.py").exists() for layer in ("core", "engine", "launch", "reporting"))

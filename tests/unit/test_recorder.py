@@ -1,0 +1,137 @@
+"""The recorder fed as Locust's ``request`` event feeds it: failure types, wall-clock windows, facets,
+corrected latency, and the take/merge/drain cycle of a worker."""
+
+from __future__ import annotations
+
+import pytest
+
+from load_tests.core.recorder import ENDPOINT_BUCKET_S, Recorder, Window, failure_type
+from load_tests.core.request_types import Failure
+
+
+class _Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CatchResponseError(Exception):
+    """Named like Locust's: the reason a user gave when failing a response."""
+
+
+class ReadTimeout(Exception):
+    """Named like requests' timeout."""
+
+
+class RetriesExceeded(Exception):
+    """Named like geventhttpclient's wrapper of the real cause."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__("retries exceeded")
+        self.original = original
+
+
+def _request(recorder: Recorder, request_type: str, name: str, ms: float | None,
+             exception: BaseException | None = None, context: dict | None = None) -> None:  # fmt: skip
+    """Every keyword argument Locust's ``request`` event passes, extra ones included."""
+    recorder.record(request_type=request_type, name=name, response_time=ms, response_length=128, response=None,
+                    context=context or {}, exception=exception, start_time=0.0, url=f"http://h{name}")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("exception", "kind"),
+    [
+        ("HTTP 500", "HTTP 500"),
+        ("x" * 300, "x" * 200),
+        (Failure("label mismatch: expected a, got b"), "label mismatch: expected a, got b"),
+        (Failure(""), "Failure"),
+        (CatchResponseError("HTTP 429"), "HTTP 429"),
+        (ConnectionRefusedError("[Errno 111] 127.0.0.1:8000"), "ConnectionRefusedError"),
+        (TimeoutError("timed out after 5 s"), "timeout"),
+        (ReadTimeout("read timed out (host 10.0.0.7)"), "timeout"),
+        (RetriesExceeded(ConnectionResetError("peer 10.0.0.7")), "ConnectionResetError"),
+        (RetriesExceeded(TimeoutError()), "timeout"),
+    ],
+)
+def test_failures_are_grouped_by_a_short_stable_type(exception: BaseException | str, kind: str) -> None:
+    assert failure_type(exception) == kind
+
+
+def test_requests_fall_into_the_wall_clock_second_and_bucket_they_ended_in() -> None:
+    clock = _Clock(1_000.2)
+    recorder = Recorder(clock)
+    _request(recorder, "POST", "/predict", 10.0)
+    clock.now = 1_000.9
+    _request(recorder, "POST", "/predict", 30.0, Failure("HTTP 500"))
+    clock.now = 1_001.1
+    _request(recorder, "SSE first token", "/v1/chat (stream)", 5.0)  # a facet: a row, not a request
+    clock.now = 1_004.99
+    _request(recorder, "GET", "/health", 1.0)
+    clock.now = 1_005.0
+    _request(recorder, "GET", "/health", None)  # no reply: counted, not timed
+    assert {s: (w.requests, w.failures) for s, w in recorder.seconds.items()} == {1000: (2, 1), 1004: (1, 0),
+                                                                                  1005: (1, 0)}  # fmt: skip
+    assert recorder.seconds[1005].histogram is None and recorder.seconds[1004].histogram.total_count == 1
+    health = recorder.endpoints[("GET", "/health")]
+    assert {b: w.requests for b, w in health.windows.items()} == {1_004 // ENDPOINT_BUCKET_S: 1, 201: 1}
+    assert (health.requests, health.no_reply, health.min_ms, health.max_ms, health.total_ms) == (2, 1, 1.0, 1.0, 1.0)
+    predict = recorder.endpoints[("POST", "/predict")]
+    assert (predict.requests, predict.failures, predict.failures_by_type) == (2, 1, {"HTTP 500": 1})
+    assert (predict.min_ms, predict.max_ms, predict.total_ms, predict.protocol) == (10.0, 30.0, 40.0, "http")
+    assert recorder.endpoints[("SSE first token", "/v1/chat (stream)")].windows[200].requests == 1
+    assert recorder.totals() == {"requests": 4, "failures": 1}
+
+
+def test_streams_and_the_lateness_of_paced_iterations_are_kept() -> None:
+    late: list[float | None] = [25.0]
+    recorder = Recorder(_Clock(1_000.0), lambda: late[0])
+    _request(recorder, "WS stream", "chat", 40.0, context={"messages": 3, "gaps_ms": [1.0, 1.5]})
+    late[0] = None  # an unpaced user (its lateness is unknown): no corrected time
+    _request(recorder, "WS stream", "chat", 20.0, context={"messages": 5, "gaps_ms": [2.0]})
+    late[0] = 10.0
+    _request(recorder, "WS send", "chat", None)  # no reply: nothing to correct
+    stream = recorder.endpoints[("WS stream", "chat")]
+    assert stream.messages == 8 and stream.gaps is not None and stream.gaps.total_count == 3
+    assert stream.gaps.get_max_value() == 2000  # µs
+    assert stream.corrected is not None and stream.corrected.total_count == 1
+    assert stream.corrected.get_max_value() == pytest.approx(65_000, rel=1e-3)  # 40 ms + 25 ms late
+    assert recorder.endpoints[("WS send", "chat")].corrected is None
+
+
+def test_take_merge_and_drain_lose_nothing_and_count_nothing_twice() -> None:
+    clock = _Clock(2_000.5)
+    worker, master = Recorder(clock), Recorder(clock)
+    for i in range(10):
+        clock.now = 2_000.5 + i  # one request a second, 2000.5 .. 2009.5
+        _request(
+            worker, "gRPC unary", "Inference/Predict", float(i + 1), Failure("UNAVAILABLE") if i % 4 == 0 else None
+        )
+        if i in (3, 9):
+            master.merge(worker.take())
+    assert worker.endpoints == {} and worker.seconds == {}  # take() leaves the worker empty
+    row = master.endpoints[("gRPC unary", "Inference/Predict")]
+    assert (row.requests, row.failures, row.min_ms, row.max_ms, row.total_ms) == (10, 3, 1.0, 10.0, 55.0)
+    assert row.failures_by_type == {"UNAVAILABLE": 3} and row.histogram.total_count == 10
+    early = master.drain_seconds(2_004)
+    assert [s for s, _ in early] == [2000, 2001, 2002, 2003] and all(w.requests == 1 for _, w in early)
+    assert sorted(master.seconds) == list(range(2004, 2010))  # drained seconds are forgotten
+    assert master.drain_seconds(2_004) == []
+    buckets = master.drain_endpoint_buckets(401)  # bucket 400 = epoch 2000..2004
+    assert list(buckets) == [400] and buckets[400]["gRPC unary Inference/Predict"].requests == 5
+    assert sorted(row.windows) == [401]
+
+
+def test_a_window_gives_rates_over_its_span_and_percentiles_of_its_values() -> None:
+    window = Window()
+    for value_us, failed in ((10_000, False), (10_000, False), (20_000, True), (None, False)):
+        window.add(value_us, failed)
+    figures = window.figures(0.5)
+    assert (figures["rps"], figures["failures_per_s"]) == (8.0, 2.0)
+    assert figures["p50_ms"] == pytest.approx(10.0, rel=0.01) and figures["p95_ms"] == pytest.approx(20.0, rel=0.01)
+    assert Window(3, 0).figures(1.0) == {"rps": 3.0, "failures_per_s": 0.0, "p50_ms": None, "p95_ms": None}
+    other = Window()
+    other.add(40_000, True)
+    window.merge(other)
+    assert (window.requests, window.failures, window.histogram.total_count) == (5, 2, 4)
