@@ -133,3 +133,30 @@ def failures_by_type(summary: dict, protocol: str) -> dict[str, int]:
             for kind, n in row["failures_by_type"].items():
                 found[kind] = found.get(kind, 0) + n
     return found
+
+
+def served_window(http_url: str) -> tuple[float, float]:
+    """When the target's first and last counted call arrived (epoch seconds), by its own clock."""
+    samples = scrape(http_url)
+    return samples[("target_first_request_timestamp_seconds", ())], samples[
+        ("target_last_request_timestamp_seconds", ())
+    ]
+
+
+def assert_rates_over_the_traffic_window(summary: dict, http_url: str) -> None:
+    """Every rate divides by the traffic window, which the target's own clock confirms.
+
+    The TOTAL row counts exactly the calls the target counted; the window runs from the first call
+    sent to the last one ended, so it holds the target's first-to-last arrival span and exceeds it by
+    no more than the longest call; and it is shorter than the run's wall time, which includes start-up,
+    the stop tail and settling (the old denominator, 6 to 21 % too long).
+    """
+    total_served = sum(served(http_url).values())
+    assert summary["total"]["requests"] == total_served, (summary["total"]["requests"], total_served)
+    first, last = served_window(http_url)
+    window = summary["window_s"]
+    longest_s = max((r["max_ms"] or 0.0) for r in summary["endpoints"]) / 1000.0
+    assert last - first - 0.01 <= window <= last - first + longest_s + 0.05, (window, last - first, longest_s)
+    assert summary["total"]["rps"] == pytest.approx(total_served / window, rel=1e-9)
+    assert summary["total"]["rps"] == pytest.approx(total_served / (last - first), rel=0.02)
+    assert summary["duration_s"] > window

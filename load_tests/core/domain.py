@@ -153,11 +153,12 @@ class DomainMetrics:
             metrics.trends[name] = Trend(count, total, low, high, HdrHistogram.decode(encoded))
         return metrics
 
-    def summary(self, duration_s: float) -> dict[str, dict[str, Any]]:
-        """The summary's ``custom`` section: one entry per name, sorted."""
+    def summary(self, window_s: float) -> dict[str, dict[str, Any]]:
+        """The summary's ``custom`` section: one entry per name, sorted; a counter's rate is over the
+        run's traffic window, like every other rate."""
         out: dict[str, dict[str, Any]] = {}
         for name, value in self.counters.items():
-            out[name] = {"kind": "counter", "value": value, "per_second": value / duration_s if duration_s else None}
+            out[name] = {"kind": "counter", "value": value, "per_second": value / window_s if window_s else None}
         for name, (true, total) in self.rates.items():
             out[name] = {"kind": "rate", "rate": true / total if total else None, "true": true, "total": total}
         for name, trend in self.trends.items():

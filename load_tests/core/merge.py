@@ -2,7 +2,7 @@
 
 Possible because every row carries its HDR histogram (and streams their gap histogram) besides exact
 counts, sums, minimum and maximum. Summaries of the same period (workers of one run) merge with the
-longest duration; ``sequential=True`` (repeated runs) adds the durations, for rates.
+longest traffic window; ``sequential=True`` (repeated runs) adds the windows, for rates.
 """
 
 from __future__ import annotations
@@ -46,9 +46,15 @@ def merge_summaries(summaries: list[dict[str, Any]], *, sequential: bool = False
             else:
                 recorder.endpoints[key] = record
     durations = [s["duration_s"] for s in summaries]
-    duration = sum(durations) if sequential else max(durations)
+    windows = [window_of(s) for s in summaries]
     first = summaries[0]
-    meta = {k: v for k, v in first.items() if k not in ("schema", "duration_s", "environment", "total", "protocols",
-                                                        "endpoints", "thresholds")}  # fmt: skip
+    meta = {k: v for k, v in first.items() if k not in ("schema", "duration_s", "window_s", "environment", "total",
+                                                        "protocols", "endpoints", "thresholds")}  # fmt: skip
     meta["merged_from"] = len(summaries)
-    return build_summary(recorder, meta, duration)
+    meta["duration_s"] = sum(durations) if sequential else max(durations)
+    return build_summary(recorder, meta, sum(windows) if sequential else max(windows))
+
+
+def window_of(summary: dict[str, Any]) -> float:
+    """The seconds a summary's rates are over (summaries older than ``window_s`` used their wall time)."""
+    return float(summary.get("window_s") or summary["duration_s"])

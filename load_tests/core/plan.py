@@ -95,6 +95,7 @@ class RunPlan:
     tags: tuple[str, ...] = ()
     exclude_tags: tuple[str, ...] = ()
     from_runner: bool = False
+    count_connections: bool = False  # connects, pings and pushes count as requests in totals and rates
     scripted: dict[str, Any] = field(default_factory=dict)  # the YAML's `scripted:` section, validated
     resources: ResourcesPlan = field(default_factory=ResourcesPlan)
     validity: ValidityLimits = field(default_factory=ValidityLimits)

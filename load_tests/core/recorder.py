@@ -20,7 +20,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from load_tests.core.request_types import Failure, is_facet, protocol_of
+from load_tests.core.request_types import Failure, counts_as_request, protocol_of
 
 LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS = 1, 3_600_000_000, 3  # 1 µs .. 1 h at 0.1 % resolution
 WINDOW_DIGITS = 2  # windows only feed charts and per-second checks: 1 % resolution, 8x less memory
@@ -192,15 +192,40 @@ class EndpointRecord:
 
 
 class Recorder:
-    """All rows of a run plus per-second windows of all requests, keyed by epoch second."""
+    """All rows of a run plus per-second windows of all requests, keyed by epoch second.
+
+    It also keeps the traffic window: the epoch the first request was sent and the epoch the last one
+    ended (requests only, see :func:`~load_tests.core.request_types.counts_as_request`), which every
+    rate of the run divides by.
+    """
 
     def __init__(
-        self, clock: Callable[[], float] = time.time, lateness: Callable[[], float | None] | None = None
-    ) -> None:
+        self, clock: Callable[[], float] = time.time, lateness: Callable[[], float | None] | None = None,
+        include_connections: bool = False,
+    ) -> None:  # fmt: skip
         self.clock = clock
         self.lateness = lateness  # paced load: the lateness (ms) of the calling iteration, for corrected times
+        self.include_connections = include_connections  # count connects, pings and pushes as requests
         self.endpoints: dict[tuple[str, str], EndpointRecord] = {}
         self.seconds: dict[int, Window] = {}
+        self.first_sent: float | None = None  # epoch
+        self.last_ended: float | None = None
+
+    def counts(self, request_type: str) -> bool:
+        return counts_as_request(request_type, self.include_connections)
+
+    def note_traffic(self, first_sent: float | None, last_ended: float | None) -> None:
+        """Widen the traffic window to take in ``first_sent``..``last_ended`` (epochs; None: nothing)."""
+        if first_sent is not None and (self.first_sent is None or first_sent < self.first_sent):
+            self.first_sent = first_sent
+        if last_ended is not None and (self.last_ended is None or last_ended > self.last_ended):
+            self.last_ended = last_ended
+
+    def traffic_s(self) -> float:
+        """Seconds from the first request sent to the last request ended (0 before any)."""
+        if self.first_sent is None or self.last_ended is None:
+            return 0.0
+        return max(self.last_ended - self.first_sent, 0.0)
 
     def record(
         self,
@@ -233,8 +258,9 @@ class Recorder:
         if window is None:
             window = entry.windows[bucket] = Window()
         window.add(value, failed)
-        if is_facet(request_type):
-            return  # the whole stream is reported too: count it once in the run's windows
+        if not self.counts(request_type):
+            return  # a facet (the whole stream is reported too) or a connect, ping or push: no request
+        self.note_traffic(now - response_time / 1000.0 if response_time is not None else now, now)
         second = int(now)
         window = self.seconds.get(second)
         if window is None:
@@ -245,12 +271,15 @@ class Recorder:
         """Add everything ``other`` recorded (a worker's delta) into this recorder, exactly."""
         merge_by_key(self.endpoints, other.endpoints)
         merge_by_key(self.seconds, other.seconds)
+        self.note_traffic(other.first_sent, other.last_ended)
 
     def take(self) -> Recorder:
         """Everything since the last take, as a recorder of its own; this one starts afresh (workers)."""
-        delta = Recorder(self.clock, self.lateness)
+        delta = Recorder(self.clock, self.lateness, self.include_connections)
         delta.endpoints, delta.seconds = self.endpoints, self.seconds
+        delta.first_sent, delta.last_ended = self.first_sent, self.last_ended
         self.endpoints, self.seconds = {}, {}
+        self.first_sent = self.last_ended = None
         return delta
 
     def drain_seconds(self, before: int) -> list[tuple[int, Window]]:
@@ -267,6 +296,6 @@ class Recorder:
         return dict(sorted(out.items()))
 
     def totals(self) -> dict[str, Any]:
-        """Requests and failures so far, facet rows left out (they are no extra requests)."""
-        counted = [r for r in self.endpoints.values() if not is_facet(r.request_type)]
+        """Requests and failures so far: requests only (no facets, connects, pings or pushes)."""
+        counted = [r for r in self.endpoints.values() if self.counts(r.request_type)]
         return {"requests": sum(r.requests for r in counted), "failures": sum(r.failures for r in counted)}

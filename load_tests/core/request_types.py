@@ -7,6 +7,11 @@ HTTP methods, ``SSE stream``; ``WS connect|reply|stream|send|ping|push|reconnect
 bidi-stream``. The ``... first ...`` types (``SSE first token``, ``WS first message``, ``SIO first
 event``, ``gRPC first message``) are *facets*: the time to the first message of a stream that is
 also reported whole. They get rows of their own but do not count again in totals and rates.
+
+The TOTAL and protocol rows count *requests*: a call with an answer, or a send that is the request
+itself. Connects, reconnects, pings, server pushes and a connection's own "dropped" failures are
+not requests: they keep their rows but stay out of the totals, the rates and the error rate, unless
+the config opts in (``run.count_connections: true``).
 """
 
 from __future__ import annotations
@@ -36,6 +41,9 @@ GRPC_SERVER_STREAM = "gRPC server-stream"
 GRPC_CLIENT_STREAM = "gRPC client-stream"
 GRPC_BIDI_STREAM = "gRPC bidi-stream"
 FACETS = frozenset({SSE_FIRST_TOKEN, WS_FIRST, SIO_FIRST, GRPC_FIRST})
+CONNECTION_TYPES = frozenset({
+    WS_CONNECT, WS_RECONNECT, WS_PING, WS_PUSH, WS_CONNECTION, SIO_CONNECT, SIO_RECONNECT, SIO_EVENT, SIO_CONNECTION,
+})  # fmt: skip
 PROTOCOLS = ("http", "websocket", "socketio", "grpc")
 _PREFIXES = (("WS", "websocket"), ("SIO", "socketio"), ("gRPC", "grpc"))
 
@@ -51,6 +59,13 @@ def protocol_of(request_type: str) -> str:
 def is_facet(request_type: str) -> bool:
     """True for time-to-first-message rows, which must not count again in totals."""
     return request_type in FACETS
+
+
+def counts_as_request(request_type: str, include_connections: bool = False) -> bool:
+    """True for rows that the TOTAL and protocol rows, the rates and the error rate count."""
+    if request_type in FACETS:
+        return False
+    return include_connections or request_type not in CONNECTION_TYPES
 
 
 def grpc_method_name(method: str) -> str:

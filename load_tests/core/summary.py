@@ -1,16 +1,22 @@
 """The run summary: one JSON document that every report and verdict is made from.
 
-Schema ``load_tests.core.summary/1`` (all times in milliseconds, rates per second):
+Schema ``load_tests.summary/1`` (all times in milliseconds, rates per second):
 
 - ``schema``, ``partial`` (the run was interrupted before its scenario ended), ``started_at``,
-  ``ended_at``, ``duration_s``, ``scenario`` (name, profile, stages), ``test_types``, ``services``,
-  ``environment`` (harness, Python, Locust versions, host, git commit);
+  ``ended_at``, ``duration_s`` (wall time of the whole run: start-up, warm-up, drain and settling
+  included), ``window_s`` (the traffic window every rate divides by: first request sent to last
+  request ended, or for open-model runs the scheduled span; ``window`` says which), ``scenario``
+  (name, profile, stages), ``test_types``, ``services``, ``environment`` (harness, Python, Locust
+  versions, host, git commit);
 - ``total``, ``protocols.<protocol>`` and ``endpoints[]`` rows, each with ``requests``, ``failures``,
   ``failures_by_type``, ``no_reply``, ``rps``, ``error_rate_pct``, ``min_ms``, ``avg_ms``, ``max_ms``,
   ``p50_ms`` ... ``p99_ms``, ``p99_9_ms`` and ``histogram`` (HdrHistogram, base64, microseconds) so
   summaries can be merged exactly; endpoint rows add ``protocol``, ``request_type`` and ``name``;
   stream rows add ``stream`` (``messages``, ``gap_p50_ms``, ``gap_p95_ms``, ``gap_max_ms``); ``total``
-  and ``protocols`` leave out facet rows (time to first message), which are not extra requests;
+  and ``protocols`` count requests only: facet rows (time to first message), connects, pings and
+  pushes keep their endpoint rows but stay out (see core/request_types.py); open-model rows add
+  ``corrected`` (from the intended start), whose ``total`` also takes in the iterations that never
+  started (``not_started``, each at the lower bound from its intended start to the window's end);
 - ``timeline[]``: per second ``t_s``, ``stage``, ``users``, ``requests``, ``failures``, ``rps``,
   ``failures_per_s``, ``p50_ms``, ``p95_ms`` of all requests; ``endpoint_timeline[]``: every 5 s
   ``t_s``, ``users`` and per endpoint (``"POST /predict"``) ``rps``, ``failures_per_s``, ``p50_ms``,
@@ -34,10 +40,9 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from load_tests.core.recorder import PERCENTILES, EndpointRecord, Recorder, new_histogram, summed
-from load_tests.core.request_types import is_facet
 from load_tests.core.thresholds import Verdict
 
-SCHEMA = "load_tests.core.summary/1"
+SCHEMA = "load_tests.summary/1"
 HARNESS_VERSION = "0.1.0"
 
 
@@ -52,7 +57,7 @@ def _sum(histograms: list[HdrHistogram | None]) -> HdrHistogram:
     return total
 
 
-def _row(records: list[EndpointRecord], duration_s: float) -> dict[str, Any]:
+def _row(records: list[EndpointRecord], window_s: float) -> dict[str, Any]:
     """Figures of one or several records merged (a protocol row merges its endpoints)."""
     histogram = _sum([r.histogram for r in records])
     requests = sum(r.requests for r in records)
@@ -69,7 +74,7 @@ def _row(records: list[EndpointRecord], duration_s: float) -> dict[str, Any]:
         "failures": failures,
         "failures_by_type": dict(sorted(by_type.items(), key=lambda kv: -kv[1])),
         "no_reply": sum(r.no_reply for r in records),
-        "rps": requests / duration_s if duration_s > 0 else 0.0,
+        "rps": requests / window_s if window_s > 0 else 0.0,
         "error_rate_pct": 100.0 * failures / requests if requests else 0.0,
         "min_ms": min(mins) if mins else None,
         "avg_ms": sum(r.total_ms for r in records) / timed if timed else None,
@@ -84,6 +89,7 @@ def _row(records: list[EndpointRecord], duration_s: float) -> dict[str, Any]:
         row["corrected"] = {_pct_key(p): merged.get_value_at_percentile(p) / 1000.0 for p in PERCENTILES}
         row["corrected"]["max_ms"] = merged.get_max_value() / 1000.0
         row["corrected"]["histogram"] = merged.encode().decode("ascii")
+        row["corrected"]["started_only"] = True  # until with_not_started() adds those that never started
     if any(r.gaps is not None or r.messages for r in records):
         gaps = _sum([r.gaps for r in records])
         row["stream"] = {
@@ -96,13 +102,15 @@ def _row(records: list[EndpointRecord], duration_s: float) -> dict[str, Any]:
     return row
 
 
-def build_summary(recorder: Recorder, meta: dict[str, Any], duration_s: float) -> dict[str, Any]:
-    """Summary of everything ``recorder`` saw; ``meta`` supplies scenario, services, times and flags."""
-    total, protocols, endpoints = figures_of(recorder, duration_s)
+def build_summary(recorder: Recorder, meta: dict[str, Any], window_s: float) -> dict[str, Any]:
+    """Summary of everything ``recorder`` saw, every rate over ``window_s``; ``meta`` supplies scenario,
+    services, times (``duration_s``, the wall time) and flags."""
+    total, protocols, endpoints = figures_of(recorder, window_s)
     return {
         "schema": SCHEMA,
+        "duration_s": window_s,  # the wall time, when meta does not give it (merged and test summaries)
         **meta,
-        "duration_s": duration_s,
+        "window_s": window_s,
         "environment": environment_info(),
         "total": total,
         "protocols": protocols,
@@ -111,19 +119,38 @@ def build_summary(recorder: Recorder, meta: dict[str, Any], duration_s: float) -
 
 
 def figures_of(
-    recorder: Recorder, duration_s: float
+    recorder: Recorder, window_s: float
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], list[dict[str, Any]]]:
     """The total row, the rows per protocol and per endpoint of everything ``recorder`` saw."""
     records = sorted(recorder.endpoints.values(), key=lambda r: (r.protocol, r.name, r.request_type))
     endpoints = [
-        {"protocol": r.protocol, "request_type": r.request_type, "name": r.name, **_row([r], duration_s)}
-        for r in records
+        {"protocol": r.protocol, "request_type": r.request_type, "name": r.name, **_row([r], window_s)} for r in records
     ]
-    counted = [r for r in records if not is_facet(r.request_type)]  # a first-message row is no extra request
+    counted = [r for r in records if recorder.counts(r.request_type)]  # requests only (core/request_types.py)
     protocols: dict[str, dict[str, Any]] = {}
     for protocol in sorted({r.protocol for r in counted}):
-        protocols[protocol] = _row([r for r in counted if r.protocol == protocol], duration_s)
-    return _row(counted, duration_s), protocols, endpoints
+        protocols[protocol] = _row([r for r in counted if r.protocol == protocol], window_s)
+    return _row(counted, window_s), protocols, endpoints
+
+
+def with_not_started(row: dict[str, Any], bounds_ms: list[tuple[float, int]]) -> dict[str, Any]:
+    """``row`` whose corrected figures also count iterations that never started, each at a lower bound.
+
+    An open-model iteration dropped (every user busy) or still waiting at the end never got a
+    latency; leaving it out would hide exactly the slowest ones (coordinated omission again). Each
+    enters the corrected histogram at ``bounds_ms``: from its intended start to the end of the window.
+    """
+    corrected = row.get("corrected")
+    count = sum(n for _, n in bounds_ms)
+    if corrected is None or not count:
+        return row
+    merged = decode_histogram(corrected["histogram"])
+    for bound_ms, n in bounds_ms:
+        merged.record_value(max(int(bound_ms * 1000.0), 1), n)
+    figures = {_pct_key(p): merged.get_value_at_percentile(p) / 1000.0 for p in PERCENTILES}
+    figures.update(max_ms=merged.get_max_value() / 1000.0, histogram=merged.encode().decode("ascii"),
+                   not_started=count, started_only=False)  # fmt: skip
+    return {**row, "corrected": figures}
 
 
 def decode_histogram(encoded: str) -> HdrHistogram:

@@ -37,7 +37,8 @@ def encode_delta(delta: Recorder) -> dict[str, Any]:
             "messages": r.messages, "gaps": _hist(r.gaps), "corrected": _hist(r.corrected),
             "windows": [[bucket, *_window(w)] for bucket, w in r.windows.items()],
         })  # fmt: skip
-    return {"rows": rows, "seconds": [[s, *_window(w)] for s, w in delta.seconds.items()]}
+    return {"rows": rows, "seconds": [[s, *_window(w)] for s, w in delta.seconds.items()],
+            "traffic": [delta.first_sent, delta.last_ended]}  # fmt: skip
 
 
 def decode_delta(data: dict[str, Any]) -> Recorder:
@@ -55,4 +56,5 @@ def decode_delta(data: dict[str, Any]) -> Recorder:
         record.windows = {int(w[0]): _unwindow(w[1:]) for w in row["windows"]}
         recorder.endpoints[(record.request_type, record.name)] = record
     recorder.seconds = {int(s[0]): _unwindow(s[1:]) for s in data.get("seconds", [])}
+    recorder.note_traffic(*data.get("traffic", (None, None)))
     return recorder

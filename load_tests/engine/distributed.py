@@ -64,6 +64,8 @@ class WorkerReporter:
 
     def on_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         runner = self.environment.runner if self.environment else None
+        if self.pacer is not None and runner is not None and runner.user_count == 0 and not self.pacer.backlog.empty():
+            self.pacer.flush_waiting()  # the pool is gone: what still waits will never start
         usage, self.usage = self.usage, []
         data[PAYLOAD_KEY] = {
             "pid": os.getpid(),

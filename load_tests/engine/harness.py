@@ -221,21 +221,29 @@ class HarnessListener:
             "pacing": self._pacing(),
         }
         capacity = self.capacity.summary() if self.capacity is not None else None
-        return RunRecord(rec.recorder, meta, duration, domain.REGISTRY, capacity)
+        counts = self._pacing_counts()
+        not_started = counts.not_started if counts is not None else None
+        return RunRecord(rec.recorder, meta, duration, domain.REGISTRY, capacity, not_started)
 
     def _protocols_seen(self) -> list[str]:
         """For a plain ``locust -f`` run: the protocols that actually sent requests."""
         return sorted({r.protocol for r in self.recording.recorder.endpoints.values()})
+
+    def _pacing_counts(self) -> PacingCounts | None:
+        """What the generators did with the schedule: the master's merge, or this process's own."""
+        if self.tracker is not None:
+            return self.tracker.pacing
+        if self.pacer is not None:
+            self.pacer.flush_waiting()  # the run is over: what still waits for a user never started
+            return self.pacer.counts
+        return None
 
     def _pacing(self) -> dict[str, Any] | None:
         """The arrival schedule against what the generators did with it (None for closed-model load)."""
         arrival = self.scenario.arrival if self.scenario else None
         if arrival is None:
             return None
-        if self.tracker is not None:
-            counts = self.tracker.pacing
-        else:
-            counts = self.pacer.counts if self.pacer is not None else PacingCounts()
+        counts = self._pacing_counts() or PacingCounts()
         stopped = self.capacity.stopped_at if self.capacity is not None else None
         until = stopped or time.time()  # a capacity run scheduled nothing after its stop
         ran_s = until - (self.pacing_start or time.time())

@@ -5,6 +5,8 @@ scenario's :class:`~load_tests.core.scenarios.Arrival` (iteration ``k`` is due a
 workers, worker ``i`` takes every ``k`` with ``k % N == i``, so the split is exact and interleaved)
 and hands each due iteration to an idle user of the pool. With no user idle the iteration waits in a
 backlog, bounded by the pool size; beyond that it is **dropped** (counted, never silently delayed).
+Dropped iterations, and those still waiting when the run stops, keep their intended start times
+(``not_started``, in 10 ms buckets) so the corrected figures can count them at a lower bound.
 
 A user of the pool waits for its next iteration in ``wait_time`` (so Locust stops an idle user at
 once), then runs one task. The iteration's lateness (actual start minus intended start) is kept on
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
@@ -43,6 +45,12 @@ class PacingCounts:
     dropped: int = 0
     late: int = 0
     lateness_max_ms: float = 0.0
+    # intended start (epoch, in 10 ms units, as a string: it travels in msgpack) -> iterations never started
+    not_started: dict[str, int] = field(default_factory=dict)
+
+    def note_not_started(self, intended_epoch: float) -> None:
+        key = str(int(intended_epoch * 100))
+        self.not_started[key] = self.not_started.get(key, 0) + 1
 
     def add(self, other: PacingCounts) -> None:
         self.scheduled += other.scheduled
@@ -50,11 +58,15 @@ class PacingCounts:
         self.dropped += other.dropped
         self.late += other.late
         self.lateness_max_ms = max(self.lateness_max_ms, other.lateness_max_ms)
+        for key, n in other.not_started.items():
+            self.not_started[key] = self.not_started.get(key, 0) + n
 
     def take(self) -> PacingCounts:
-        delta = PacingCounts(self.scheduled, self.started, self.dropped, self.late, self.lateness_max_ms)
+        delta = PacingCounts(self.scheduled, self.started, self.dropped, self.late, self.lateness_max_ms,
+                             self.not_started)  # fmt: skip
         self.scheduled = self.started = self.dropped = self.late = 0
         self.lateness_max_ms = 0.0
+        self.not_started = {}
         return delta
 
 
@@ -92,9 +104,16 @@ class Pacer:
             self.counts.scheduled += 1
             if self.backlog.qsize() >= pool:  # every user busy and as many iterations already waiting
                 self.counts.dropped += 1
+                self.counts.note_not_started(start_epoch + due)
             else:
                 self.backlog.put(start_epoch + due)
             k += count
+
+    def flush_waiting(self) -> None:
+        """At the end: iterations still waiting for a user never started; note them and stop scheduling."""
+        self.stop()
+        while not self.backlog.empty():
+            self.counts.note_not_started(self.backlog.get_nowait())
 
     def next_iteration(self) -> None:
         """Block until an iteration is due for the calling user; note its lateness on the greenlet."""

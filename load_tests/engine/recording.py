@@ -22,7 +22,7 @@ from load_tests.engine.resources import Generator, ResourceMonitor
 class RunRecording:
     def __init__(self, plan: RunPlan, role: str = "local") -> None:
         self.plan = plan
-        self.recorder = Recorder()
+        self.recorder = Recorder(include_connections=plan.count_connections)
         self.me = Generator(role, role, os.getpid(), socket.gethostname())
         self.lag_s = 0  # a master waits this long for its workers' windows before closing a second
         self.timeline: Timeline | None = None

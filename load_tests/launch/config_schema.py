@@ -158,6 +158,7 @@ class RunConfig(_Model):
     exclude_tags: list[str] = []
     progress_interval: Seconds = DEFAULT_PROGRESS_INTERVAL_S
     stop_timeout: Seconds = 10.0  # users finish the call in hand at the end, so none goes unreported
+    count_connections: bool = False  # count connects, pings and pushes as requests in totals, rates, error rate
 
 
 class ResourcesConfig(_Model):

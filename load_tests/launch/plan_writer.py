@@ -25,6 +25,7 @@ def plan_from_settings(
         tags=settings.tags,
         exclude_tags=settings.exclude_tags,
         from_runner=from_runner,
+        count_connections=settings.count_connections,
         scripted=settings.scripted.model_dump(),
         resources=settings.resources,
         validity=settings.validity,

@@ -8,6 +8,7 @@ when it arrives, under the same endpoint name the harness reports. Label childre
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -47,6 +48,14 @@ class Telemetry:
         self.db_pool_size.set(db_pool_size)
         self._db_pool = asyncio.Semaphore(db_pool_size)
         self._children: dict[tuple[str, ...], object] = {}
+        # When the first and the last call arrived (epoch): the service's own traffic window, the truth
+        # that tests hold the harness's rates against. Plain floats here, gauges only when scraped.
+        self.first_request: float | None = None
+        self.last_request: float | None = None
+        self._first_gauge = Gauge("target_first_request_timestamp_seconds", "When the first call arrived (epoch)",
+                                  registry=self.registry)  # fmt: skip
+        self._last_gauge = Gauge("target_last_request_timestamp_seconds", "When the last call arrived (epoch)",
+                                 registry=self.registry)  # fmt: skip
 
     def _child(self, metric: Counter | Gauge, *labels: str):  # type: ignore[no-untyped-def]
         key = (metric._name, *labels)
@@ -57,6 +66,10 @@ class Telemetry:
 
     def request(self, protocol: str, endpoint: str) -> None:
         self._child(self._requests, protocol, endpoint).inc()
+        now = time.time()
+        if self.first_request is None:
+            self.first_request = now
+        self.last_request = now
 
     def error(self, protocol: str, endpoint: str, kind: str) -> None:
         self._child(self._errors, protocol, endpoint, kind).inc()
@@ -98,4 +111,7 @@ class Telemetry:
                 self.db_pool_in_use.dec()
 
     def exposition(self) -> bytes:
+        if self.first_request is not None and self.last_request is not None:
+            self._first_gauge.set(self.first_request)
+            self._last_gauge.set(self.last_request)
         return generate_latest(self.registry)

@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 from load_tests.core.request_types import is_facet
 from load_tests.core.thresholds import value_at
-from load_tests.reporting.text import custom_figures
+from load_tests.reporting.text import corrected_label, custom_figures, window_line
 
 COLUMNS = (("requests", "reqs", 0), ("failures", "fails", 0), ("error_rate_pct", "err %", 2), ("rps", "RPS", 2),
            ("avg_ms", "avg", 1), ("min_ms", "min", 1), ("p50_ms", "p50", 1), ("p90_ms", "p90", 1),
@@ -67,6 +67,8 @@ def render_html(summary: dict[str, Any], charts: dict[str, bytes], comparison: d
         cap=summary.get("capacity"),
         custom_figures=custom_figures,
         pacing=summary.get("pacing"),
+        window_line=window_line(summary),
+        corrected_label=corrected_label(summary["total"]),
         validity=summary.get("validity") or {"valid": True, "reasons": []},
         lost_workers=(summary.get("workers") or {}).get("lost", []),
     )

@@ -16,7 +16,8 @@ def render_text(summary: dict[str, Any]) -> str:
         f"Load test: scenario {scenario.get('name', '?')}, test types {', '.join(summary.get('test_types', []))}"
         f"{'  [PARTIAL: interrupted before the end]' if summary.get('partial') else ''}"
         f"{'  [ABORTED: ' + summary['aborted'] + ']' if summary.get('aborted') else ''}",
-        f"Started {summary.get('started_at', '?')}, ran {summary['duration_s']:.1f}s",
+        f"Started {summary.get('started_at', '?')}, ran {summary['duration_s']:.1f}s (wall time)",
+        window_line(summary),
         "",
     ]
     paced = bool(summary.get("pacing"))
@@ -33,7 +34,11 @@ def render_text(summary: dict[str, Any]) -> str:
             f"{_fmt(r['avg_ms']):>8} {_fmt(r['min_ms']):>8} {_fmt(r['p50_ms']):>8} {_fmt(r['p95_ms']):>8} "
             f"{_fmt(r['p99_ms']):>8} {_fmt(r['max_ms']):>8}" + (_corrected_cells(r) if paced else "")
         )
-    lines.append("(times in ms; 'first ...' rows time the first message of a stream and are not counted again)")
+    lines.append(
+        "(times in ms; 'first ...' rows time the first message of a stream and are not counted again;"
+        " connects, pings and pushes keep their rows but are not requests: TOTAL and protocol rows,"
+        " RPS and error rates leave them out)"
+    )
     lines += _pacing_lines(summary)
     failures = [(r, kind, n) for r in summary["endpoints"] for kind, n in r["failures_by_type"].items()]
     if failures:
@@ -51,6 +56,25 @@ def render_text(summary: dict[str, Any]) -> str:
     if summary.get("validity") and not summary["validity"]["valid"]:
         lines.append("Run INVALID (exit code 4): " + "; ".join(summary["validity"]["reasons"]))
     return "\n".join(lines) + "\n"
+
+
+def window_line(summary: dict[str, Any]) -> str:
+    """What every rate is over: ``Rates over the 20.0 s traffic window (first request sent to last ended)``."""
+    window = summary.get("window") or {}
+    seconds = summary.get("window_s", summary["duration_s"])
+    span = {"schedule": "the arrival schedule's span", "requests": "first request sent to last ended"}
+    return f"Rates over the {seconds:.1f} s traffic window ({span.get(window.get('kind'), 'the whole run')})"
+
+
+def corrected_label(row: dict[str, Any]) -> str:
+    """How far the corrected figures of a row reach: every iteration, or only those that started."""
+    c = row.get("corrected") or {}
+    if c.get("not_started"):
+        return (
+            f"corrected figures include {c['not_started']} iterations that never started (dropped or still "
+            "waiting), each at its lower bound: from its intended start to the end of the traffic window"
+        )
+    return "corrected figures: every iteration started (none was dropped)"
 
 
 def _corrected_cells(row: dict[str, Any]) -> str:
@@ -76,6 +100,7 @@ def _pacing_lines(summary: dict[str, Any]) -> list[str]:
         f"Arrival rate ({p['kind']}): {p['planned_rate']:.2f}/s scheduled, {p['achieved_rate']:.2f}/s achieved; "
         f"{p['planned']} planned, {p['started']} started, {p['dropped']} dropped (pool of {p['max_users']} busy), "
         f"{p['late']} late by more than {p['late_ms']:g} ms (max {p['lateness_max_ms']:.0f} ms)",
+        f"TOTAL {corrected_label(summary['total'])}; endpoint and protocol rows: started iterations only",
     ]
 
 

@@ -12,7 +12,16 @@ import psutil
 import pytest
 
 from load_tests.reference_service.launcher import TargetInfo
-from tests.conftest import REPO_ROOT, load_summary, metric, run_cli, sent, served
+from tests.conftest import (
+    REPO_ROOT,
+    assert_rates_over_the_traffic_window,
+    load_summary,
+    metric,
+    run_cli,
+    sent,
+    served,
+    served_window,
+)
 
 
 @pytest.mark.parametrize(
@@ -66,6 +75,7 @@ def test_two_workers_count_what_the_target_served_with_both_workers_figures(targ
         counts, target_counts = sent(summary, protocol), served(target.http_url, protocol)
         assert counts == target_counts, (protocol, counts, target_counts)
     assert summary["total"]["requests"] > 40 and summary["total"]["failures"] == 0
+    assert_rates_over_the_traffic_window(summary, target.http_url)  # TOTAL = the target's counters, all protocols
     assert {p for p in summary["protocols"]} == {"http", "websocket", "socketio", "grpc"}
     generators = {g["name"]: g for g in summary["resources"]["generators"]}
     assert set(generators) == {"master", "worker-1", "worker-2"}
@@ -92,6 +102,12 @@ def test_two_workers_count_what_the_target_served_with_both_workers_figures(targ
     classes = sum(v["value"] for k, v in custom.items() if k.startswith("predicted_class="))
     assert classes == predictions == custom["predict_accuracy"]["total"] > 0
     assert custom["predict_accuracy"]["rate"] == 1.0  # the target's model is deterministic
+    # A domain counter's rate is over the same window as the requests: the target's predict calls
+    # over the target's own first-to-last span, within the span's difference from the window.
+    first, last = served_window(target.http_url)
+    per_second = sum(v["per_second"] for k, v in custom.items() if k.startswith("predicted_class="))
+    assert per_second == pytest.approx(predictions / summary["window_s"], rel=1e-9)
+    assert per_second == pytest.approx(predictions / (last - first), rel=0.05)
     assert "Domain metrics" in html
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from load_tests.reference_service.launcher import TargetInfo, TargetProcess, set_faults
-from tests.conftest import load_summary, run_cli
+from tests.conftest import assert_rates_over_the_traffic_window, load_summary, run_cli
 
 
 @pytest.mark.parametrize(
@@ -59,6 +59,13 @@ def test_a_stall_shows_in_corrected_latency_not_in_service_time(tmp_path: Path) 
     assert total["requests"] == pacing["started"]  # one request per iteration (the predict task)
     assert 200 <= total["p99_ms"] < 400, total["p99_ms"]  # service time: only the few stuck calls saw the stall
     assert total["corrected"]["p99_ms"] >= 1000  # from the intended start: the stall is there
+    # The dropped iterations (and any still waiting at the end) are in TOTAL's corrected figures, each
+    # at its lower bound; the endpoint row holds the started ones only, and says so.
+    predict = next(r for r in summary["endpoints"] if r["name"] == "/predict")
+    assert total["corrected"]["not_started"] >= pacing["dropped"] > 0 and not total["corrected"]["started_only"]
+    assert predict["corrected"]["started_only"] and "not_started" not in predict["corrected"]
+    assert total["corrected"]["p99_ms"] >= predict["corrected"]["p99_ms"]
+    assert total["corrected"]["max_ms"] > predict["corrected"]["max_ms"]
     assert total["corrected"]["p50_ms"] == pytest.approx(total["p50_ms"], abs=5)
     for protocol_row in summary["protocols"].values():
         assert "corrected" in protocol_row
@@ -66,8 +73,10 @@ def test_a_stall_shows_in_corrected_latency_not_in_service_time(tmp_path: Path) 
     run_dir = next(tmp_path.glob("smoke/*"))
     text = (run_dir / "analysis" / "summary.txt").read_text()
     assert "c-p99" in text and "dropped" in text
+    label = f"corrected figures include {total['corrected']['not_started']} iterations that never started"
+    assert label in text
     html = next(run_dir.glob("locust_report_*.html")).read_text()
-    assert "Open-model load" in html and "corrected p99" in html
+    assert "Open-model load" in html and "corrected p99" in html and label in html
     assert "corrected_p99_ms" in next(run_dir.glob("locust_report_*_stats.csv")).read_text()
 
 
@@ -86,6 +95,8 @@ def test_a_ramping_rate_reaches_each_stage_on_every_protocol(target: TargetInfo,
     assert pacing["planned"] == 192 and pacing["started"] >= 188 and pacing["dropped"] == 0
     assert set(summary["protocols"]) == {"http", "websocket", "socketio", "grpc"}
     assert all("corrected" in row for row in summary["protocols"].values())
+    assert summary["window"] == {"kind": "schedule", "seconds": 12.0} and summary["window_s"] == 12.0
+    assert_rates_over_the_traffic_window(summary, target.http_url)
     warmup = 2.0  # the pool is spawned before the schedule starts
     timeline = summary["timeline"]
 
@@ -124,11 +135,17 @@ def test_a_generator_that_cannot_keep_up_marks_the_run_invalid(tmp_path: Path) -
 
 @pytest.mark.slow
 def test_the_rate_is_split_across_workers(target: TargetInfo, tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"  # 5 % under the true rate: one gRPC call per iteration, 30 per second
+    config.write_text("thresholds: {min_rps: 28.5}\n")
     result = run_cli("--workers", "2", "--test-type", "grpc", "--rate", "30", "--max-users", "20", "--duration", "8s",
-                     "--grpc-target", target.grpc_target, "--output-dir", str(tmp_path))  # fmt: skip
+                     "--grpc-target", target.grpc_target, "--config", str(config),
+                     "--output-dir", str(tmp_path))  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = load_summary(tmp_path)
     pacing = summary["pacing"]
     assert pacing["planned"] == 240 and pacing["started"] == pacing["scheduled"] == 240 and pacing["dropped"] == 0
     workers = [g for g in summary["resources"]["generators"] if g["role"] == "worker"]
     assert len(workers) == 2 and all(w["requests"] > 0 for w in workers)
+    assert_rates_over_the_traffic_window(summary, target.http_url)
+    verdict = next(v for v in summary["thresholds"]["verdicts"] if "rps" in v["metric"])
+    assert verdict["passed"] and 28.5 <= verdict["actual"] <= 30.0 * 1.02, verdict

@@ -12,7 +12,17 @@ from pathlib import Path
 import pytest
 
 from load_tests.reference_service.launcher import TargetInfo, TargetProcess
-from tests.conftest import REPO_ROOT, SENT_TYPES, failures_by_type, load_summary, metric, run_cli, sent, served
+from tests.conftest import (
+    REPO_ROOT,
+    SENT_TYPES,
+    assert_rates_over_the_traffic_window,
+    failures_by_type,
+    load_summary,
+    metric,
+    run_cli,
+    sent,
+    served,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -42,6 +52,7 @@ def test_healthy_run_counts_match_the_target_and_streams_are_timed(
     assert list(summary["protocols"]) == [protocol]
     harness, served_counts = sent(summary, protocol), served(target.http_url, protocol)
     assert harness == served_counts, (harness, served_counts)
+    assert_rates_over_the_traffic_window(summary, target.http_url)
     rows = {(r["request_type"], r["name"]): r for r in summary["endpoints"]}
     for request_type, name, endpoint in STREAMS[protocol]:
         row = rows.get((request_type, name))
