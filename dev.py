@@ -9,7 +9,7 @@ reinstalls only when a requirements file or ``pyproject.toml`` changes. Then run
   extra flags go to ``run_load_tests.py`` (e.g. ``--scenario baseline --test-type rest``);
 - ``test [PYTEST ARGS]``: the test suite (pytest's "no tests ran", exit 5, counts as a failure);
   ``test --fast`` runs the unit tier only (``-m "not e2e"``, under a minute);
-- ``lint``: ruff;  ``target [FLAGS]``: the reference target alone.
+- ``lint``: ruff and mypy (the pure core and the reports);  ``target [FLAGS]``: the reference target alone.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
     if command == "target":
         return subprocess.call([str(PYTHON), "-m", "load_tests.reference_service", *rest])
     if command == "lint":
-        return subprocess.call([str(BIN / "ruff"), "check", ".", *rest])
+        return subprocess.call([str(BIN / "ruff"), "check", ".", *rest]) or subprocess.call([str(PYTHON), "-m", "mypy"])
     if "--fast" in rest:
         rest = ["-m", "not e2e", *(a for a in rest if a != "--fast")]
     code = subprocess.call([str(PYTHON), "-m", "pytest", *rest])

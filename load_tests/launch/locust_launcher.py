@@ -9,10 +9,9 @@ Distributed runs use Locust's own master/worker engine: ``--workers N`` starts t
 ``--master`` on a free loopback port plus N ``--worker`` processes; ``--master`` / ``--worker`` are
 the two halves of a run across machines (see docs/distributed.md).
 
-Exit codes: 0 thresholds passed, 1 thresholds failed, 2 usage/config/target error, 4 the run is
-invalid (generator saturated or arrival rate not achieved: see load_tests/core/validity.py), 3 the run produced
-no summary (a bug or a crash: see the log above), 130/143 interrupted by SIGINT/SIGTERM (reports of
-the partial run are still written).
+Exit codes are spelled in core/run_folder.py: 0 passed, 1 failed, 2 usage/config/target error, 3 no
+summary (a crash: see the log above), 4 invalid (core/validity.py), 130/143 interrupted by SIGINT or
+SIGTERM (the partial run's reports are still written). Child processes: launch/locust_process.py.
 """
 
 from __future__ import annotations
@@ -20,20 +19,15 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from types import FrameType
 from typing import TextIO
 
 from load_tests.core.datasets import load_audio_samples, load_feature_rows
-from load_tests.core.errors import ConfigError, Interrupted
-from load_tests.core.plan import DEFAULT_TARGET_METRICS, PLAN_ENV, ResourcesPlan, RunPlan
+from load_tests.core.errors import ConfigError
+from load_tests.core.plan import DEFAULT_TARGET_METRICS, ResourcesPlan, RunPlan
 from load_tests.core.run_folder import (
     EXIT_FAILED,
     EXIT_INVALID,
@@ -46,13 +40,12 @@ from load_tests.core.run_folder import (
 from load_tests.core.scenarios import format_duration
 from load_tests.core.scripted import check_protos
 from load_tests.launch.catalogue import SHAPE_FILE
+from load_tests.launch.locust_process import LocalWorkers, LocustProcess, RunnerSignals, child_env, free_port
 from load_tests.launch.plan_writer import plan_from_settings
 from load_tests.launch.settings import Services, Settings
-from load_tests.reference_service.launcher import TargetInfo, TargetProcess, die_with_parent, wait_until_reachable
+from load_tests.reference_service.launcher import TargetInfo, TargetProcess, wait_until_reachable
 
-INTERRUPT_GRACE_S = 60.0
 WORKER_WAIT_S = 60.0  # a master gives up (no summary, exit 3) when its workers have not all joined by then
-WORKER_EXIT_GRACE_S = 15.0
 WEB_UI_LINGER_S = 10  # --web-ui: seconds the final figures stay up in the browser before Locust quits
 
 
@@ -129,89 +122,6 @@ def _check_reachable(services: Services, settings: Settings) -> None:
         wait_until_reachable(url, timeout=5.0)
 
 
-class _Signals:
-    """Who handles SIGINT/SIGTERM in the runner, phase by phase (Locust's phase: _LocustProcess).
-
-    Before Locust starts a signal is noted, and :meth:`check` turns it into Interrupted (one line,
-    exit 130/143) at the next safe point; the ExitStack then stops a bundled target that is starting
-    or ready. (Raising from the handler itself is not safe: it can land inside the fork of a child
-    process, where Python swallows it, and the run went on as if nothing happened.) After Locust has
-    ended the reports are written and only the target's stop is left, so signals are ignored.
-    """
-
-    STOPPING = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self.previous = {s: signal.getsignal(s) for s in self.STOPPING}
-        self.pending: int | None = None
-
-    def __enter__(self) -> _Signals:
-        for s in self.STOPPING:
-            signal.signal(s, self._note)
-        return self
-
-    def _note(self, signum: int, _frame: FrameType | None) -> None:
-        if self.pending is None:
-            self.pending = signum
-
-    def check(self) -> None:
-        if self.pending is not None:
-            raise Interrupted(self.pending)
-
-    def ignore(self) -> None:
-        for s in self.STOPPING:
-            signal.signal(s, signal.SIG_IGN)
-
-    def __exit__(self, *_: object) -> None:
-        for s, handler in self.previous.items():
-            signal.signal(s, handler)
-
-
-class _LocustProcess:
-    """The Locust child, with SIGINT/SIGTERM forwarded as SIGINT (second signal: kill)."""
-
-    def __init__(self, cmd: list[str], env: dict[str, str]) -> None:
-        self.cmd, self.env = cmd, env
-        self.signals: list[int] = []
-        self.signalled_at = 0.0
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def _forward(self, signum: int, _frame: FrameType | None) -> None:
-        self.signals.append(signum)
-        if len(self.signals) == 1:
-            self.signalled_at = time.monotonic()
-            print(f"\nStopping the load test ({signal.Signals(signum).name}); writing reports...", flush=True)
-        self._pass_on()
-
-    def _pass_on(self) -> None:
-        """First signal: SIGINT to Locust (it stops and reports); a second one kills it."""
-        if self.process is None or not self.signals:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            if len(self.signals) == 1:
-                self.process.send_signal(signal.SIGINT)
-            else:
-                self.process.kill()
-
-    def run(self, on_start: Callable[[], None] | None = None) -> int:
-        self.process = None
-        previous = {s: signal.signal(s, self._forward) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            self.process = subprocess.Popen(self.cmd, env=self.env, start_new_session=True, preexec_fn=die_with_parent)
-            self._pass_on()  # a signal that came while it was being started
-            if on_start is not None:
-                on_start()
-            while True:
-                try:
-                    return self.process.wait(timeout=0.5)
-                except subprocess.TimeoutExpired:
-                    if self.signals and time.monotonic() - self.signalled_at > INTERRUPT_GRACE_S:
-                        self.process.kill()
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-
-
 def describe_plan(settings: Settings, cmd: list[str] | None, out: TextIO) -> None:
     s = settings.scenario
     print(f"Scenario {s.name}: {s.description}".rstrip(": "), file=out)
@@ -238,38 +148,6 @@ def describe_plan(settings: Settings, cmd: list[str] | None, out: TextIO) -> Non
         print("Locust: " + " ".join(cmd), file=out)
 
 
-class _LocalWorkers:
-    """The N ``--worker`` processes of ``--workers N``; stopped (at worst killed) when the run ends."""
-
-    def __init__(self, cmd: list[str], env: dict[str, str], count: int, out: TextIO) -> None:
-        self.cmd, self.env, self.count, self.out = cmd, env, count, out
-        self.processes: list[subprocess.Popen[bytes]] = []
-
-    def start(self) -> None:
-        for n in range(1, self.count + 1):
-            process = subprocess.Popen(self.cmd, env=self.env, start_new_session=True, preexec_fn=die_with_parent)
-            self.processes.append(process)
-            print(f"Locust worker {n} of {self.count} started (pid {process.pid})", file=self.out, flush=True)
-
-    def __enter__(self) -> _LocalWorkers:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        deadline = time.monotonic() + WORKER_EXIT_GRACE_S  # the master tells them to quit; wait for that
-        for process in self.processes:
-            try:
-                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _bundled_resources(settings: Settings, info: TargetInfo) -> ResourcesPlan:
     """Sample the bundled target's process and its /metrics unless the config says otherwise."""
     resources = settings.resources
@@ -292,8 +170,7 @@ def _run_worker(settings: Settings, out: TextIO) -> int:
         plan.write(plan_path)
         print(f"Joining the Locust master at {dist.master_host}:{dist.master_port} as a worker "
               f"(test types {', '.join(t.name for t in settings.test_types)})", file=out, flush=True)  # fmt: skip
-        code = _LocustProcess(worker_command(settings, dist.master_host, dist.master_port),
-                              {**os.environ, PLAN_ENV: str(plan_path)}).run()  # fmt: skip
+        code = LocustProcess(worker_command(settings, dist.master_host, dist.master_port), child_env(plan_path)).run()
     print(f"Worker finished (Locust exit code {code})", file=out, flush=True)
     return EXIT_PASSED if code == 0 else EXIT_NO_SUMMARY
 
@@ -321,7 +198,7 @@ def run(
         return EXIT_PASSED
     describe_plan(settings, None, out)
     with contextlib.ExitStack() as stack:
-        signals = stack.enter_context(_Signals())  # entered first, so restored last
+        signals = stack.enter_context(RunnerSignals())  # entered first, so restored last
         settings = _with_target(settings, stack, out)
         signals.check()  # a Ctrl-C while the target started: stop here, before any report folder
         run_dir.mkdir(parents=True)
@@ -330,14 +207,14 @@ def run(
         plan = plan_from_settings(settings, run_dir, timestamp, with_scenario=True, from_runner=True)
         plan_path = RunFolder(run_dir, timestamp).plan
         plan.write(plan_path)
-        env = {**os.environ, PLAN_ENV: str(plan_path)}
+        env = child_env(plan_path)
         if master_port == 0:
-            master_port = _free_port()
+            master_port = free_port()
         signals.check()
-        locust = _LocustProcess(locust_command(settings, plan, run_dir, master_port), env)
+        locust = LocustProcess(locust_command(settings, plan, run_dir, master_port), env)
         local_workers = dist.workers if dist.mode == "workers" else 0
         worker_cmd = worker_command(settings, "127.0.0.1", master_port or 0)
-        workers = stack.enter_context(_LocalWorkers(worker_cmd, env, local_workers, out))
+        workers = stack.enter_context(LocalWorkers(worker_cmd, env, local_workers, out))
         _announce_listeners(settings, master_port, out)
         locust_code = locust.run(on_start=workers.start)
         signals.ignore()

@@ -179,7 +179,7 @@ def capacity_curve(summary: dict[str, Any]) -> bytes | None:
         ax.annotate(f"broke: {broke['load']:g} {unit}", (broke["load"], broke["rps"]), textcoords="offset points",
                     xytext=(-80, -20), fontsize=8, color="tab:red")  # fmt: skip
     handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-    ax.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize=8)
+    ax.legend(handles, [str(h.get_label()) for h in handles], loc="upper left", fontsize=8)
     ax.set_title(
         "Capacity: throughput and p95 per step" + (" (generator saturated)" if result.get("saturated") else "")
     )

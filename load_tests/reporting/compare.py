@@ -108,7 +108,7 @@ def compare_rows(
         verdict = "improved"
         reasons.append(f"error rate {old['error_rate_pct']:.2f}% -> {new['error_rate_pct']:.2f}%")
     delta = {k: (new[k] - old[k]) if new.get(k) is not None and old.get(k) is not None else None for k in FIGURES}
-    delta_pct = {k: (100.0 * delta[k] / old[k]) if delta[k] is not None and old[k] else None for k in FIGURES}
+    delta_pct = {k: (100.0 * d / old[k]) if (d := delta[k]) is not None and old[k] else None for k in FIGURES}
     return {
         "scope": scope,
         "verdict": verdict,

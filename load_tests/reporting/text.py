@@ -63,7 +63,7 @@ def window_line(summary: dict[str, Any]) -> str:
     window = summary.get("window") or {}
     seconds = summary.get("window_s", summary["duration_s"])
     span = {"schedule": "the arrival schedule's span", "requests": "first request sent to last ended"}
-    return f"Rates over the {seconds:.1f} s traffic window ({span.get(window.get('kind'), 'the whole run')})"
+    return f"Rates over the {seconds:.1f} s traffic window ({span.get(str(window.get('kind')), 'the whole run')})"
 
 
 def corrected_label(row: dict[str, Any]) -> str:

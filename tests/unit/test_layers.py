@@ -72,3 +72,13 @@ def test_no_module_is_too_long_and_every_layer_exists() -> None:
             and (n := len(p.read_text(encoding="utf-8").splitlines())) > 400]  # fmt: skip
     assert long == []
     assert all((PACKAGE / layer / "__init__.py").exists() for layer in ("core", "engine", "launch", "reporting"))
+
+
+def test_the_pure_core_and_the_reports_type_check() -> None:
+    from mypy import api
+
+    root = PACKAGE.parent
+    stdout, stderr, status = api.run(["--config-file", str(root / "pyproject.toml"), "--cache-dir", "/dev/null",
+                                      str(root / "load_tests/core"), str(root / "load_tests/reporting")])  # fmt: skip
+    assert status == 0, stdout + stderr
+    assert "no issues found" in stdout
