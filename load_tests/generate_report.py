@@ -18,6 +18,7 @@ if __name__ == "__main__" and __package__ in (None, ""):  # run as a script: imp
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from load_tests.core.errors import ConfigError, HarnessError, OneLineArgumentParser
+from load_tests.core.run_folder import COMPARISON_FILE, EXIT_FAILED, EXIT_PASSED, timestamp_of
 from load_tests.core.summary import SCHEMA
 from load_tests.launch.settings import DEFAULT_CONFIG, read_config_file
 from load_tests.reporting import write_reports
@@ -51,18 +52,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     out = args.out or args.summary.parent
-    timestamp = args.summary.stem.removeprefix("locust_report_")
+    timestamp = timestamp_of(args.summary)
     comparison = None
     if old is not None:
         tolerance = Tolerance(cfg.latency_pct, cfg.latency_ms, cfg.error_rate_pct, cfg.confidence)
         comparison = compare(old, new, tolerance, old_label=str(args.compare))
         out.mkdir(parents=True, exist_ok=True)
-        (out / "comparison.json").write_text(json.dumps(comparison, indent=2), encoding="utf-8")
+        (out / COMPARISON_FILE).write_text(json.dumps(comparison, indent=2), encoding="utf-8")
     written = write_reports(new, out, timestamp, comparison, old)
     for path in written:
         print(path)
     if comparison is None:
-        return 0
+        return EXIT_PASSED
     counts = comparison["counts"]
     print(f"Compared with {args.compare}: {counts['regressed']} regressed, {counts['improved']} improved, "
           f"{counts['unchanged']} unchanged")  # fmt: skip
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         if row["moved"]:
             print(f"  MOVED     custom {row['name']} {row['figure']}: {row['old']:.3g} -> {row['new']:.3g} "
                   f"({row['delta_pct']:+.1f}%)")  # fmt: skip
-    return 1 if comparison["regressed"] else 0
+    return EXIT_FAILED if comparison["regressed"] else EXIT_PASSED
 
 
 if __name__ == "__main__":

@@ -6,15 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-
-def latest_summary(results_dir: Path, scenario: str) -> Path:
-    """The newest ``locust_report_*.json`` of ``scenario`` under ``results_dir`` (or in it directly)."""
-    found = sorted(Path(results_dir).glob(f"{scenario}/*/locust_report_*.json")) or sorted(
-        Path(results_dir).glob("locust_report_*.json")
-    )
-    if not found:
-        raise FileNotFoundError(f"no run summary of scenario {scenario!r} under {results_dir}")
-    return max(found, key=lambda p: p.stat().st_mtime)
+from load_tests.core.run_folder import latest_summary
 
 
 def validate_results(results_dir: str | Path, scenario: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from load_tests.core.errors import HarnessError, OneLineArgumentParser, UsageError
+from load_tests.core.run_folder import EXIT_PASSED
 from load_tests.core.scenarios import Scenario, format_duration
 from load_tests.launch.catalogue import ALL, TEST_TYPES
 from load_tests.launch.locust_launcher import run
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {'scenario':<14} {'users':>6} {'spawn/s':>8} {'duration':>9} {'stages':>6}  description")
             for scenario in settings.scenarios.values():
                 print(_catalogue_line(scenario))
-            return 0
+            return EXIT_PASSED
         repeat = _repeat(args.repeat)
         if args.matrix and args.dry_run:
             return dry_run_series(vars(args))

@@ -27,7 +27,7 @@ from typing import Any, TextIO
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from load_tests.core.errors import ConfigError
-from load_tests.core.run_folder import new_timestamp
+from load_tests.core.run_folder import EXIT_FAILED, EXIT_INVALID, EXIT_PASSED, SUMMARY_GLOB, new_timestamp
 from load_tests.launch.locust_launcher import run
 from load_tests.launch.settings import Settings, deep_merge, load_settings
 from load_tests.reporting.compare import HEADLINE
@@ -110,7 +110,8 @@ def _row(r: SeriesRun) -> dict[str, Any]:
 
 
 def _verdict(r: SeriesRun) -> str:
-    return {0: "PASSED", 1: "FAILED", 4: "INVALID"}.get(r.exit_code, "INTERRUPTED" if r.exit_code >= 128 else "ERROR")
+    verdicts = {EXIT_PASSED: "PASSED", EXIT_FAILED: "FAILED", EXIT_INVALID: "INVALID"}
+    return verdicts.get(r.exit_code, "INTERRUPTED" if r.exit_code >= 128 else "ERROR")
 
 
 def by_label(runs: list[SeriesRun]) -> dict[str, list[SeriesRun]]:
@@ -185,7 +186,7 @@ def write_combined(runs: list[SeriesRun], repeat: int, folder: Path) -> dict[str
 
 
 def _load_summary(run_dir: Path | None) -> dict[str, Any] | None:
-    found = sorted(run_dir.glob("locust_report_*.json")) if run_dir else []
+    found = sorted(run_dir.glob(SUMMARY_GLOB)) if run_dir else []
     return json.loads(found[0].read_text(encoding="utf-8")) if found else None
 
 
@@ -207,7 +208,7 @@ def dry_run_series(cli: Mapping[str, Any], out: TextIO = sys.stdout) -> int:
     for label, settings in _plans(cli, True):
         print(f"=== {label} ===", file=out)
         run(settings, dry_run=True, out=out)
-    return 0
+    return EXIT_PASSED
 
 
 def run_series(cli: Mapping[str, Any], repeat: int, use_matrix: bool, out: TextIO = sys.stdout) -> int:
