@@ -26,6 +26,7 @@ DEFAULT_SERVICE_TIMES: dict[str, tuple[float, float]] = {
     "echo": (0.0, 0.0),
     "load_file": (5.0, 2.0),
     "upload": (2.0, 1.0),
+    "session": (1.0, 0.0),  # log in, open or close a gateway session
     "token": (1.0, 0.0),  # gap between two streamed tokens, audio chunks or partial results
 }
 OPERATIONS = frozenset(DEFAULT_SERVICE_TIMES)

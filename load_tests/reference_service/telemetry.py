@@ -43,6 +43,16 @@ class Telemetry:
         self._messages = Counter(
             "target_stream_messages", "Messages sent inside streams", ["protocol", "endpoint"], registry=self.registry
         )
+        self._rows = Counter(
+            "target_rows", "Data rows received in accepted bodies", ["protocol", "endpoint"], registry=self.registry
+        )
+        self._distinct_rows = Gauge(
+            "target_distinct_rows",
+            "Distinct data rows received (by a hash of the row's canonical JSON)",
+            ["protocol", "endpoint"],
+            registry=self.registry,
+        )
+        self._seen_rows: dict[tuple[str, str], set[bytes]] = {}
         self.db_pool_size = Gauge("target_db_pool_size", "Simulated DB pool size", registry=self.registry)
         self.db_pool_in_use = Gauge("target_db_pool_in_use", "Simulated DB connections in use", registry=self.registry)
         self.db_pool_size.set(db_pool_size)
@@ -76,6 +86,13 @@ class Telemetry:
 
     def stream_messages(self, protocol: str, endpoint: str, count: int = 1) -> None:
         self._child(self._messages, protocol, endpoint).inc(count)
+
+    def rows(self, protocol: str, endpoint: str, fingerprints: list[bytes]) -> None:
+        """Count the rows of one body, and remember their fingerprints: rows == distinct proves no repeats."""
+        seen = self._seen_rows.setdefault((protocol, endpoint), set())
+        seen.update(fingerprints)
+        self._child(self._rows, protocol, endpoint).inc(len(fingerprints))
+        self._child(self._distinct_rows, protocol, endpoint).set(len(seen))
 
     def connection_opened(self, protocol: str) -> None:
         self._child(self._connections, protocol).inc()
