@@ -9,12 +9,19 @@ API key travels as ``x-api-key`` metadata; every call gets the configured deadli
 grpcio under gevent needs ``grpc.experimental.gevent.init_gevent()`` before any channel exists, or
 it hangs: :func:`init_gevent_once` is called by :class:`GrpcClient` and by the gRPC locustfile at
 import. Channels are made per user, after any ``--processes`` fork, never at import time.
+
+Calls made inside :func:`call_scope` are reported under the scope's row name instead of
+``Service/Method``, and its check judges each finished call before the one report: a check's failure
+fails that row, with no second event (the fleet's YAML-described calls use this). There a
+client-streaming row also counts the messages it sent (``messages``, no gaps).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, NamedTuple
 
 import grpc
@@ -32,6 +39,28 @@ from load_tests.core.request_types import (
 from load_tests.engine.request_hook import RequestEvent, StreamTimer, elapsed_ms, report
 
 _gevent_ready = False
+# A caller's judgement of a finished call: (status code name, trailing metadata, responses) -> failure text
+# or None. When given, it alone decides whether the call failed (so a check may expect an error status).
+CallCheck = Callable[[str, Any, list[Any]], str | None]
+
+
+class CallScope(NamedTuple):
+    name: str
+    check: CallCheck | None = None
+
+
+# Per greenlet (greenlet gives each its own context): the row name and check of the calls made now.
+_scope: ContextVar[CallScope | None] = ContextVar("grpc_call_scope", default=None)
+
+
+@contextmanager
+def call_scope(name: str, check: CallCheck | None = None) -> Iterator[None]:
+    """Report the calls made inside under ``name``, judged by ``check`` (see :data:`CallCheck`)."""
+    token = _scope.set(CallScope(name, check))
+    try:
+        yield
+    finally:
+        _scope.reset(token)
 
 
 def init_gevent_once() -> None:
@@ -49,6 +78,16 @@ def status_failure(exc: grpc.RpcError) -> Failure:
     return Failure(code.name if code is not None else type(exc).__name__)
 
 
+def _judged(check: CallCheck, error: Failure | None, source: Any, responses: list[Any]) -> Failure | None:
+    """The scope's verdict on a finished call; ``source`` (the call or its RpcError) holds the trailers."""
+    try:
+        trailing = source.trailing_metadata()
+    except Exception:  # an outcome without trailers (cancelled before any): judge without them
+        trailing = None
+    failure = check("OK" if error is None else str(error), trailing, responses)
+    return Failure(failure) if failure is not None else None
+
+
 class _CallDetails(NamedTuple):
     method: str
     timeout: float | None
@@ -58,11 +97,24 @@ class _CallDetails(NamedTuple):
     compression: Any
 
 
+def _counted(messages: Iterator[Any], sent: list[Any]) -> Iterator[Any]:
+    """The request stream as gRPC reads it, noting each message sent (no gaps: gRPC pulls them as fast as
+    flow control allows, so the time between two says nothing about the service)."""
+    for message in messages:
+        sent.append(None)
+        yield message
+
+
 class _TimedStream:
     """Iterates a response stream, timing first message, gaps and the whole; reports once at the end."""
 
-    def __init__(self, call: Any, request_type: str, name: str, event: RequestEvent, timer: StreamTimer) -> None:
+    def __init__(
+        self, call: Any, request_type: str, name: str, event: RequestEvent, timer: StreamTimer,
+        check: CallCheck | None = None,
+    ) -> None:  # fmt: skip
         self._call, self._type, self._name, self._event, self._timer = call, request_type, name, event, timer
+        self._check = check
+        self._messages: list[Any] = []  # kept for the check only
         self._reported = False
 
     def __iter__(self) -> _TimedStream:
@@ -72,19 +124,23 @@ class _TimedStream:
         try:
             message = next(self._call)
         except StopIteration:
-            self._finish(None)
+            self._finish(None, self._call)
             raise
         except grpc.RpcError as exc:
-            self._finish(status_failure(exc))
+            self._finish(status_failure(exc), exc)
             raise
+        if self._check is not None:
+            self._messages.append(message)
         first = self._timer.message()
         if first is not None:
             report(self._event, GRPC_FIRST, self._name, first)
         return message
 
-    def _finish(self, error: Failure | None) -> None:
+    def _finish(self, error: Failure | None, source: Any) -> None:
         if not self._reported:
             self._reported = True
+            if self._check is not None:
+                error = _judged(self._check, error, source, self._messages)
             report(self._event, self._type, self._name, self._timer.elapsed_ms(), context=self._timer.context(),
                    exception=error)  # fmt: skip
 
@@ -114,22 +170,32 @@ class TimingInterceptor(
     def _single(
         self, kind: str, continuation: Callable[..., Any], details: grpc.ClientCallDetails, request: Any
     ) -> Any:
+        scope = _scope.get()
+        sent: list[Any] | None = [] if scope is not None and kind == GRPC_CLIENT_STREAM else None
+        if sent is not None:  # in a scope, a request stream's row counts the messages it sent
+            request = _counted(request, sent)
         start = time.perf_counter()
         call = continuation(self._details(details), request)
-        error = None
+        error, source, responses = None, call, []
         try:
-            call.result()
+            responses.append(call.result())
         except grpc.RpcError as exc:
-            error = status_failure(exc)
-        report(self.event, kind, grpc_method_name(details.method), elapsed_ms(start), exception=error)
+            error, source = status_failure(exc), exc
+        if scope is not None and scope.check is not None:
+            error = _judged(scope.check, error, source, responses)
+        name = scope.name if scope is not None else grpc_method_name(details.method)
+        context = {"messages": len(sent), "gaps_ms": []} if sent is not None else None
+        report(self.event, kind, name, elapsed_ms(start), exception=error, context=context)
         return call
 
     def _stream(
         self, kind: str, continuation: Callable[..., Any], details: grpc.ClientCallDetails, request: Any
     ) -> Any:
+        scope = _scope.get()
         timer = StreamTimer()
         call = continuation(self._details(details), request)
-        return _TimedStream(call, kind, grpc_method_name(details.method), self.event, timer)
+        name = scope.name if scope is not None else grpc_method_name(details.method)
+        return _TimedStream(call, kind, name, self.event, timer, scope.check if scope is not None else None)
 
     def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         return self._single(GRPC_UNARY, continuation, client_call_details, request)
@@ -164,9 +230,11 @@ class GrpcClient:
         api_key: str | None = None,
         timeout: float = 10.0,
         root_certificates: bytes | None = None,
+        tls: bool = False,
     ) -> None:
+        """TLS when ``root_certificates`` are given (trusted alone) or ``tls`` is set (the system's roots)."""
         init_gevent_once()
-        if root_certificates is not None:
+        if root_certificates is not None or tls:
             credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
             raw = grpc.secure_channel(target, credentials, options=CHANNEL_OPTIONS)
         else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from typing import Any
 
 import gevent
@@ -34,6 +35,8 @@ from load_tests.engine.request_hook import RequestEvent, StreamTimer, elapsed_ms
 
 _DROPPED = object()
 MAX_BACKOFF_S = 5.0
+# A caller's own judgement of a reply: (the ack or the stream's end event, every message) -> a failure text or None.
+Check = Callable[[Any, list[Any]], str | None]
 
 
 class SocketIOClient:
@@ -51,8 +54,10 @@ class SocketIOClient:
         stream_events: tuple[str, str, str] = ("token", "done", "error"),
         id_field: str = "id",
         reconnect: bool = True,
+        transports: list[str] | None = None,
     ) -> None:
         self.url, self.event, self.namespace, self.transport = url, request_event, namespace, transport
+        self.transports = list(transports or [transport])  # several: engine.io starts on the first, then upgrades
         self.auth, self.headers, self.timeout, self.reconnect_enabled = auth, headers or {}, timeout, reconnect
         self.name = f"{transport} {namespace}"
         session = None
@@ -80,7 +85,7 @@ class SocketIOClient:
     # connection lifecycle -------------------------------------------------------------------
     def _open(self) -> None:
         self.sio.connect(
-            self.url, transports=[self.transport], namespaces=[self.namespace], auth=self.auth,
+            self.url, transports=self.transports, namespaces=[self.namespace], auth=self.auth,
             headers=self.headers, wait_timeout=self.timeout,
         )  # fmt: skip
 
@@ -166,18 +171,30 @@ class SocketIOClient:
             gevent.sleep(0.05)
 
     # messages -----------------------------------------------------------------------------
-    def call(self, event: str, data: Any = None, *, name: str | None = None, expect: tuple[str, ...] = ()) -> Any:
+    def call(
+        self,
+        event: str,
+        data: Any = None,
+        *,
+        name: str | None = None,
+        expect: tuple[str, ...] = (),
+        check: Check | None = None,
+        timeout: float | None = None,
+    ) -> Any:
         """Emit and wait for the ack (``SIO ack``); an ack with ``error`` is a failure ``error <status>``,
-        and one that is not an object holding the ``expect`` keys is a ``malformed reply``."""
+        and one that is not an object holding the ``expect`` keys is a ``malformed reply``. ``check``
+        judges an ack that passed: its failure text fails this same row (one event per call)."""
         start, ack, error = time.perf_counter(), None, None
         try:
             self._ensure_connected()
             start = time.perf_counter()
-            ack = self.sio.call(event, data, namespace=self.namespace, timeout=self.timeout)
+            ack = self.sio.call(event, data, namespace=self.namespace, timeout=timeout or self.timeout)
             if isinstance(ack, dict) and "error" in ack:
                 error = Failure(f"error {ack.get('status', '')}".strip())
             elif expect and not (isinstance(ack, dict) and all(k in ack for k in expect)):
                 error = Failure("malformed reply")
+            elif check is not None and (failure := check(ack, [ack])) is not None:
+                error = Failure(failure)
         except socketio.exceptions.TimeoutError:
             error = Failure("timeout" if self.sio.connected else "connection dropped")
         except (socketio.exceptions.BadNamespaceError, socketio.exceptions.DisconnectedError):
@@ -195,8 +212,12 @@ class SocketIOClient:
         name: str | None = None,
         end_event: str | None = None,
         expect_messages: int | None = None,
+        check: Check | None = None,
+        timeout: float | None = None,
     ) -> list[Any]:
-        """Emit ``data`` with a fresh ``id``; collect item events until the end event (``SIO stream``)."""
+        """Emit ``data`` with a fresh ``id``; collect item events until the end event (``SIO stream``).
+
+        ``check`` judges a complete stream (its end event's data and its items) on this same row."""
         request_id = data.get(self.id_field) or f"r{next(self._ids)}"
         end_event = end_event or self._end_event
         queue: Queue = Queue()
@@ -210,13 +231,15 @@ class SocketIOClient:
             timer.start = time.perf_counter()
             self.sio.emit(event, {**data, self.id_field: request_id}, namespace=self.namespace)
             while True:
-                got = queue.get(timeout=self.timeout)
+                got = queue.get(timeout=timeout or self.timeout)
                 if got is _DROPPED:
                     raise Failure("connection dropped")
                 kind, payload = got
                 if kind == end_event:
                     if expect_messages is not None and len(items) != expect_messages:
                         raise Failure(f"message count mismatch: expected {expect_messages}, got {len(items)}")
+                    if check is not None and (failure := check(payload, items)) is not None:
+                        raise Failure(failure)
                     break
                 if kind == self._error_event:
                     raise Failure(f"error {payload.get('status', '')}".strip())
@@ -235,8 +258,8 @@ class SocketIOClient:
         report(self.event, SIO_STREAM, row, timer.elapsed_ms(), context=timer.context(), exception=error)
         return items
 
-    def emit(self, event: str, data: Any = None, *, name: str | None = None) -> None:
-        """Fire and forget: ``SIO send`` with no response time."""
+    def emit(self, event: str, data: Any = None, *, name: str | None = None) -> bool:
+        """Fire and forget: ``SIO send`` with no response time; False when it could not be sent."""
         error: BaseException | None = None
         try:
             self._ensure_connected()
@@ -246,6 +269,7 @@ class SocketIOClient:
         except Failure as exc:
             error = exc
         report(self.event, SIO_SEND, name or event, None, exception=error)
+        return error is None
 
 
 class _CaSession(requests.Session):

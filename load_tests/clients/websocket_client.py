@@ -1,7 +1,8 @@
 """WebSocket client (websocket-client under gevent) that times every message it waits for.
 
 One receiver greenlet reads the socket and routes each JSON message by its id to the request
-waiting for it; a message nobody waits for is a server push. Rows reported (see ``metrics``):
+waiting for it (or, for a service whose replies carry no id, to the caller of :meth:`request_next`);
+a message nobody waits for is a server push. Rows reported (see ``metrics``):
 ``WS connect``, ``WS reply`` (request -> reply with the same id), ``WS first message`` and ``WS stream``
 (request -> end marker, with message count and gaps), ``WS send`` (no reply: ``response_time=None``),
 ``WS ping`` (protocol ping -> pong), ``WS push`` (server-initiated, counted), ``WS connection``
@@ -14,6 +15,8 @@ import itertools
 import json
 import re
 import time
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import gevent
@@ -38,6 +41,8 @@ from load_tests.engine.request_hook import RequestEvent, StreamTimer, elapsed_ms
 _DROPPED = object()
 _MALFORMED = {"type": "__malformed__"}
 MAX_BACKOFF_S = 5.0
+# A caller's own judgement of a reply: (the reply, every message) -> a failure text, or None when it is fine.
+Check = Callable[[Any, list[Any]], str | None]
 
 
 class WebSocketClient:
@@ -54,13 +59,15 @@ class WebSocketClient:
         ca_file: str | None = None,
         id_field: str = "id",
         reconnect: bool = True,
+        subprotocols: list[str] | None = None,
     ) -> None:
         self.url, self.event, self.name, self.timeout = url, request_event, name, timeout
         self.header = [f"{k}: {v}" for k, v in (headers or {}).items()]
         self.sslopt = {"ca_certs": ca_file} if ca_file else None
-        self.id_field, self.reconnect_enabled = id_field, reconnect
+        self.id_field, self.reconnect_enabled, self.subprotocols = id_field, reconnect, subprotocols
         self._ids = itertools.count(1)
         self._pending: dict[Any, Queue] = {}
+        self._waiting_next: deque[Queue] = deque()  # request_next callers, served in order
         self._pongs: dict[bytes, AsyncResult] = {}
         self._ws: websocket.WebSocket | None = None
         self._connected = Event()
@@ -73,7 +80,7 @@ class WebSocketClient:
         # per message here, the biggest cost of a reply); decoding the frame to str validates it in C anyway
         ws = websocket.create_connection(
             self.url, timeout=self.timeout, header=self.header, sslopt=self.sslopt, enable_multithread=True,
-            skip_utf8_validation=True,
+            skip_utf8_validation=True, subprotocols=self.subprotocols,
         )  # fmt: skip
         ws.settimeout(None)  # the receiver blocks cooperatively; waits are bounded by the queues
         return ws
@@ -129,7 +136,11 @@ class WebSocketClient:
             message = json.loads(data)
         except ValueError:
             message = self._salvaged(data)
+            if self._waiting_next and self._pending.get(message.get(self.id_field)) is None:
+                message = data.decode(errors="replace") if isinstance(data, bytes) else data  # a text protocol
         queue = self._pending.get(message.get(self.id_field)) if isinstance(message, dict) else None
+        if queue is None and self._waiting_next:
+            queue = self._waiting_next.popleft()  # unclaimed by an id: the next message someone waits for
         if queue is not None:
             queue.put((message, len(data)))
         else:
@@ -162,7 +173,7 @@ class WebSocketClient:
         reason = close_frame[2:].decode(errors="replace") if refused else ""
         failure = f"refused: close {code} {reason}".strip() if refused else "connection dropped"
         report(self.event, WS_CONNECTION, self.name, None, exception=Failure(failure))
-        for queue in list(self._pending.values()):
+        for queue in [*self._pending.values(), *self._waiting_next]:
             queue.put((_DROPPED, 0))
         if refused:
             self.reconnect_enabled = False
@@ -204,30 +215,41 @@ class WebSocketClient:
         self._socket().send(json.dumps(message))
         return msg_id, queue, start
 
-    def _next(self, queue: Queue) -> tuple[dict[str, Any], int]:
+    def _next(self, queue: Queue, timeout: float | None = None) -> tuple[Any, int]:
         try:
-            message, size = queue.get(timeout=self.timeout)
+            message, size = queue.get(timeout=timeout or self.timeout)
         except Empty:
             raise Failure("timeout") from None
         if message is _DROPPED:
             raise Failure("connection dropped")
-        if message.get("type") == _MALFORMED["type"]:
+        kind = message.get("type") if isinstance(message, dict) else None  # a text reply (request_next) has none
+        if kind == _MALFORMED["type"]:
             raise Failure("malformed reply")
-        if message.get("type") == "error":
+        if kind == "error":
             raise Failure(f"error {message.get('code', '')}".strip())
         return message, size
 
-    def request(self, message: dict[str, Any], *, name: str, expect: str | None = None) -> dict[str, Any] | None:
+    def request(
+        self,
+        message: dict[str, Any],
+        *,
+        name: str,
+        expect: str | None = None,
+        check: Check | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any] | None:
         """Send ``message`` with a fresh id and wait for the reply carrying it (``WS reply``).
 
-        ``expect`` names the reply type a correct service answers; another type is a failure.
+        ``expect`` names the reply type a correct service answers; another type is a failure. ``check``
+        judges a reply that passed: its failure text fails this same row (one event per request).
         """
         msg_id, start, reply, size, error = None, time.perf_counter(), None, 0, None
         try:
             msg_id, queue, start = self._exchange(message)
-            reply, size = self._next(queue)
+            reply, size = self._next(queue, timeout)
             if expect is not None and reply.get("type") != expect:
                 raise Failure(f"unexpected reply: expected {expect}, got {reply.get('type')}")
+            _judged(check, reply, [reply])
         except Failure as exc:
             error = exc
         except Exception as exc:  # the send itself failed (socket gone): named by its class
@@ -245,21 +267,27 @@ class WebSocketClient:
         end_type: Any = "done",
         end_field: str = "type",
         expect_messages: int | None = None,
+        is_end: Callable[[dict[str, Any]], bool] | None = None,
+        check: Check | None = None,
+        timeout: float | None = None,
     ) -> list[dict[str, Any]]:
         """Send ``message`` and collect replies until one of ``end_type`` (``WS first message``, ``WS stream``).
 
         ``expect_messages``: how many messages a correct stream has; another count is a failure.
+        ``is_end`` replaces the ``end_field``/``end_type`` test (an end marker deeper in the message);
+        ``check`` judges a complete stream (its end message and its items) on this same row.
         """
         msg_id, items, size, error = None, [], 0, None
         timer = StreamTimer()
         try:
             msg_id, queue, timer.start = self._exchange(message)
             while True:
-                reply, n = self._next(queue)
+                reply, n = self._next(queue, timeout)
                 size += n
-                if reply.get(end_field) == end_type:
+                if is_end(reply) if is_end is not None else reply.get(end_field) == end_type:
                     if expect_messages is not None and len(items) != expect_messages:
                         raise Failure(f"message count mismatch: expected {expect_messages}, got {len(items)}")
+                    _judged(check, reply, items)
                     break
                 items.append(reply)
                 first = timer.message()
@@ -275,15 +303,41 @@ class WebSocketClient:
                exception=error)  # fmt: skip
         return items
 
-    def send(self, message: dict[str, Any], *, name: str) -> None:
-        """Fire and forget: counted as ``WS send`` with no response time."""
-        data = json.dumps(message)
+    def request_next(
+        self, message: dict[str, Any] | str, *, name: str, check: Check | None = None, timeout: float | None = None
+    ) -> Any:
+        """Send ``message`` (an object as JSON, a string as text) and wait for the next message that no
+        request's id claims (``WS reply``): for services whose replies carry no request id. The reply is
+        the parsed JSON, or the text of a frame that is not JSON."""
+        queue: Queue = Queue()
+        start, reply, size, error = time.perf_counter(), None, 0, None
+        self._waiting_next.append(queue)
+        try:
+            data = message if isinstance(message, str) else json.dumps(message)
+            socket = self._socket()
+            start = time.perf_counter()
+            socket.send(data)
+            reply, size = self._next(queue, timeout)
+            _judged(check, reply, [reply])
+        except Exception as exc:  # a Failure, or the send itself failed (socket gone): named by its class
+            error = exc
+        finally:
+            if queue in self._waiting_next:
+                self._waiting_next.remove(queue)
+        report(self.event, WS_REPLY, name, elapsed_ms(start), response_length=size, exception=error)
+        return reply
+
+    def send(self, message: dict[str, Any] | str, *, name: str) -> bool:
+        """Fire and forget (an object as JSON, a string as text): counted as ``WS send`` with no response time;
+        False when it could not be sent."""
+        data = message if isinstance(message, str) else json.dumps(message)
         error: BaseException | None = None
         try:
             self._socket().send(data)
         except Exception as exc:  # Failure("not connected") or a broken socket
             error = exc
         report(self.event, WS_SEND, name, None, response_length=len(data), exception=error)
+        return error is None
 
     def ping(self, *, name: str = "ping") -> None:
         """A protocol-level ping, timed to its pong (``WS ping``)."""
@@ -301,3 +355,10 @@ class WebSocketClient:
         finally:
             self._pongs.pop(payload, None)
         report(self.event, WS_PING, name, elapsed_ms(start), exception=error)
+
+
+def _judged(check: Check | None, reply: Any, messages: list[Any]) -> None:
+    """Raise the caller's check failure, so that it fails the row being reported instead of adding one."""
+    failure = check(reply, messages) if check is not None else None
+    if failure is not None:
+        raise Failure(failure)

@@ -30,7 +30,16 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from load_tests.core.scenarios import parse_duration
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def _pause(value: Any) -> float:
+    """A think time: a duration, or 0 for none (a duration elsewhere must be positive)."""
+    return 0.0 if value in (0, "0", "0s") else parse_duration(value)
+
+
+Pause = Annotated[float, BeforeValidator(_pause)]
 SERVICE_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,62}$"
+PROTOCOLS = ("http", "websocket", "socketio", "grpc", "locustfile")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
@@ -117,6 +126,7 @@ class HttpOperation(Step):
     json_body: Any = Field(default=None, alias="json")
     form: dict[str, Any] | None = None
     multipart: dict[str, Any] | None = None  # field: "text", or {file: PATH, content_type: ...}
+    parquet: Any = None  # a row (or a list of rows) sent as a Parquet file: parquet: "{{ row }}"
     body: str | None = None
     content_type: str | None = None
 
@@ -124,9 +134,9 @@ class HttpOperation(Step):
     def _one_body(self) -> HttpOperation:
         if self.method.upper() not in HTTP_METHODS:
             raise ValueError(f"method {self.method!r} is not one of {', '.join(HTTP_METHODS)}")
-        bodies = [k for k in ("json_body", "form", "multipart", "body") if getattr(self, k) is not None]
+        bodies = [k for k in ("json_body", "form", "multipart", "parquet", "body") if getattr(self, k) is not None]
         if len(bodies) > 1:
-            raise ValueError("give one body: json, form, multipart or body")
+            raise ValueError("give one body: json, form, multipart, parquet or body")
         return self
 
 
@@ -162,7 +172,7 @@ class GrpcOperation(Step):
 
 
 class _Service(_Model):
-    think_time: Seconds | tuple[Seconds, Seconds] = 0.0
+    think_time: Pause | tuple[Pause, Pause] = 0.0
     weight: int = Field(default=1, ge=1)  # this service's share of the users
     data: Feed | None = None
     timeout: Seconds = 10.0
@@ -231,6 +241,11 @@ Service = Annotated[
     HttpService | WebSocketService | SocketIOService | GrpcService | LocustfileService,
     Field(discriminator="protocol"),
 ]
+
+
+def class_name_of(service: str) -> str:
+    """``pumps-api`` -> ``Fleet_pumps_api``: the Locust user class of a fleet service."""
+    return "Fleet_" + service.replace("-", "_")
 
 
 def steps_of(service: Any) -> list[Step]:

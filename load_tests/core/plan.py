@@ -97,6 +97,8 @@ class RunPlan:
     from_runner: bool = False
     count_connections: bool = False  # connects, pings and pushes count as requests in totals and rates
     scripted: dict[str, Any] = field(default_factory=dict)  # the YAML's `scripted:` section, validated
+    fleet: dict[str, Any] = field(default_factory=dict)  # chosen services of `fleet:` (core/fleet.py), paths absolute
+    worker_count: int = 0  # Locust workers of the run (0: one process); unique feeds are split between them
     resources: ResourcesPlan = field(default_factory=ResourcesPlan)
     validity: ValidityLimits = field(default_factory=ValidityLimits)
 

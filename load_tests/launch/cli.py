@@ -8,12 +8,14 @@ Exit codes: 0 passed, 1 thresholds failed, 2 usage/config/target error, 3 no sum
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from load_tests.core.errors import HarnessError, OneLineArgumentParser, UsageError
 from load_tests.core.run_folder import EXIT_PASSED
 from load_tests.core.scenarios import Scenario, format_duration
 from load_tests.launch.catalogue import ALL, TEST_TYPES
 from load_tests.launch.locust_launcher import run
+from load_tests.launch.openapi import write_config
 from load_tests.launch.series import dry_run_series, run_series
 from load_tests.launch.settings import load_settings
 
@@ -29,7 +31,13 @@ def build_parser() -> OneLineArgumentParser:
         "LOADTEST_METRICS_URL, LOADTEST_RATE, LOADTEST_MAX_USERS.",
     )
     parser.add_argument("--scenario", help="scenario name (default from config: smoke); see --list-scenarios")
-    parser.add_argument("--test-type", help=f"{', '.join([*TEST_TYPES, ALL])}, or a comma list (default all)")
+    parser.add_argument("--test-type", help=f"{', '.join([*TEST_TYPES, ALL])}, a service of the config's fleet, "
+                        "or a comma list (default all: the fleet's services, or every bundled test type)")  # fmt: skip
+    parser.add_argument("--locustfile", help="run your own locustfile's users with everything the harness gives")
+    parser.add_argument("--user-classes", help="with --locustfile: the user classes to run (default: all of them)")
+    parser.add_argument("--from-openapi", metavar="URL_OR_FILE",
+                        help="write a starter fleet config from an OpenAPI document and exit")  # fmt: skip
+    parser.add_argument("--output", help="with --from-openapi: the file to write (default fleet-<service>.yaml)")
     parser.add_argument("--host", help="base URL of the service (default: start the bundled reference target)")
     parser.add_argument("--grpc-target", help="host:port of the gRPC service (default: config, or the bundled target)")
     parser.add_argument("--config", help="YAML config file (default load_tests/config/load_test_config.yaml)")
@@ -92,6 +100,10 @@ def _repeat(value: str | None) -> int:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        if args.from_openapi:
+            written = write_config(args.from_openapi, Path(args.output) if args.output else None)
+            print(f"Wrote {written}: run it with python run_load_tests.py --config {written}")
+            return EXIT_PASSED
         settings = load_settings(vars(args))
         if args.list_scenarios:
             print(f"  {'scenario':<14} {'users':>6} {'spawn/s':>8} {'duration':>9} {'stages':>6}  description")

@@ -10,8 +10,17 @@ import re
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
+from load_tests.core.fleet import SERVICE_NAME, Service
 from load_tests.core.plan import (
     DEFAULT_API_KEY_ENV,
     DEFAULT_PROGRESS_INTERVAL_S,
@@ -213,6 +222,7 @@ class FileConfig(_Model):
     thresholds: ThresholdsConfig = ThresholdsConfig()
     scenarios: dict[str, ScenarioConfig] = {}
     scripted: ScriptedConfig = ScriptedConfig()
+    fleet: dict[Annotated[str, StringConstraints(pattern=SERVICE_NAME)], Service] = {}  # core/fleet.py
     compare: CompareConfig = CompareConfig()
     resources: ResourcesConfig = ResourcesConfig()
     validity: ValidityConfig = ValidityConfig()

@@ -69,7 +69,7 @@ def locust_command(settings: Settings, plan: RunPlan, run_dir: Path, master_port
     # user classes right after -f: Locust's --tags takes every word after it, class names included
     cmd = [
         sys.executable, "-m", "locust", "-f", _files(settings), *_user_classes(settings), "--headless",
-        "--host", plan.services.rest_url or "http://127.0.0.1",
+        "--host", _host(settings, plan),
         "--html", str(folder.locust_html), "--csv", str(folder.locust_csv_prefix), "--csv-full-history",
         "--only-summary", "--loglevel", "INFO", "--stop-timeout", f"{settings.stop_timeout_s:g}",
     ]  # fmt: skip
@@ -87,6 +87,12 @@ def locust_command(settings: Settings, plan: RunPlan, run_dir: Path, master_port
     if settings.exclude_tags:
         cmd += ["--exclude-tags", *settings.exclude_tags]
     return cmd
+
+
+def _host(settings: Settings, plan: RunPlan) -> str:
+    """Locust's --host: the REST service's, else a locustfile service's own URL (fleet users name theirs)."""
+    urls = [t.address for t in settings.test_types if not t.bundled and t.address and "://" in t.address]
+    return plan.services.rest_url or (urls[0] if urls else "http://127.0.0.1")
 
 
 def worker_command(settings: Settings, master_host: str, master_port: int) -> list[str]:
@@ -114,8 +120,11 @@ _HOW = {
 def _check_reachable(services: Services, settings: Settings) -> None:
     """Every chosen test type knows where its service is, and something listens there."""
     for test_type in settings.test_types:
-        if test_type.name == "scripted":
-            continue  # each entry names its own URL, or uses the services above
+        if test_type.name == "scripted" or (not test_type.bundled and not test_type.address):
+            continue  # each entry names its own URL, or uses the services above; a locustfile knows its own
+        if not test_type.bundled:
+            wait_until_reachable(str(test_type.address), timeout=5.0)
+            continue
         url = services.address_of(test_type.name)
         if not url:
             raise ConfigError(f"test type {test_type.name}: no address for its service (give {_HOW[test_type.name]})")
@@ -138,11 +147,16 @@ def describe_plan(settings: Settings, cmd: list[str] | None, out: TextIO) -> Non
     for name in settings.skipped_test_types:
         print(f"  skipped {name}: no address for its service (give {_HOW[name]})", file=out)
     svc = settings.services
-    if svc.needs_bundled_target:
+    if not any(t.bundled for t in settings.test_types):
+        pass  # the fleet's services name their own addresses
+    elif svc.needs_bundled_target:
         print("Target: the bundled reference target, started on free ports", file=out)
     else:
         print(f"Target: rest={svc.rest_url} websocket={svc.websocket_url} socketio={svc.socketio_url} "
               f"grpc={svc.grpc_target}", file=out)  # fmt: skip
+    for t in settings.test_types:
+        if not t.bundled:
+            print(f"  service {t.name}: {t.address or 'its own locustfile'}", file=out)
     print(f"Reports: {settings.output_dir / s.name}/<timestamp>/", file=out)
     if cmd:
         print("Locust: " + " ".join(cmd), file=out)
@@ -226,7 +240,7 @@ def _with_target(settings: Settings, stack: contextlib.ExitStack, out: TextIO) -
     or the user's, checked to be listening."""
     api_key = os.environ.get(settings.services.api_key_env) or None
     services = settings.services
-    if services.needs_bundled_target:
+    if services.needs_bundled_target and any(t.bundled for t in settings.test_types):
         print("Starting the bundled reference target...", file=out, flush=True)
         info = stack.enter_context(TargetProcess(api_key=api_key))
         services = replace(services, rest_url=info.http_url, websocket_url=info.ws_url,

@@ -35,6 +35,8 @@ ENV_VARS = {
     "RATE": "rate",
     "MAX_USERS": "max_users",
     "EXCLUDE_TAGS": "exclude_tags",
+    "LOCUSTFILE": "locustfile",
+    "USER_CLASSES": "user_classes",
 }
 MAX_RATE = 1_000_000.0  # beyond any one run; catches typos such as 1e400
 WEB_UI_HOST, WEB_UI_PORT = "127.0.0.1", 8089  # loopback unless the user names another address

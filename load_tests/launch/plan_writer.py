@@ -27,6 +27,8 @@ def plan_from_settings(
         from_runner=from_runner,
         count_connections=settings.count_connections,
         scripted=settings.scripted.model_dump(),
+        fleet={name: service.model_dump(by_alias=True) for name, service in settings.fleet.items()},
+        worker_count=settings.distribution.workers,
         resources=settings.resources,
         validity=settings.validity,
     )

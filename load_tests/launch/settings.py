@@ -19,6 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from load_tests.core.errors import ConfigError, HarnessError
+from load_tests.core.fleet import PROTOCOLS as FLEET_PROTOCOLS
 from load_tests.core.plan import ResourcesPlan, Services, ValidityLimits
 from load_tests.core.scenarios import BUILTIN_SCENARIOS, Scenario
 from load_tests.core.scripted import ScriptedConfig, proto_path
@@ -28,6 +29,7 @@ from load_tests.launch.config_schema import (
     ResourcesConfig,
     ThresholdsConfig,
 )
+from load_tests.launch.fleet_config import fleet_test_types, locustfile_service_name, prepare_fleet, with_locustfile
 from load_tests.launch.options import (
     Distribution,
     cli_or_env,
@@ -62,6 +64,7 @@ class Settings:
     count_connections: bool = False  # connects, pings and pushes count as requests (run.count_connections)
     skipped_test_types: tuple[str, ...] = ()  # left out of "all" because their service has no address
     scripted: ScriptedConfig = field(default_factory=ScriptedConfig)
+    fleet: dict[str, Any] = field(default_factory=dict)  # the chosen fleet services (core/fleet.py), checked
     resources: ResourcesPlan = field(default_factory=ResourcesPlan)
     distribution: Distribution = field(default_factory=Distribution)
     validity: ValidityLimits = field(default_factory=ValidityLimits)
@@ -69,9 +72,17 @@ class Settings:
     matrix: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # the YAML's, for --matrix
 
 
+def _readable(loc: tuple[Any, ...]) -> str:
+    """``fleet.svc.http.operations.0.colour`` -> ``fleet.svc.operations[0].colour``: pydantic's union
+    tags and validator names are not places a user can find in the file."""
+    parts = [p for i, p in enumerate(loc) if not (i == 2 and loc[0] == "fleet" and p in FLEET_PROTOCOLS)]
+    parts = [p for p in parts if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]
+    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in parts).replace(".[", "[")
+
+
 def _one_line(error: ValidationError, source: str) -> ConfigError:
     first = error.errors()[0]
-    loc = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in first["loc"]).replace(".[", "[")
+    loc = _readable(tuple(first["loc"]))
     message = first["msg"]
     if first["type"] == "extra_forbidden":
         message = "unknown key"
@@ -166,9 +177,12 @@ def load_settings(
     base = config_path.resolve().parent
     scenarios = _scenarios(file_cfg, source)
     scenario = scenario_with_flags(cli, env, _chosen_scenario(cli, env, scenarios, file_cfg, source))
+    fleet = prepare_fleet(with_locustfile(file_cfg.fleet, cli, env), base, source, env)
     found = cli_or_env(cli, env, "test_type")
     test_type_spec, where = found if found else (file_cfg.run.test_type, f"{source}: run.test_type")
-    test_types = _test_types(str(test_type_spec), where)
+    if not found and cli_or_env(cli, env, "locustfile"):
+        test_type_spec, where = locustfile_service_name(cli_or_env(cli, env, "locustfile")[0]), "--locustfile"
+    test_types = _test_types(str(test_type_spec), where, fleet_test_types(fleet))
     services = _resolved_services(cli, env, file_cfg, base, source)
     test_types, skipped = _addressed(test_types, str(test_type_spec), where, services, file_cfg, source)
     found = cli_or_env(cli, env, "output_dir")
@@ -197,6 +211,7 @@ def load_settings(
         count_connections=file_cfg.run.count_connections,
         skipped_test_types=skipped,
         scripted=_scripted_with_paths(file_cfg.scripted, base),
+        fleet={t.name: fleet[t.name] for t in test_types if t.name in fleet},
         resources=resources,
         distribution=distribution,
         validity=ValidityLimits(**file_cfg.validity.model_dump()),
@@ -223,10 +238,10 @@ def _chosen_scenario(
     return scenarios[scenario_name]
 
 
-def _test_types(spec: str, where: str) -> tuple[TestType, ...]:
-    """The catalogue's test types named by ``spec``; a bad name is reported against ``where`` it was given."""
+def _test_types(spec: str, where: str, fleet: dict[str, TestType]) -> tuple[TestType, ...]:
+    """The test types named by ``spec``; a bad name is reported against ``where`` it was given."""
     try:
-        return resolve_test_types(spec)
+        return resolve_test_types(spec, fleet)
     except HarnessError as exc:
         raise type(exc)(f"{where}: {exc}") from None
 
@@ -239,7 +254,7 @@ def _addressed(
     skipped: tuple[str, ...] = ()
     if any(t.name == "scripted" for t in test_types) and file_cfg.scripted.empty:
         raise ConfigError(f"{where}: test type scripted needs entries under 'scripted:' in {source}")
-    if "all" in spec.lower().split(",") and not services.needs_bundled_target:
+    if "all" in spec.lower().split(",") and not services.needs_bundled_target and not file_cfg.fleet:
         skipped = tuple(t.name for t in test_types if not services.address_of(t.name))
         test_types = tuple(t for t in test_types if services.address_of(t.name))
         if not test_types:

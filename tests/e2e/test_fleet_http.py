@@ -1,0 +1,189 @@
+"""A team's HTTP services from the config alone: operations, a Parquet feed, checks, a flow, their locustfile."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from load_tests.reference_service import model
+from load_tests.reference_service.launcher import TargetInfo
+from tests.conftest import load_summary, metric, run_cli, served
+
+pytestmark = pytest.mark.slow
+ROWS = 40
+INVOCATION = {"protocol": "http", "endpoint": "/invocation"}
+
+
+def _rows(n: int = ROWS) -> list[dict]:
+    """Feature rows with the label the reference model gives them, all distinct."""
+    rows = []
+    for i in range(n):
+        features = [50.0 + i, 1.0 + (i % 9), 2.0 + (i % 7) * 0.5, 20.0 + (i * 3) % 80]
+        rows.append({**dict(zip(model.FEATURES, features, strict=True)), "label": model.classify(features)[0]})
+    return rows
+
+
+def _run(config: Path, out: Path, *args: str) -> tuple[int, dict, str]:
+    result = run_cli("--config", str(config), "--output-dir", str(out), *args)
+    summary = load_summary(out) if result.returncode in (0, 1) else {}
+    return result.returncode, summary, result.stdout + result.stderr
+
+
+def _rows_by_name(summary: dict) -> dict[str, dict]:
+    return {r["name"]: r for r in summary["endpoints"]}
+
+
+def test_operations_with_a_unique_parquet_feed_and_checks(target: TargetInfo, tmp_path: Path) -> None:
+    """Each Parquet row is sent exactly once (the service counts distinct rows); checks pass, and one
+    that is wrong on purpose fails every call, named by the check."""
+    pq.write_table(pa.Table.from_pylist(_rows()), tmp_path / "pumps.parquet")
+    config = tmp_path / "fleet.yaml"
+    config.write_text(f"""
+fleet:
+  pumps:
+    protocol: http
+    url: {target.http_url}
+    data: {{file: pumps.parquet, order: unique}}
+    operations:
+      - name: invocation
+        method: POST
+        path: /invocation
+        query: {{method: predict}}
+        parquet: "{{{{ row }}}}"
+        weight: 3
+        checks:
+          - status: 200
+          - json: $.predictions[0]
+            equals: "{{{{ row.label }}}}"
+      - name: health
+        path: /health
+        checks:
+          - json: $.status
+            equals: down
+""")
+    code, summary, output = _run(config, tmp_path / "out", "--users", "4", "--spawn-rate", "4", "--duration", "5s")
+    assert code == 1, output[-3000:]  # the health check fails on purpose
+    rows = _rows_by_name(summary)
+    invocation, health = rows["invocation"], rows["health"]
+    assert invocation["requests"] == ROWS and invocation["failures"] == 0
+    assert metric(target.http_url, "target_rows_total", **INVOCATION) == ROWS
+    assert metric(target.http_url, "target_distinct_rows", **INVOCATION) == ROWS
+    assert served(target.http_url, "http")["/invocation"] == ROWS
+    assert health["requests"] >= 1 and health["failures"] == health["requests"]
+    assert health["failures_by_type"] == {'check failed: $.status == "down" (got "ok")': health["requests"]}
+
+
+def test_each_row_once_across_two_workers(target: TargetInfo, tmp_path: Path) -> None:
+    pq.write_table(pa.Table.from_pylist(_rows()), tmp_path / "pumps.parquet")
+    config = tmp_path / "fleet.yaml"
+    config.write_text(f"""
+fleet:
+  pumps:
+    protocol: http
+    url: {target.http_url}
+    data: {{file: pumps.parquet, order: unique}}
+    operations:
+      - {{name: invocation, method: POST, path: /invocation, query: {{method: predict}}, parquet: "{{{{ row }}}}"}}
+""")
+    code, summary, output = _run(config, tmp_path / "out", "--workers", "2", "--users", "4", "--spawn-rate", "4",
+                                 "--duration", "6s")  # fmt: skip
+    assert code == 0, output[-3000:]
+    assert _rows_by_name(summary)["invocation"]["requests"] == ROWS
+    assert metric(target.http_url, "target_distinct_rows", **INVOCATION) == ROWS
+    assert metric(target.http_url, "target_rows_total", **INVOCATION) == ROWS
+    workers = [g for g in summary["resources"]["generators"] if g["role"] == "worker"]
+    assert len(workers) == 2 and all(w["requests"] > 0 for w in workers)
+
+
+def test_a_flow_captures_a_session_and_uses_it(target: TargetInfo, tmp_path: Path) -> None:
+    """log in -> open a session -> predict in it -> close it; the service refuses calls without a session."""
+    (tmp_path / "rows.jsonl").write_text("\n".join(json.dumps(r) for r in _rows(10)) + "\n")
+    config = tmp_path / "fleet.yaml"
+    config.write_text(f"""
+fleet:
+  gateway:
+    protocol: http
+    url: {target.http_url}
+    data: {{file: rows.jsonl, order: sequential}}
+    think_time: 0.1s
+    flow:
+      - {{name: login, method: POST, path: /login, json: {{user: "{{{{ id }}}}"}}, capture: {{token: $.token}}}}
+      - name: open
+        method: POST
+        path: /sessions
+        headers: {{Authorization: "Bearer {{{{ vars.token }}}}"}}
+        capture: {{session: $.session_id}}
+      - name: predict
+        method: POST
+        path: "/sessions/{{{{ vars.session }}}}/predict"
+        json: "{{{{ row }}}}"
+        checks: [{{json: $.label, equals: "{{{{ row.label }}}}"}}]
+      - {{name: close, method: DELETE, path: "/sessions/{{{{ vars.session }}}}", checks: [{{status: 204}}]}}
+""")
+    code, summary, output = _run(config, tmp_path / "out", "--users", "3", "--spawn-rate", "3", "--duration", "4s")
+    assert code == 0, output[-3000:]
+    rows = _rows_by_name(summary)
+    counts = {name: rows[name]["requests"] for name in ("login", "open", "predict", "close")}
+    assert summary["total"]["failures"] == 0 and counts["login"] >= 3
+    assert counts["login"] == counts["open"] == counts["predict"] == counts["close"], counts
+    target_counts = served(target.http_url, "http")
+    assert target_counts["/sessions/{id}/predict"] == counts["predict"]
+    assert metric(target.http_url, "target_errors_total", protocol="http", endpoint="/sessions/{id}/predict",
+                  kind="no_session") == 0  # fmt: skip
+
+
+def test_a_teams_own_locustfile_gets_summary_thresholds_and_exit_code(target: TargetInfo, tmp_path: Path) -> None:
+    users = tmp_path / "my_users.py"
+    users.write_text(
+        "from locust import HttpUser, constant, task\n\n\n"
+        "class Base(HttpUser):\n    abstract = True\n    wait_time = constant(0.1)\n\n\n"
+        "class HealthUser(Base):\n    @task\n    def health(self):\n        self.client.get('/health')\n\n\n"
+        "class InfoUser(Base):\n    @task\n    def info(self):\n        self.client.get('/model-info')\n"
+    )
+    config = tmp_path / "c.yaml"
+    config.write_text("thresholds: {min_rps: 100000}\n")  # no 2-user run reaches this: exit 1
+    args = ("--locustfile", str(users), "--host", target.http_url, "--users", "2", "--spawn-rate", "2",
+            "--duration", "3s")  # fmt: skip
+    code, summary, output = _run(config, tmp_path / "out", *args)
+    assert code == 1, output[-3000:]
+    rows = _rows_by_name(summary)
+    assert rows["/health"]["requests"] > 0 and rows["/model-info"]["requests"] > 0
+    assert summary["test_types"] == ["my_users"]
+    assert summary["total"]["requests"] == sum(served(target.http_url, "http").values())
+    verdict = next(v for v in summary["thresholds"]["verdicts"] if "rps" in v["metric"])
+    assert not verdict["passed"]
+    code, summary, output = _run(config, tmp_path / "out2", *args, "--user-classes", "HealthUser")
+    assert "/model-info" not in _rows_by_name(summary) and code == 1, output[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("fleet", "env", "message"),
+    [
+        ("  svc: {protocol: http, url: URL, operations: [{path: /health, colour: red}]}",
+         {}, "fleet.svc.operations[0].colour: unknown key"),
+        ("  svc: {protocol: http, url: URL, data: {file: nowhere.csv}, operations: [{path: /health}]}",
+         {}, "fleet.svc.data: "),
+        ("  svc: {protocol: http, url: URL, operations: [{path: /health, checks: [{json: '$..x'}]}]}",
+         {}, "fleet.svc.operations[0].checks[0]"),
+        ("  svc: {protocol: http, url: URL, data: {file: rows.csv}, operations: [{path: '/p/{{ row.nope }}'}]}",
+         {}, "the feed has no column 'nope'"),
+        ("  svc: {protocol: http, url: URL, headers: {X-Key: '${NOT_SET_ANYWHERE}'}, operations: [{path: /health}]}",
+         {}, "${NOT_SET_ANYWHERE} is not set"),
+    ],
+)  # fmt: skip
+def test_bad_fleet_configs_are_one_line_and_send_nothing(
+    target: TargetInfo, tmp_path: Path, fleet: str, env: dict, message: str
+) -> None:
+    (tmp_path / "rows.csv").write_text("a,b\n1,2\n")
+    config = tmp_path / "bad.yaml"
+    config.write_text("fleet:\n" + fleet.replace("URL", target.http_url) + "\n")
+    result = run_cli("--config", str(config), "--output-dir", str(tmp_path / "out"), "--users", "1", "--spawn-rate", "1",
+                     "--duration", "4s", env=env)  # fmt: skip
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and str(config) in lines[0], lines
+    assert sum(served(target.http_url).values()) == 0 and not (tmp_path / "out").exists()
