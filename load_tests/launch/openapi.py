@@ -1,11 +1,13 @@
 """Start from an OpenAPI document: a ``fleet:`` config with one operation per path and method.
 
 Every FastAPI service serves ``/openapi.json``, so a team's first load test should not start from a
-blank file. The generated YAML runs as written: path parameters, required query parameters and
-request bodies hold literal example values (the document's own examples first, else values built
-from the schema), and a comment above each operation says how to feed real values instead with a
-``data:`` feed and ``{{ row.COLUMN }}``. It is a starting point to edit by hand, so it stays short:
-no optional fields without an example, one item per array, weight 1 everywhere.
+blank file. The generated YAML runs as written, with no failures, against the service it came from:
+query parameters, headers and request bodies hold literal example values (the document's own
+examples first, else values built from the schema). An operation that could only fail as written is
+written commented out under a line saying what to add: one whose path parameter has no example in the
+document (its path becomes ``/items/{{ row.id }}``, for a ``data:`` feed of real ids), and one whose
+``security`` asks for credentials. It is a starting point to edit by hand, so it stays short: no
+optional fields without an example, the fewest array items the schema allows, weight 1 everywhere.
 
 Only ``#/...`` references inside the document are followed (with a depth guard, since schemas may
 be recursive); an operation whose body needs a file upload is left out and named in the header,
@@ -18,24 +20,20 @@ import json
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 import yaml
-from pydantic import TypeAdapter, ValidationError
 
 from load_tests.core.errors import ConfigError
-from load_tests.core.fleet import SERVICE_NAME, Service
-from load_tests.launch.openapi_examples import example, merged, plain, resolve
+from load_tests.core.fleet import SERVICE_NAME
+from load_tests.launch.openapi_examples import documented, example, merged, resolve
+from load_tests.launch.openapi_yaml import DEFAULT_BASE_URL, Held, render_yaml, row_ref
 
 METHODS = ("get", "put", "post", "delete", "patch")  # HEAD, OPTIONS and TRACE carry nothing to load-test
-DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
-FLOW_WIDTH = 80  # a body or query this short reads best on one line, like JSON
-KEY_ORDER = ("name", "method", "path", "query", "headers", "json", "form", "multipart", "body", "content_type")
-_FLEET = TypeAdapter(dict[str, Service])
+TOKEN_SCHEMES = ("oauth2", "openIdConnect")  # both end in a bearer token
 
 
 def load_document(source: str, timeout_s: float = 10.0) -> dict[str, Any]:
@@ -97,16 +95,34 @@ def _one_line(exc: object) -> str:
 
 
 def fleet_from_openapi(doc: dict[str, Any], service_name: str, base_url: str) -> dict[str, Any]:
-    """``{service_name: <http service>}`` with one operation per path and method of the document."""
-    operations = [op for path, method, spec in _operations(doc) if (op := _operation(doc, path, method, spec))]
-    if not operations:
+    """``{service_name: <http service>}`` with the operations that run as written (see :func:`held_operations`)."""
+    drafts = _drafts(doc)
+    if not any(op for _, op, _ in drafts):
         raise ConfigError("the OpenAPI document has no operation to load-test (all paths empty or file uploads)")
+    operations = [op for _, op, why in drafts if op and not why]
     return {service_name: {"protocol": "http", "url": base_url, "operations": operations}}
+
+
+def held_operations(doc: dict[str, Any]) -> list[Held]:
+    """The operations to write commented out, each with what it needs: a real path id, credentials."""
+    return [Held(op, why) for _, op, why in _drafts(doc) if op and why]
 
 
 def skipped_operations(doc: dict[str, Any]) -> list[str]:
     """``METHOD path`` of the operations left out because their body needs a file upload."""
-    return [f"{m.upper()} {p}" for p, m, spec in _operations(doc) if _operation(doc, p, m, spec) is None]
+    return [label for label, op, _ in _drafts(doc) if op is None]
+
+
+def _drafts(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None, tuple[str, ...]]]:
+    """``(METHOD path, operation or None for a file upload, why it cannot run as written)`` per operation."""
+    drafts = []
+    for path, method, spec in _operations(doc):
+        op, missing = _operation(doc, path, method, spec)
+        why = [_id_hint(missing)] if missing else []
+        if credentials := _credentials_hint(doc, spec):
+            why.append(credentials)
+        drafts.append((f"{method.upper()} {path}", op, tuple(why)))
+    return drafts
 
 
 def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -123,45 +139,97 @@ def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     return found
 
 
-def _operation(doc: dict[str, Any], path: str, method: str, spec: dict[str, Any]) -> dict[str, Any] | None:
-    """The fleet operation, or None when no inline body would be valid (a required file upload)."""
+def _operation(
+    doc: dict[str, Any], path: str, method: str, spec: dict[str, Any]
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """The fleet operation (None when no inline body would be valid: a required file upload), and the
+    path parameters the document gives no value for: those become ``{{ row.NAME }}`` in the path."""
     op: dict[str, Any] = {"name": f"{method.upper()} {path}", "method": method.upper(), "path": path}
     params: dict[tuple[str, str], dict[str, Any]] = {}
     for raw in spec["parameters"]:  # an operation's own parameter overrides its path item's
         param = resolve(doc, raw)
         if isinstance(param, dict) and "name" in param:
             params[(param["name"], param.get("in", ""))] = param
+    missing = []
+    for name in dict.fromkeys(re.findall(r"\{([^{}/]+)\}", path)):  # declared or not, each needs a value
+        found, value = _param_value(doc, params.get((name, "path")) or {})
+        missing += [] if found else [name]
+        op["path"] = op["path"].replace(f"{{{name}}}", quote(_text(value), safe=":@") if found else row_ref(name))
     for (name, where), param in params.items():
-        value = _param_value(doc, param)
-        if where == "path":
-            op["path"] = op["path"].replace(f"{{{name}}}", quote(_text(value), safe=":@"))
-        elif where == "query" and param.get("required"):
+        value = _param_value(doc, param)[1]
+        if where == "query" and param.get("required"):
             op.setdefault("query", {})[name] = _text(value) if isinstance(value, bool | str | dict) else value
         elif where == "header" and param.get("required") and name.lower() not in ("accept", "content-type"):
             op.setdefault("headers", {})[name] = _text(value)
-    op["path"] = re.sub(r"\{[^{}/]+\}", "example", op["path"])  # a path parameter the document did not declare
     body = _request_body(doc, resolve(doc, spec.get("requestBody")))
     if body is None:
-        return None
+        return None, missing
     op.update(body)
     op["checks"] = [{"status": _success_status(spec.get("responses"))}]
     op["weight"] = 1
     if tags := _tags(spec.get("tags")):
         op["tags"] = tags
-    return op
+    return op, missing
 
 
-def _param_value(doc: dict[str, Any], param: dict[str, Any]) -> Any:
-    """A parameter's example: its own, its first named example, else one built from its schema."""
-    examples = param.get("examples")
-    first = resolve(doc, next(iter(examples.values()))) if isinstance(examples, dict) and examples else None
-    if "example" in param:
-        value = plain(param["example"])
-    elif isinstance(first, dict) and "value" in first:
-        value = plain(first["value"])
+def _param_value(doc: dict[str, Any], param: dict[str, Any]) -> tuple[bool, Any]:
+    """``(True, value)`` when the document gives the parameter a value (its own example or examples, its
+    schema's example, default or enum), else ``(False, one built from its schema)``."""
+    found, value = documented(doc, param)
+    if not found:
+        schema = merged(doc, param.get("schema") or {"type": "string"}, ())
+        found, value = documented(doc, schema)
+        value = value if found else example(doc, schema, 0, ())
+    return found, "example" if value is None or isinstance(value, dict) else value
+
+
+def _id_hint(names: list[str]) -> str:
+    """What to do for path parameters the document has no value for: feed real ones."""
+    if len(names) == 1:
+        what = f"{'an' if names[0][:1].lower() in 'aeiou' else 'a'} {names[0]} column"
     else:
-        value = example(doc, param.get("schema") or {"type": "string"}, 0, ())
-    return "example" if value is None or isinstance(value, dict) else value
+        what = f"{', '.join(names)} columns"
+    return (
+        f"needs a real {', '.join(names)}: add a data: feed with {what} (data: {{file: {names[0]}s.csv}}) and uncomment"
+    )
+
+
+def _credentials_hint(doc: dict[str, Any], spec: dict[str, Any]) -> str | None:
+    """What to add when the operation's ``security`` (its own, else the document's) asks for a scheme.
+
+    Credentials are never written in the file, and a ``${NAME}`` header would stop the whole file from
+    starting until the variable is set, so the operation waits, commented out, for the user to choose.
+    """
+    requirements = spec["security"] if "security" in spec else doc.get("security")
+    if not isinstance(requirements, list) or not requirements or any(not r for r in requirements):
+        return None  # no security, or an empty requirement: anonymous calls are allowed
+    names = [str(name) for name in requirements[0]] if isinstance(requirements[0], dict) else []
+    declared = (doc.get("components") or {}).get("securitySchemes") or {}
+    schemes = {name: resolve(doc, declared.get(name)) or {} for name in names}
+    adds = " and ".join(_credential(scheme, name) for name, scheme in schemes.items())
+    login = ", or a flow that logs in and captures the token" if any(map(_is_token, schemes.values())) else ""
+    return f"needs credentials ({', '.join(names)}): {adds}{login}, then uncomment"
+
+
+def _is_token(scheme: dict[str, Any]) -> bool:
+    http = str(scheme.get("scheme", "")).lower() if scheme.get("type") == "http" else ""
+    return scheme.get("type") in TOKEN_SCHEMES or http == "bearer"
+
+
+def _credential(scheme: dict[str, Any], name: str) -> str:
+    """Where one security scheme's secret goes, read from the environment (``${TOKEN}``), never written."""
+    kind, where, key = scheme.get("type"), scheme.get("in"), scheme.get("name")
+    if _is_token(scheme):
+        return 'add headers: {Authorization: "Bearer ${TOKEN}"} to the service'
+    if kind == "http" and str(scheme.get("scheme", "")).lower() == "basic":
+        return 'add headers: {Authorization: "Basic ${CREDENTIALS}"} (base64 of user:password) to the service'
+    if kind == "apiKey" and key and where == "header":
+        return f'add headers: {{{key}: "${{API_KEY}}"}} to the service'
+    if kind == "apiKey" and key and where == "cookie":
+        return f'add headers: {{Cookie: "{key}=${{API_KEY}}"}} to the service'
+    if kind == "apiKey" and key and where == "query":
+        return f'add query: {{{key}: "${{API_KEY}}"}} to the operation'
+    return f"add what the {name} scheme needs"
 
 
 def _text(value: Any) -> str:
@@ -189,14 +257,8 @@ def _request_body(doc: dict[str, Any], spec: Any) -> dict[str, Any] | None:
 
 
 def _media_example(doc: dict[str, Any], media: dict[str, Any]) -> Any:
-    if "example" in media:
-        return plain(media["example"])
-    examples = media.get("examples")
-    if isinstance(examples, dict) and examples:
-        first = resolve(doc, next(iter(examples.values())))
-        if isinstance(first, dict) and "value" in first:
-            return plain(first["value"])
-    return example(doc, media.get("schema") or {}, 0, ())
+    found, value = documented(doc, media)
+    return value if found else example(doc, media.get("schema") or {}, 0, ())
 
 
 def _form_body(doc: dict[str, Any], media: dict[str, Any], value: Any, key: str) -> dict[str, Any] | None:
@@ -229,109 +291,14 @@ def _tags(tags: Any) -> list[str]:
 
 
 def notes_for(doc: dict[str, Any]) -> list[str]:
-    """Header lines for what the generated file cannot do by itself: file uploads, credentials.
-
-    Credentials are only named, not wired in: a ``${NAME}`` header would make the file fail to start
-    until the variable is set, and many services hand out their token from a login call instead.
-    """
+    """Header lines for what the generated file does not run: file uploads, and operations held back."""
     notes = [f"Left out, its body needs a file upload (multipart: {{FIELD: {{file: PATH}}}}): {op}"
              for op in skipped_operations(doc)]  # fmt: skip
-    used = {name for req in doc.get("security") or [] for name in req}
-    for _, _, spec in _operations(doc):
-        used.update(name for req in spec.get("security") or [] for name in req)
-    schemes = (doc.get("components") or {}).get("securitySchemes") or {}
-    for name in sorted(used):
-        scheme = resolve(doc, schemes.get(name)) or {}
-        if scheme.get("type") == "apiKey" and scheme.get("in") == "header" and scheme.get("name"):
-            notes.append(f'Security {name}: add headers: {{{scheme["name"]}: "${{API_KEY}}"}} to the service')
-        elif scheme.get("type") == "http" and str(scheme.get("scheme", "")).lower() == "bearer":
-            notes.append(f'Security {name}: add headers: {{Authorization: "Bearer ${{TOKEN}}"}} to the service,')
-            notes.append("  or use a flow: capture the token from the login step and send {{ vars.token }}")
+    if held := held_operations(doc):
+        notes.append(
+            f"{len(held)} operation(s) commented out at the end: each says what it needs (a real id, credentials)"
+        )
     return notes
-
-
-def render_yaml(fleet: dict[str, Any], source: str, *, config_file: str = "FILE", notes: Sequence[str] = ()) -> str:
-    """The config file's text: a header saying where it came from and how to run it, then ``fleet:``.
-
-    Written by hand rather than dumped whole, so that each operation can carry its comment; the text
-    is read back and validated with the fleet's own schema, so a file we write always loads.
-    """
-    names = ",".join(fleet)
-    lines = [
-        f"# Generated from the OpenAPI document {source}",
-        "# One operation per path and method, weight 1, literal example values: edit freely.",
-        f"# Run it:  python run_load_tests.py --config {config_file} --test-type {names}",
-        *(f"# {note}" for note in notes),
-        "fleet:",
-    ]
-    for name, service in fleet.items():
-        lines.append(f"  {name}:")
-        head = {k: v for k, v in service.items() if k not in ("operations", "flow")}
-        if str(service.get("url")).startswith(DEFAULT_BASE_URL) and not source.startswith(("http://", "https://")):
-            lines.append("    # the document names no server: change url to where the service runs")
-        lines += _dump(head, "    ")
-        lines.append("    operations:")
-        for op in service.get("operations", []):
-            lines += [f"      # {comment}" for comment in _feed_comments(op)]
-            ordered = {k: op[k] for k in KEY_ORDER if k in op} | op
-            item = _dump(ordered, "        ")
-            lines += [f"      - {item[0].lstrip()}", *item[1:]]
-    text = "\n".join(lines) + "\n"
-    try:
-        _FLEET.validate_python(yaml.safe_load(text)["fleet"])
-    except ValidationError as exc:
-        raise RuntimeError(f"bug: the generated fleet does not validate: {_one_line(exc)}") from exc
-    return text
-
-
-class _Representer(yaml.representer.SafeRepresenter):
-    def ignore_aliases(self, data: Any) -> bool:  # a value used twice is written twice, never as &id001
-        return True
-
-
-def _dump(data: dict[str, Any], indent: str) -> list[str]:
-    """YAML lines, block style for the outline and one flow line for whatever fits (``checks: [{status: 200}]``)."""
-    node = _Representer(default_flow_style=False, sort_keys=False).represent_data(data)
-    _fold(node, top=True)
-    text = yaml.serialize(node, Dumper=yaml.SafeDumper, allow_unicode=True, width=120)
-    return [indent + line for line in text.splitlines()]
-
-
-def _fold(node: yaml.Node, top: bool = False) -> None:
-    """Flow style for a collection whose flow form is short, block style (and the same question below) if not."""
-    if not isinstance(node, yaml.CollectionNode):
-        return
-    if not top:
-        _set_flow(node)
-        if len(yaml.serialize(node, Dumper=yaml.SafeDumper, allow_unicode=True, width=10**6)) <= FLOW_WIDTH:
-            return
-    node.flow_style = False
-    for child in _children(node):
-        _fold(child)
-
-
-def _set_flow(node: yaml.Node) -> None:
-    if isinstance(node, yaml.CollectionNode):
-        node.flow_style = True
-        for child in _children(node):
-            _set_flow(child)
-
-
-def _children(node: yaml.CollectionNode) -> list[yaml.Node]:
-    return list(node.value) if isinstance(node, yaml.SequenceNode) else [value for _, value in node.value]
-
-
-def _feed_comments(op: dict[str, Any]) -> list[str]:
-    """How to feed each path and query parameter from a data feed instead of the literal example.
-
-    The parameter names come back from the name (``GET /items/{item_id}``), which keeps the path template
-    the literal path lost, so the fleet dict itself stays exactly what the schema accepts.
-    """
-    template = str(op.get("name", "")).partition(" ")[2]
-    names = re.findall(r"\{([^{}/]+)\}", template)
-    comments = [f"path parameter {p}: use {{{{ row.{p} }}}} with a data: feed" for p in names]
-    comments += [f"query parameter {q}: use {{{{ row.{q} }}}} with a data: feed" for q in op.get("query", {})]
-    return comments
 
 
 def base_url_of(doc: dict[str, Any], source: str) -> str:
@@ -366,7 +333,8 @@ def write_config(source: str, out: Path | None, service_name: str | None = None)
     if path.exists():
         raise ConfigError(f"{path} already exists: choose another file with --output")
     fleet = fleet_from_openapi(doc, name, base_url_of(doc, source))
-    text = render_yaml(fleet, source, config_file=str(path), notes=notes_for(doc))
+    held = {name: held_operations(doc)}
+    text = render_yaml(fleet, source, config_file=str(path), notes=notes_for(doc), held=held)
     try:
         with path.open("x", encoding="utf-8") as handle:
             handle.write(text)

@@ -1,10 +1,11 @@
 """Example values from OpenAPI schemas: what a generated config sends until a data feed replaces it.
 
-A value the schema accepts, built the way a person would write one: the document's own ``example``,
-``default`` or first ``enum`` value first, else one by type (``1``, ``1.0``, ``"example"``, ``true``,
-plausible strings for ``date-time``, ``uuid``, ``email``...). Objects get their required properties
-(and optional ones with an example or default), arrays one item. ``$ref`` is followed inside the
-document only; recursive schemas stop at the first repeat, and nesting stops at ``MAX_DEPTH``.
+A value the schema accepts, built the way a person would write one: the document's own ``example``
+(or first of ``examples``), ``default`` or first ``enum`` value first, else one by type (``1``,
+``1.0``, ``"example"``, ``true``, plausible strings for ``date-time``, ``uuid``, ``email``...).
+Objects get their required properties (and optional ones with an example or default), arrays one
+item, or ``minItems`` of them (a model that needs 4 features refuses 1). ``$ref`` is followed inside
+the document only; recursive schemas stop at the first repeat, and nesting stops at ``MAX_DEPTH``.
 """
 
 from __future__ import annotations
@@ -78,15 +79,9 @@ def example(doc: dict[str, Any], schema: Any, depth: int, seen: tuple[str, ...])
     if schema is None:
         return None  # recursive (or outside the document): the caller leaves the field out
     schema = merged(doc, schema, seen)
-    if "example" in schema:
-        return plain(schema["example"])
-    if isinstance(schema.get("examples"), list) and schema["examples"]:  # JSON Schema's, in OpenAPI 3.1
-        return plain(schema["examples"][0])
-    for key in ("const", "default"):
-        if key in schema:
-            return plain(schema[key])
-    if isinstance(schema.get("enum"), list) and schema["enum"]:
-        return plain(schema["enum"][0])
+    found, value = documented(doc, schema)
+    if found:
+        return value
     kind = schema.get("type")
     if isinstance(kind, list):  # OpenAPI 3.1: ["string", "null"]
         kind = next((k for k in kind if k != "null"), "null")
@@ -95,8 +90,40 @@ def example(doc: dict[str, Any], schema: Any, depth: int, seen: tuple[str, ...])
         return _object_example(doc, schema, depth, seen)
     if kind == "array":
         item = example(doc, schema.get("items") or {}, depth + 1, seen) if depth < MAX_DEPTH else None
-        return [] if item is None else [item]
+        return [] if item is None else [item] * _item_count(schema)
     return _scalar_example(kind, schema)
+
+
+def documented(doc: dict[str, Any], holder: dict[str, Any]) -> tuple[bool, Any]:
+    """``(True, value)`` when the document itself gives a value: ``example``, the first of ``examples``
+    (a list, as JSON Schema and OpenAPI 3.1 write it, or OpenAPI's named examples), ``const``,
+    ``default`` or the first ``enum`` value; ``(False, None)`` when only the type says what to send.
+
+    The difference matters for path parameters: a value the document gives is one the service knows,
+    a value built from the type (``1``, ``"example"``) is a guess that will likely answer 404.
+    """
+    if "example" in holder:
+        return True, plain(holder["example"])
+    examples = holder.get("examples")
+    if isinstance(examples, dict) and examples:  # named: {name: {value: ...}}
+        first = resolve(doc, next(iter(examples.values())))
+        if isinstance(first, dict) and "value" in first:
+            return True, plain(first["value"])
+    elif isinstance(examples, list) and examples:
+        return True, plain(examples[0])
+    for key in ("const", "default"):
+        if key in holder:
+            return True, plain(holder[key])
+    if isinstance(holder.get("enum"), list) and holder["enum"]:
+        return True, plain(holder["enum"][0])
+    return False, None
+
+
+def _item_count(schema: dict[str, Any]) -> int:
+    """One item, or ``minItems`` of them, never more than ``maxItems``."""
+    low, high = schema.get("minItems"), schema.get("maxItems")
+    count = max(1, low) if isinstance(low, int) else 1
+    return min(count, high) if isinstance(high, int) and high >= 0 else count
 
 
 def _object_example(doc: dict[str, Any], schema: dict[str, Any], depth: int, seen: tuple[str, ...]) -> Any:

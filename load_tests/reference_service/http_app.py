@@ -10,7 +10,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -26,16 +26,32 @@ HTTP = "http"
 # Liveness and scraping stay open when an API key is set, as load balancers and Prometheus expect.
 OPEN_PATHS = frozenset({"/health", "/metrics"})
 MAX_TOKENS = 2048
+N_FEATURES = len(model.FEATURES)
+FEATURES_EXAMPLE = [55.0, 2.0, 5.0, 70.0]  # temperature, vibration, pressure, flow: a "normal" pump
+
+# The count is documented (so a generated config sends 4 numbers), not validated here: model.classify
+# checks it and answers 400 naming the features, where a pydantic constraint would answer a bare 422.
+Features = Annotated[
+    list[float],
+    Field(
+        description=f"The model's {N_FEATURES} features, in order: {', '.join(model.FEATURES)}.",
+        examples=[FEATURES_EXAMPLE],
+        json_schema_extra={"minItems": N_FEATURES, "maxItems": N_FEATURES},
+    ),
+]
 
 
+# /predict parses this by hand (it also takes a WAV upload): its docstring is the published description.
 class PredictBody(BaseModel):
-    features: list[float] | None = None
-    rows: list[list[float]] | None = None
+    """One row of features, or a batch of rows."""
+
+    features: Features | None = None
+    rows: list[Features] | None = None
 
 
 class EvaluateRow(BaseModel):
-    features: list[float]
-    label: str
+    features: Features
+    label: str = Field(examples=["normal"])
 
 
 class EvaluateBody(BaseModel):
@@ -61,6 +77,27 @@ class GenerateBody(BaseModel):
 class TtsBody(BaseModel):
     text: str = Field(min_length=1, max_length=5000)
     voice: str = "default"
+
+
+_WAV_UPLOAD = {
+    "schema": {
+        "type": "object",
+        "required": ["file"],
+        "properties": {"file": {"type": "string", "format": "binary", "description": "A 16-bit mono WAV file."}},
+    },
+    "encoding": {"file": {"contentType": "audio/wav"}},
+}
+# /predict and /v1/stt read their bodies themselves (JSON or a WAV upload), so FastAPI cannot infer them.
+_PREDICT_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": PredictBody.model_json_schema()},
+            "multipart/form-data": _WAV_UPLOAD,
+        },
+    }
+}
+_STT_OPENAPI: dict[str, Any] = {"requestBody": {"required": True, "content": {"multipart/form-data": _WAV_UPLOAD}}}
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -114,7 +151,7 @@ def _add_classifier_routes(app: FastAPI, service: Service) -> None:
         await call(HTTP, "/model-info", "model_info")
         return model.MODEL_INFO
 
-    @app.post("/predict")
+    @app.post("/predict", openapi_extra=_PREDICT_OPENAPI)
     async def predict(request: Request) -> Response:
         try:
             await call(HTTP, "/predict", "predict", db=True)
@@ -207,7 +244,7 @@ def _add_audio_routes(app: FastAPI, service: Service) -> None:
         pcm = model.synthesize_pcm(body.text)
         return Response(model.wav_bytes(pcm), media_type="audio/wav")
 
-    @app.post("/v1/stt")
+    @app.post("/v1/stt", openapi_extra=_STT_OPENAPI)
     async def stt(request: Request) -> Response:
         try:
             await call(HTTP, "/v1/stt", "stt")
@@ -224,19 +261,21 @@ def _add_audio_routes(app: FastAPI, service: Service) -> None:
 
 def _add_operator_routes(app: FastAPI, service: Service) -> None:
     """/metrics and /admin/faults serve whoever runs the test, not the load: they are neither counted nor
-    faulted, so they keep answering while the target is being broken on purpose."""
+    faulted, so they keep answering while the target is being broken on purpose. They stay out of
+    /openapi.json, which describes the API: a config generated from it must not load-test them, let
+    alone change the faults."""
 
-    @app.get("/metrics")
+    @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         return Response(service.telemetry.exposition(), media_type="text/plain; version=0.0.4")
 
-    @app.get("/admin/faults")
+    @app.get("/admin/faults", include_in_schema=False)
     async def get_faults(request: Request) -> Response:
         if not _from_loopback(request):
             return _error(403, "admin endpoints accept loopback callers only")
         return JSONResponse(service.work.as_dict())
 
-    @app.post("/admin/faults")
+    @app.post("/admin/faults", include_in_schema=False)
     async def set_faults(request: Request) -> Response:
         if not _from_loopback(request):
             return _error(403, "admin endpoints accept loopback callers only")
