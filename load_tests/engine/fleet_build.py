@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from pydantic import TypeAdapter
 
 from load_tests.core.fleet import Service, class_name_of
 from load_tests.core.plan import RunPlan
+from load_tests.core.templates import Template
 
 _SERVICES = TypeAdapter(dict[str, Service])
 
@@ -20,8 +22,20 @@ def fleet_user_classes(plan: RunPlan) -> dict[str, type]:
     for name, config in services.items():
         builder = _builder(config.protocol)
         if builder is not None:
+            config = _addressed(name, config)
             classes[class_name_of(name)] = builder(name, class_name_of(name), config, plan.worker_count)
     return classes
+
+
+def _addressed(name: str, config: Any) -> Any:
+    """The service with ``${NAME}`` in its address filled from the environment (``url: ${API_URL}``)."""
+    changes = {}
+    for key in ("url", "target"):
+        value = getattr(config, key, None)
+        if value and "${" in value:
+            where = f"fleet.{name}.{key}"
+            changes[key] = str(Template.compile(value, where).with_env(os.environ, where).render({}))
+    return config.model_copy(update=changes) if changes else config
 
 
 def _builder(protocol: str) -> Any:

@@ -116,8 +116,9 @@ def _compile(value: Any, where: str, env: Mapping[str, str], provided: frozenset
     return template
 
 
-def fleet_test_types(fleet: Mapping[str, Any]) -> dict[str, TestType]:
-    """One test type per service: the fleet locustfile's class, or a team's own file and classes."""
+def fleet_test_types(fleet: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, TestType]:
+    """One test type per service: the fleet locustfile's class, or a team's own file and classes; the
+    address (for the check that something listens there) with ``${NAME}`` filled from ``env``."""
     types: dict[str, TestType] = {}
     for name, service in fleet.items():
         if isinstance(service, LocustfileService):
@@ -127,6 +128,8 @@ def fleet_test_types(fleet: Mapping[str, Any]) -> dict[str, TestType]:
             types[name] = TestType(name, service.file, {"normal": users}, bundled=False, address=service.url)
         else:
             address = getattr(service, "url", None) or getattr(service, "target", None)
+            if address and "${" in address:
+                address = str(Template.compile(address, f"fleet.{name}").with_env(env, f"fleet.{name}").render({}))
             types[name] = TestType(name, str(FLEET_LOCUSTFILE), {"normal": (class_name_of(name),)}, bundled=False,
                                    address=address)  # fmt: skip
     return types

@@ -182,7 +182,7 @@ def load_settings(
     test_type_spec, where = found if found else (file_cfg.run.test_type, f"{source}: run.test_type")
     if not found and cli_or_env(cli, env, "locustfile"):
         test_type_spec, where = locustfile_service_name(cli_or_env(cli, env, "locustfile")[0]), "--locustfile"
-    test_types = _test_types(str(test_type_spec), where, fleet_test_types(fleet))
+    test_types = _test_types(str(test_type_spec), where, fleet_test_types(fleet, env))
     services = _resolved_services(cli, env, file_cfg, base, source)
     test_types, skipped = _addressed(test_types, str(test_type_spec), where, services, file_cfg, source)
     found = cli_or_env(cli, env, "output_dir")
