@@ -187,3 +187,23 @@ def test_bad_fleet_configs_are_one_line_and_send_nothing(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and str(config) in lines[0], lines
     assert sum(served(target.http_url).values()) == 0 and not (tmp_path / "out").exists()
+
+
+def test_open_model_pacing_drives_fleet_operations(target: TargetInfo, tmp_path: Path) -> None:
+    """An arrival rate starts the fleet's operations on schedule, as it does the bundled users'."""
+    config = tmp_path / "fleet.yaml"
+    config.write_text(f"""
+fleet:
+  api:
+    protocol: http
+    url: {target.http_url}
+    think_time: 5s                      # ignored under an arrival rate: the schedule decides
+    operations:
+      - {{name: health, path: /health, checks: [{{json: $.status, equals: ok}}]}}
+""")
+    code, summary, output = _run(config, tmp_path / "out", "--rate", "20", "--max-users", "5", "--duration", "4s")
+    assert code == 0, output[-3000:]
+    pacing = summary["pacing"]
+    assert pacing["planned"] == 80 and pacing["started"] == 80 and pacing["dropped"] == 0
+    assert _rows_by_name(summary)["health"]["requests"] == 80 == served(target.http_url, "http")["/health"]
+    assert summary["total"]["rps"] == pytest.approx(20.0, rel=0.02)
