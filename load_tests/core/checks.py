@@ -138,13 +138,16 @@ Compare: TypeAlias = Callable[[Any, Mapping[str, Any]], bool]
 class CompiledCheck:
     """One check of a step, read once: :meth:`evaluate` on every reply is a few lookups and a comparison."""
 
-    __slots__ = ("_compare", "_config", "_subject", "_text", "_where", "env_names")
+    __slots__ = ("_compare", "_config", "_shows_value", "_subject", "_text", "_where", "env_names")
 
     def __init__(self, config: Check, where: str, env: Mapping[str, str] | None) -> None:
         self._config, self._where = config, where
         subject_text, self._subject = _subject(config, where)
         operand_text, self._compare, self.env_names = _comparison(config, where, env)
         self._text = f"{subject_text} {operand_text}"
+        # A body differs from call to call (ids, timestamps): shown, it would split one failure into
+        # as many failure types as calls. Other subjects show the value they got.
+        self._shows_value = config.body_contains is None
 
     @classmethod
     def compile(cls, check: Check, where: str) -> CompiledCheck:
@@ -171,7 +174,7 @@ class CompiledCheck:
                 return None
         except TemplateError as exc:
             return f"check failed: {self._text} ({exc})"
-        return f"check failed: {self._text} (got {shown(value)})"
+        return f"check failed: {self._text}" + (f" (got {shown(value)})" if self._shows_value else "")
 
     def __repr__(self) -> str:
         return f"CompiledCheck({self._text!r})"
