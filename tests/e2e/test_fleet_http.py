@@ -172,7 +172,7 @@ def test_a_teams_own_locustfile_gets_summary_thresholds_and_exit_code(target: Ta
         ("  svc: {protocol: http, url: URL, data: {file: rows.csv}, operations: [{path: '/p/{{ row.nope }}'}]}",
          {}, "the feed has no column 'nope'"),
         ("  svc: {protocol: http, url: URL, headers: {X-Key: '${NOT_SET_ANYWHERE}'}, operations: [{path: /health}]}",
-         {}, "${NOT_SET_ANYWHERE} is not set"),
+         {}, "${NOT_SET_HERE} is not set"),
     ],
 )  # fmt: skip
 def test_bad_fleet_configs_are_one_line_and_send_nothing(
