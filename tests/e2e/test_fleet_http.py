@@ -171,7 +171,7 @@ def test_a_teams_own_locustfile_gets_summary_thresholds_and_exit_code(target: Ta
          {}, "fleet.svc.operations[0].checks[0]"),
         ("  svc: {protocol: http, url: URL, data: {file: rows.csv}, operations: [{path: '/p/{{ row.nope }}'}]}",
          {}, "the feed has no column 'nope'"),
-        ("  svc: {protocol: http, url: URL, headers: {X-Key: '${NOT_SET_ANYWHERE}'}, operations: [{path: /health}]}",
+        ("  svc: {protocol: http, url: URL, headers: {X-Key: '${NOT_SET_HERE}'}, operations: [{path: /health}]}",
          {}, "${NOT_SET_HERE} is not set"),
     ],
 )  # fmt: skip
@@ -181,8 +181,8 @@ def test_bad_fleet_configs_are_one_line_and_send_nothing(
     (tmp_path / "rows.csv").write_text("a,b\n1,2\n")
     config = tmp_path / "bad.yaml"
     config.write_text("fleet:\n" + fleet.replace("URL", target.http_url) + "\n")
-    result = run_cli("--config", str(config), "--output-dir", str(tmp_path / "out"), "--users", "1", "--spawn-rate", "1",
-                     "--duration", "4s", env=env)  # fmt: skip
+    result = run_cli("--config", str(config), "--output-dir", str(tmp_path / "out"),
+                     "--users", "1", "--spawn-rate", "1", "--duration", "4s", env=env)  # fmt: skip
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and str(config) in lines[0], lines
