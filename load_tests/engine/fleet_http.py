@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from locust.contrib.fasthttp import FastHttpUser
+from locust.contrib.fasthttp import FastHttpSession, FastHttpUser
 from urllib3.filepost import encode_multipart_formdata
 
 from load_tests.core.checks import Reply
@@ -37,6 +37,25 @@ class FleetHttpUser(FleetUser, FastHttpUser):
     abstract = True
     insecure = False  # verify TLS certificates (FastHttpUser's default skips it)
 
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self._sessions: dict[float, FastHttpSession] = {}
+
+    def session_for(self, timeout: float | None) -> FastHttpSession:
+        """The user's client, or one of its own for an operation with another timeout: geventhttpclient
+        sets timeouts per connection pool, and interrupting a call from outside could leak its socket."""
+        if timeout is None or timeout == self.network_timeout:
+            return self.client
+        session = self._sessions.get(timeout)
+        if session is None:
+            session = self._sessions[timeout] = FastHttpSession(
+                base_url=self.host, request_event=self.environment.events.request, user=self,
+                network_timeout=timeout, connection_timeout=timeout, max_retries=self.max_retries,
+                insecure=self.insecure, concurrency=self.concurrency, ssl_context_factory=self.ssl_context_factory,
+                headers=self.default_headers,
+            )  # fmt: skip
+        return session
+
     def send(self, step: CompiledStep, context: dict[str, Any]) -> bool:
         op: HttpOperation = step.config  # type: ignore[assignment]
         method = op.method.upper()
@@ -45,7 +64,8 @@ class FleetHttpUser(FleetUser, FastHttpUser):
         except TemplateError as exc:  # a row without the column a template names: this call fails
             report(self.environment.events.request, method, step.name, None, exception=f"template: {exc}")
             return False
-        with self.client.request(method, url, name=step.name, catch_response=True, **kwargs) as resp:
+        client = self.session_for(op.timeout)
+        with client.request(method, url, name=step.name, catch_response=True, **kwargs) as resp:
             reply = Reply(resp.status_code, dict(resp.headers or {}), resp.content, None)
             failure = self.judge(step, reply, context)
             if failure is not None:

@@ -17,7 +17,7 @@ from typing import Any
 from load_tests.core.checks import CompiledCheck, compile_captures
 from load_tests.core.errors import ConfigError
 from load_tests.core.feeds import columns, load_rows
-from load_tests.core.fleet import HttpOperation, LocustfileService, Step, class_name_of, steps_of
+from load_tests.core.fleet import LocustfileService, Step, class_name_of, steps_of
 from load_tests.core.templates import Template
 from load_tests.launch.catalogue import LOCUST_DIR, TestType
 from load_tests.launch.options import cli_or_env
@@ -79,8 +79,6 @@ def _check_service(service: Any, where: str, env: Mapping[str, str]) -> None:
     section = "flow" if service.flow else "operations"
     for i, step in enumerate(steps_of(service)):
         at = f"{where}.{section}[{i}]"
-        if isinstance(step, HttpOperation) and step.timeout is not None:
-            raise ConfigError(f"{at}.timeout: HTTP operations use the service's timeout (set fleet.<name>.timeout)")
         for key in _TEMPLATE_FIELDS[service.protocol]:
             value = getattr(step, key, None)
             if value is not None:

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from load_tests.reference_service import model
-from load_tests.reference_service.launcher import TargetInfo
+from load_tests.reference_service.launcher import TargetInfo, set_faults
 from tests.conftest import load_summary, metric, run_cli, served
 
 pytestmark = pytest.mark.slow
@@ -207,3 +207,25 @@ fleet:
     assert pacing["planned"] == 80 and pacing["started"] == 80 and pacing["dropped"] == 0
     assert _rows_by_name(summary)["health"]["requests"] == 80 == served(target.http_url, "http")["/health"]
     assert summary["total"]["rps"] == pytest.approx(20.0, rel=0.02)
+
+
+def test_an_operation_with_its_own_timeout_times_out_alone(target: TargetInfo, tmp_path: Path) -> None:
+    set_faults(target.http_url, extra_delay_ms=400)
+    config = tmp_path / "fleet.yaml"
+    config.write_text(f"""
+fleet:
+  api:
+    protocol: http
+    url: {target.http_url}
+    timeout: 5s
+    operations:
+      - {{name: quick, path: /health, timeout: 0.2s}}
+      - {{name: patient, path: /health}}
+""")
+    code, summary, output = _run(config, tmp_path / "out", "--users", "2", "--spawn-rate", "2", "--duration", "3s")
+    assert code == 1, output[-3000:]
+    rows = _rows_by_name(summary)
+    quick, patient = rows["quick"], rows["patient"]
+    assert quick["requests"] > 0 and quick["failures_by_type"] == {"timeout": quick["requests"]}
+    assert 190 <= quick["max_ms"] < 300
+    assert patient["requests"] > 0 and patient["failures"] == 0 and patient["min_ms"] >= 400
