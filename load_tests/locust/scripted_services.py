@@ -21,7 +21,7 @@ init_gevent_once()  # before any channel exists, or grpcio hangs under gevent
 import grpc  # noqa: E402
 from locust import User, between  # noqa: E402
 
-from load_tests.clients.grpc_client import GrpcClient  # noqa: E402
+from load_tests.clients.grpc_client import GrpcClient, call_scope  # noqa: E402
 from load_tests.clients.socketio_client import SocketIOClient  # noqa: E402
 from load_tests.clients.websocket_client import WebSocketClient  # noqa: E402
 from load_tests.core.scripted import (  # noqa: E402
@@ -163,13 +163,13 @@ def _grpc_task(entry: ScriptedGrpc) -> Callable[[Any], None]:
         channel = user.clients[target].channel
         serialize, parse = method.request_class.SerializeToString, method.response_class.FromString
         request = method.request(entry.request)
-        if method.server_streaming:
-            consume(
-                channel.unary_stream(method.path, request_serializer=serialize, response_deserializer=parse)(request)
-            )
-            return
-        with contextlib.suppress(grpc.RpcError):  # already reported by the interceptor
-            channel.unary_unary(method.path, request_serializer=serialize, response_deserializer=parse)(request)
+        with call_scope(entry.name):  # the entry's name is the row name, as in every other protocol
+            if method.server_streaming:
+                stream = channel.unary_stream(method.path, request_serializer=serialize, response_deserializer=parse)
+                consume(stream(request))
+                return
+            with contextlib.suppress(grpc.RpcError):  # already reported by the interceptor
+                channel.unary_unary(method.path, request_serializer=serialize, response_deserializer=parse)(request)
 
     task.__name__ = f"grpc_{entry.name}"
     return task
