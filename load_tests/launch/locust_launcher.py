@@ -59,7 +59,9 @@ def _user_classes(settings: Settings) -> list[str]:
 
 
 def _files(settings: Settings) -> str:
-    return ",".join([str(t.path) for t in settings.test_types] + [str(SHAPE_FILE)])
+    """Each locustfile once (every fleet service shares one), then the scenario shape's."""
+    files = dict.fromkeys(str(t.path) for t in settings.test_types)
+    return ",".join([*files, str(SHAPE_FILE)])
 
 
 def locust_command(settings: Settings, plan: RunPlan, run_dir: Path, master_port: int | None = None) -> list[str]:
