@@ -8,6 +8,7 @@ locust monkey-patches the launcher); and no module imports another in a cycle.
 from __future__ import annotations
 
 import ast
+import subprocess
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "load_tests"
@@ -65,6 +66,28 @@ def test_no_import_cycles_between_our_modules() -> None:
         if name not in state:
             visit(name, [name])
     assert cycles == []
+
+
+BUILD_OUTPUT_NAMES = {"target", "build", "out", "dist", "bin", "obj", "project"}  # Java, Rust, sbt, .NET ignores
+
+
+def test_no_function_is_longer_than_a_screen() -> None:
+    long = []
+    for path in PACKAGE.rglob("*.py"):
+        if "_pb2" in path.name:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno + 1 > 60:
+                long.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name}")
+    assert long == []
+
+
+def test_no_folder_has_a_name_that_build_tool_ignore_files_hide() -> None:
+    """A team that copies load_tests/ into a Maven, Cargo or sbt repository must not lose a folder to its
+    standard .gitignore (the reference service once lived in target/)."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=PACKAGE.parent, capture_output=True, text=True, check=True)
+    folders = {part for line in tracked.stdout.splitlines() for part in Path(line).parts[:-1]}
+    assert tracked.stdout and not folders & BUILD_OUTPUT_NAMES
 
 
 def test_no_module_is_too_long_and_every_layer_exists() -> None:
