@@ -92,11 +92,10 @@ def _check_service(service: Any, where: str, env: Mapping[str, str]) -> None:
 def _check_checks(step: Step, at: str, env: Mapping[str, str], provided: frozenset[str] | None, captured: set[str],
                   has_feed: bool) -> None:  # fmt: skip
     for j, check in enumerate(step.checks):
-        compiled = CompiledCheck.compile(check, f"{at}.checks[{j}]")
+        CompiledCheck.compile(check, f"{at}.checks[{j}]")  # a bad path or regex is a ConfigError here
         for value in (check.equals, check.in_):
             if value is not None:
                 _compile(value, f"{at}.checks[{j}]", env, provided, captured | set(step.capture), has_feed)
-        del compiled
 
 
 def _compile(value: Any, where: str, env: Mapping[str, str], provided: frozenset[str] | None, captured: set[str],
