@@ -263,6 +263,10 @@ def install() -> None:
 
     @events.init.add_listener
     def _on_init(environment: Environment, **_: Any) -> None:
+        # Locust's --run-time timer (gevent.spawn_later, set just after this event) counts from the event
+        # loop's cached clock, last read when the loop was made, before the locustfiles were imported: on a
+        # busy machine that import time was taken off the run (a 4 s run once lasted 0.2 s). Read it now.
+        gevent.get_hub().loop.update_now()
         listener = HarnessListener(current_plan())
         listener.register(environment)
         if not isinstance(environment.runner, WorkerRunner):  # workers are stopped by their master

@@ -196,6 +196,7 @@ def test_each_locustfile_runs_alone(ran: Ran, locustfile: str) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = load_summary(tmp_path / "out")
     assert summary["total"]["requests"] > 5 and summary["total"]["failures"] == 0
+    assert summary["duration_s"] >= 3.7  # -t 4s: the locustfile's import time is not taken off the run
     assert seconds < 20  # stopping users (closing sessions) does not hang
 
 
