@@ -247,7 +247,8 @@ class HarnessListener:
         stopped = self.capacity.stopped_at if self.capacity is not None else None
         until = stopped or time.time()  # a capacity run scheduled nothing after its stop
         ran_s = until - (self.pacing_start or time.time())
-        return pacing_record(arrival, asdict(counts), ran_s, self.plan.validity.late_ms)
+        record = pacing_record(arrival, asdict(counts), ran_s, self.plan.validity.late_ms)
+        return {**record, "start_epoch": self.pacing_start}  # time_of(k) is relative to this (epoch seconds)
 
 
 def _users(environment: Environment) -> int:

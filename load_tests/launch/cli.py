@@ -28,7 +28,7 @@ def build_parser() -> OneLineArgumentParser:
         "4 invalid run (generator saturated, rate not achieved), 130/143 interrupted. Environment: "
         "LOADTEST_SCENARIO, LOADTEST_TEST_TYPE, LOADTEST_HOST, LOADTEST_USERS, LOADTEST_SPAWN_RATE, "
         "LOADTEST_DURATION, LOADTEST_OUTPUT_DIR, LOADTEST_CONFIG, LOADTEST_WORKERS, LOADTEST_TARGET_PID, "
-        "LOADTEST_METRICS_URL, LOADTEST_RATE, LOADTEST_MAX_USERS.",
+        "LOADTEST_METRICS_URL, LOADTEST_RATE, LOADTEST_MAX_USERS, LOADTEST_ARRIVAL.",
     )
     parser.add_argument("--scenario", help="scenario name (default from config: smoke); see --list-scenarios")
     parser.add_argument("--test-type", help=f"{', '.join([*TEST_TYPES, ALL])}, a service of the config's fleet, "
@@ -49,6 +49,8 @@ def build_parser() -> OneLineArgumentParser:
     parser.add_argument("--duration", help="override the duration, e.g. 30s, 5m (stages scale with it)")
     parser.add_argument("--rate", help="open-model load: start this many iterations per second (constant arrival rate)")
     parser.add_argument("--max-users", help="arrival-rate load: the pool of users running the iterations")
+    parser.add_argument("--arrival", help="arrival-rate load: constant (default), poisson or gamma arrivals")
+    parser.add_argument("--burstiness", help="with --arrival gamma: the gaps' shape (below 1 burstier than Poisson)")
     parser.add_argument("--workers", help="run on Locust's master/worker engine with N local worker processes")
     parser.add_argument(
         "--master",

@@ -136,11 +136,16 @@ class StageConfig(_Model):
     target: float | None = Field(default=None, ge=0, le=1_000_000)
 
 
-ARRIVAL_KINDS = ("constant_arrival_rate", "ramping_arrival_rate")
+ARRIVAL_KINDS = ("constant_arrival_rate", "ramping_arrival_rate", "trace")
 
 
 class ScenarioConfig(_Model):
-    kind: str = Field(default="users", pattern="^(users|constant_arrival_rate|ramping_arrival_rate|capacity)$")
+    kind: str = Field(default="users", pattern="^(users|constant_arrival_rate|ramping_arrival_rate|trace|capacity)$")
+    # arrival-rate kinds: how iterations fall within the rate (core/arrivals.py), reproducible from seed
+    arrival: str = Field(default="constant", pattern="^(constant|poisson|gamma)$")
+    burstiness: float | None = Field(default=None, gt=0, le=1000)  # arrival gamma: the gaps' shape (1 = Poisson)
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    trace: str | None = None  # kind trace: a JSON Lines file of {offset_s, input_tokens, output_tokens}
     rate: float | None = Field(default=None, gt=0, le=1_000_000)  # constant_arrival_rate: iterations per second
     start_rate: float = Field(default=0.0, ge=0, le=1_000_000)  # ramping_arrival_rate: the rate before stage 1
     max_users: int | None = Field(default=None, ge=1, le=1_000_000)  # arrival-rate: the pool; capacity: the ceiling
