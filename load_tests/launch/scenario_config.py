@@ -114,6 +114,19 @@ SCENARIO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 def scenario_from_config(name: str, cfg: ScenarioConfig, source: str, base: Path | None = None) -> Scenario:
     """The entry ``name`` as a scenario; ``base`` is the config file's folder (relative paths start there)."""
+    scenario = _scenario_from_config(name, cfg, source, base)
+    if cfg.stop_when is None:
+        return scenario
+    rule = cfg.stop_when.model_dump(exclude_none=True)
+    if scenario.arrival is None and ("dropped_pct" in rule or "late_pct" in rule):
+        raise ConfigError(f"{source}: scenarios.{name}.stop_when: dropped_pct and late_pct are for arrival-rate "
+                          "load (kind constant_arrival_rate, ramping_arrival_rate or trace)")  # fmt: skip
+    if scenario.capacity_settle_s is not None:
+        raise ConfigError(f"{source}: scenarios.{name}.stop_when: a capacity scenario stops at its first broken step")
+    return replace(scenario, stop_when=rule)
+
+
+def _scenario_from_config(name: str, cfg: ScenarioConfig, source: str, base: Path | None) -> Scenario:
     if not SCENARIO_NAME.fullmatch(name):  # it names the report folder: no separators, no "..", no dot files
         raise ConfigError(
             f"{source}: scenarios: {name!r} is not a valid scenario name (1-64 letters, digits, '_', '.', '-', "
