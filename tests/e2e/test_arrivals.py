@@ -73,7 +73,8 @@ def _run(tmp_path: Path, url: str, *args: str) -> dict:
 
 def test_poisson_arrivals_at_the_server_pass_a_ks_test(tmp_path: Path, stamper: tuple[str, list]) -> None:
     url, arrivals = stamper
-    summary = _run(tmp_path, url, "--rate", "40", "--arrival", "poisson", "--duration", "6s", "--max-users", "20")
+    summary = _run(tmp_path, url, "--rate", "40", "--arrival", "poisson", "--duration", "6s", "--max-users", "20",
+                   "--workers", "2")  # each worker its share: k % 2
     pacing = summary["pacing"]
     assert pacing["process"] == "poisson" and pacing["dropped"] == 0
     assert len(arrivals) == pacing["started"] == pacing["planned"] and 170 < len(arrivals) < 310
@@ -83,6 +84,8 @@ def test_poisson_arrivals_at_the_server_pass_a_ks_test(tmp_path: Path, stamper: 
     assert d <= ks_critical_5pct(len(gaps)), (d, ks_critical_5pct(len(gaps)))
     cv = gaps.std() / gaps.mean()
     assert 0.8 < cv < 1.2  # exponential gaps: CV 1 (a constant rate has 0)
+    workers = [g for g in summary["resources"]["generators"] if g["role"] == "worker"]
+    assert len(workers) == 2 and all(w["requests"] > 0 for w in workers)
 
 
 def test_a_trace_replay_starts_each_request_within_10_ms_of_its_offset(
