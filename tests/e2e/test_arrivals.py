@@ -73,8 +73,9 @@ def _run(tmp_path: Path, url: str, *args: str) -> dict:
 
 def test_poisson_arrivals_at_the_server_pass_a_ks_test(tmp_path: Path, stamper: tuple[str, list]) -> None:
     url, arrivals = stamper
-    summary = _run(tmp_path, url, "--rate", "40", "--arrival", "poisson", "--duration", "6s", "--max-users", "20",
-                   "--workers", "2")  # each worker its share: k % 2
+    summary = _run(
+        tmp_path, url, "--rate", "40", "--arrival", "poisson", "--duration", "6s", "--max-users", "20", "--workers", "2"
+    )  # each worker its share: k % 2
     pacing = summary["pacing"]
     assert pacing["process"] == "poisson" and pacing["dropped"] == 0
     assert len(arrivals) == pacing["started"] == pacing["planned"] and 170 < len(arrivals) < 310
