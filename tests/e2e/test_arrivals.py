@@ -71,6 +71,7 @@ def _run(tmp_path: Path, url: str, *args: str) -> dict:
     return load_summary(tmp_path / "out")
 
 
+@pytest.mark.slow
 def test_poisson_arrivals_at_the_server_pass_a_ks_test(tmp_path: Path, stamper: tuple[str, list]) -> None:
     url, arrivals = stamper
     summary = _run(
@@ -89,6 +90,7 @@ def test_poisson_arrivals_at_the_server_pass_a_ks_test(tmp_path: Path, stamper: 
     assert len(workers) == 2 and all(w["requests"] > 0 for w in workers)
 
 
+@pytest.mark.slow
 def test_a_trace_replay_starts_each_request_within_10_ms_of_its_offset(
     tmp_path: Path, stamper: tuple[str, list]
 ) -> None:

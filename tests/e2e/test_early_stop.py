@@ -5,10 +5,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from load_tests.reference_service.launcher import TargetProcess
 from tests.conftest import load_summary, run_cli
 
 
+@pytest.mark.slow
 def test_a_saturated_service_ends_the_run_early_with_the_reason(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"  # 4 users of 200 ms calls carry 20/s at most: half of 40/s is dropped
     config.write_text(

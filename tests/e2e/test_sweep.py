@@ -6,6 +6,8 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
+
 from load_tests.reference_service.launcher import TargetProcess
 from tests.conftest import run_cli
 
@@ -18,6 +20,7 @@ def test_bad_sweeps_are_one_line_errors(tmp_path: Path) -> None:
         assert result.returncode == 2 and words in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_a_sweep_of_three_rates_finds_the_knee_before_saturation(tmp_path: Path) -> None:
     out = tmp_path / "out"  # 2 users of 100 ms calls carry 20/s at most: 40/s saturates
     with TargetProcess("--service-time", "predict=100") as target:
