@@ -20,6 +20,8 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from load_tests.core.llm_metrics import Slo
+from load_tests.core.llm_record import LlmRecord
 from load_tests.core.request_types import Failure, counts_as_request, protocol_of
 
 LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS = 1, 3_600_000_000, 3  # 1 µs .. 1 h at 0.1 % resolution
@@ -136,6 +138,7 @@ class EndpointRecord:
     gaps: HdrHistogram | None = None  # streams: time between two messages
     windows: dict[int, Window] = field(default_factory=dict)  # epoch // ENDPOINT_BUCKET_S -> window
     corrected: HdrHistogram | None = None  # paced load: from the intended start of the iteration to the reply
+    llm: LlmRecord | None = None  # token streams: TTFT, ITL, TPOT... (core/llm_record.py)
 
     @property
     def key(self) -> str:
@@ -145,7 +148,7 @@ class EndpointRecord:
     def protocol(self) -> str:
         return protocol_of(self.request_type)
 
-    def add_stream(self, context: dict) -> None:
+    def add_stream(self, context: dict, failed: bool = False, slo: Slo | None = None) -> None:
         self.messages += int(context.get("messages") or 0)
         gaps = context.get("gaps_ms")
         if gaps:
@@ -153,6 +156,11 @@ class EndpointRecord:
                 self.gaps = new_histogram()
             for gap in gaps:
                 self.gaps.record_value(to_us(gap))
+        llm = context.get("llm")
+        if llm is not None:  # a token stream (engine/request_hook.TokenTimer)
+            if self.llm is None:
+                self.llm = LlmRecord()
+            self.llm.add(llm, failed, slo)
 
     def add(self, response_time_ms: float | None, exception: BaseException | str | None) -> int | None:
         """Count one request; returns its time in µs (None when it had no reply) for the windows."""
@@ -188,6 +196,10 @@ class EndpointRecord:
         self.messages += other.messages
         self.gaps = summed(self.gaps, other.gaps)
         self.corrected = summed(self.corrected, other.corrected)
+        if other.llm is not None:
+            if self.llm is None:
+                self.llm = LlmRecord()
+            self.llm.merge(other.llm)
         merge_by_key(self.windows, other.windows)
 
 
@@ -201,11 +213,12 @@ class Recorder:
 
     def __init__(
         self, clock: Callable[[], float] = time.time, lateness: Callable[[], float | None] | None = None,
-        include_connections: bool = False,
+        include_connections: bool = False, llm_slo: Slo | None = None,
     ) -> None:  # fmt: skip
         self.clock = clock
         self.lateness = lateness  # paced load: the lateness (ms) of the calling iteration, for corrected times
         self.include_connections = include_connections  # count connects, pings and pushes as requests
+        self.llm_slo = llm_slo  # the per-request SLO token streams are judged by (goodput)
         self.endpoints: dict[tuple[str, str], EndpointRecord] = {}
         self.seconds: dict[int, Window] = {}
         self.first_sent: float | None = None  # epoch
@@ -251,7 +264,7 @@ class Recorder:
                     entry.corrected = new_histogram()
                 entry.corrected.record_value(to_us(response_time + late))
         if context and "messages" in context:
-            entry.add_stream(context)
+            entry.add_stream(context, exception is not None, self.llm_slo)
         failed = exception is not None
         bucket = int(now // ENDPOINT_BUCKET_S)
         window = entry.windows.get(bucket)
@@ -275,7 +288,7 @@ class Recorder:
 
     def take(self) -> Recorder:
         """Everything since the last take, as a recorder of its own; this one starts afresh (workers)."""
-        delta = Recorder(self.clock, self.lateness, self.include_connections)
+        delta = Recorder(self.clock, self.lateness, self.include_connections, self.llm_slo)
         delta.endpoints, delta.seconds = self.endpoints, self.seconds
         delta.first_sent, delta.last_ended = self.first_sent, self.last_ended
         self.endpoints, self.seconds = {}, {}
