@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +15,8 @@ from load_tests.core.recorder import Recorder
 from load_tests.core.request_types import Failure
 from load_tests.core.summary import build_summary
 from load_tests.core.wire import decode_delta, encode_delta
+from load_tests.reporting.tables import write_csv
+from load_tests.reporting.text import render_text
 
 ROW = ("LLM stream", "POST /v1/chat/completions")
 
@@ -110,3 +114,21 @@ def test_summaries_merge_exactly() -> None:
     expected = build_summary(whole, {}, 2.0)["llm"]
     _same(merged["llm"], expected)
     assert expected["goodput"]["met"] == 1
+
+
+def test_text_and_csv_reports_carry_the_token_figures(tmp_path: Path) -> None:
+    recorder = Recorder(llm_slo=Slo(ttft_ms=500))
+    _feed(recorder, CONTEXTS)
+    _feed(recorder, [(_llm(10, 1, 3, source="estimate"), None)])
+    summary = build_summary(recorder, {"scenario": {"name": "s"}, "test_types": ["chat"]}, 2.0)
+    text = render_text(summary)
+    assert "LLM token streams (token counts from several sources, some estimated):" in text
+    assert "out 40 (estimated)" in text and "Goodput: 1.50 req/s met every SLO (ttft_ms <= 500): 60.0% of 5" in text
+    (ttft,) = [line for line in text.splitlines() if line.strip().startswith("TTFT (ms)")]
+    assert ttft.split()[2:] == ["272.0", "100.0", "900.0", "900.0", "900.0", "900.0"]
+    rows = list(csv.DictReader(write_csv(summary, tmp_path / "m.csv").open()))
+    total = rows[-1]
+    assert (total["name"], total["llm_requests"], total["llm_count_source"], total["llm_goodput_rps"]) == (
+        "TOTAL", "5", "mixed", "1.5")  # fmt: skip
+    plain = build_summary(Recorder(), {"scenario": {"name": "s"}, "test_types": []}, 1.0)
+    assert "LLM" not in render_text(plain)
