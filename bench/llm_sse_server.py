@@ -9,7 +9,7 @@ per request (keyed by the body's ``user``), the server's epoch times: ``received
 send time (``chunks``), ``done``, and the token count. The body's ``x_fault`` asks for a failure: ``429``,
 ``500``, ``error_event`` (an error after 2 chunks), ``cut`` (the connection dropped after 3 chunks),
 ``slow_first`` (the first token after 2 s), ``no_usage``; ``x_tokens_per_chunk`` and ``x_reasoning`` override
-the server's knobs for one request.
+the server's knobs for one request; ``--slow-every N`` makes every Nth request wait ``--slow-ttft-ms``.
 
 A stand-in until (and beside) the reference service's own endpoints; gevent, one process, loopback only.
 """
@@ -41,6 +41,8 @@ class Knobs:
     delay_s = 0.01
     tokens_per_chunk = 1
     reasoning = 0
+    slow_every = 0  # every Nth request (1-based count) waits slow_ttft_s for its first token instead
+    slow_ttft_s = 0.5
 
 
 class Cut(Exception):
@@ -64,7 +66,8 @@ def _stream(body: dict[str, Any], chat: bool, entry: dict[str, Any]) -> Iterator
     rid, created, model = f"cmpl-{entry['key']}", int(time.time()), str(body.get("model"))
     if chat:
         yield _chunk(rid, created, model, {"role": "assistant", "content": ""}, chat)
-    gevent.sleep(2.0 if fault == "slow_first" else Knobs.ttft_s)
+    slow = Knobs.slow_every and entry["number"] % Knobs.slow_every == 0
+    gevent.sleep(2.0 if fault == "slow_first" else Knobs.slow_ttft_s if slow else Knobs.ttft_s)
     per_chunk = int(body.get("x_tokens_per_chunk") or Knobs.tokens_per_chunk)
     reasoning = int(body.get("x_reasoning") or Knobs.reasoning)
     sent, i = 0, 0
@@ -101,7 +104,7 @@ def app(environ: dict[str, Any], start_response: Any) -> Any:
     raw = environ["wsgi.input"].read()
     body = json.loads(raw or b"{}")
     key = str(body.get("user") or f"r{len(LOG)}")
-    entry = LOG[key] = {"key": key, "received": received, "chunks": [], "done": None,
+    entry = LOG[key] = {"key": key, "received": received, "chunks": [], "done": None, "number": len(LOG) + 1,
                         "tokens": int(body.get("max_tokens") or 16)}  # fmt: skip
     fault = body.get("x_fault")
     if fault in ("429", "500"):
@@ -149,9 +152,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--delay-ms", type=float, default=10.0)
     parser.add_argument("--tokens-per-chunk", type=int, default=1)
     parser.add_argument("--reasoning", type=int, default=0, help="the first N tokens are reasoning_content")
+    parser.add_argument("--slow-every", type=int, default=0, help="every Nth request waits --slow-ttft-ms instead")
+    parser.add_argument("--slow-ttft-ms", type=float, default=500.0)
     args = parser.parse_args(argv)
     Knobs.ttft_s, Knobs.delay_s = args.ttft_ms / 1000.0, args.delay_ms / 1000.0
     Knobs.tokens_per_chunk, Knobs.reasoning = args.tokens_per_chunk, args.reasoning
+    Knobs.slow_every, Knobs.slow_ttft_s = args.slow_every, args.slow_ttft_ms / 1000.0
     server = WSGIServer(("127.0.0.1", args.port), app, log=None, error_log=None, handler_class=NoDelayHandler)
     server.start()
     print(f"PORT {server.server_port}", flush=True)
