@@ -86,3 +86,10 @@ def test_mistakes_are_one_line_and_keep_the_key_secret(tmp_path: Path, extra: st
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")) as error:
         _settings(tmp_path, text, env)
     assert "\n" not in str(error.value) and "sk-test" not in str(error.value)
+
+
+def test_the_readme_config_is_valid(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("### LLM serving", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    settings = _settings(tmp_path, block, {"OPENAI_API_KEY": "sk-x"})
+    assert settings.llm_slo == {"ttft_ms": 500.0, "tpot_ms": 50.0, "e2e_ms": 10000.0}  # type: ignore[attr-defined]
