@@ -181,3 +181,23 @@ class LlmRecord:
             dict(figures.get("sums") or {}),
             {n: figures[n]["max"] for n in FIGURES if (figures.get(n) or {}).get("max") is not None},
         )  # fmt: skip
+
+
+def spread_over_seconds(llm: dict[str, Any], end_epoch: float) -> list[tuple[int, float, float]]:
+    """(epoch second, output tokens that arrived in it, seconds of the stream in flight in it) for one
+    ``context["llm"]`` whose stream ended at ``end_epoch``: the tokens are shared among its chunks as their
+    counts say, so a ``usage`` total lands where the chunks did."""
+    e2e_s = float(llm.get("e2e_ms") or 0.0) / 1000.0
+    start = end_epoch - e2e_s
+    per_second: dict[int, list[float]] = {}
+    chunk_tokens: list[int] = llm.get("chunk_tokens") or []
+    counted = sum(chunk_tokens)
+    output = llm.get("output_tokens")
+    scale = (output / counted) if output is not None and counted else 1.0
+    for at_ms, tokens in zip(llm.get("chunk_ms") or [], chunk_tokens, strict=False):
+        per_second.setdefault(int(start + at_ms / 1000.0), [0.0, 0.0])[0] += tokens * scale
+    second = int(start)
+    while second < end_epoch:
+        per_second.setdefault(second, [0.0, 0.0])[1] += min(second + 1, end_epoch) - max(second, start)
+        second += 1
+    return [(s, tokens, busy) for s, (tokens, busy) in per_second.items()]

@@ -21,7 +21,7 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from load_tests.core.llm_metrics import Slo
-from load_tests.core.llm_record import LlmRecord
+from load_tests.core.llm_record import LlmRecord, spread_over_seconds
 from load_tests.core.request_types import Failure, counts_as_request, protocol_of
 
 LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS = 1, 3_600_000_000, 3  # 1 µs .. 1 h at 0.1 % resolution
@@ -94,6 +94,8 @@ class Window:
     requests: int = 0
     failures: int = 0
     histogram: HdrHistogram | None = None
+    tokens: float = 0.0  # token streams: output tokens that arrived in this window
+    busy_s: float = 0.0  # token streams: seconds of them in flight within it (their mean concurrency x span)
 
     def add(self, value_us: int | None, failed: bool) -> None:
         self.requests += 1
@@ -108,16 +110,22 @@ class Window:
         self.requests += other.requests
         self.failures += other.failures
         self.histogram = summed(self.histogram, other.histogram, WINDOW_DIGITS)
+        self.tokens += other.tokens
+        self.busy_s += other.busy_s
 
     def figures(self, span_s: float) -> dict[str, float | None]:
-        """RPS, failures/s, p50 and p95 of this window over ``span_s`` seconds."""
+        """RPS, failures/s, p50 and p95 of this window over ``span_s`` seconds (and, where token streams
+        were in flight, their output tokens/s and mean concurrency)."""
         h = self.histogram if self.histogram is not None and self.histogram.total_count else None
-        return {
+        figures = {
             "rps": self.requests / span_s,
             "failures_per_s": self.failures / span_s,
             "p50_ms": h.get_value_at_percentile(50) / 1000.0 if h else None,
             "p95_ms": h.get_value_at_percentile(95) / 1000.0 if h else None,
         }
+        if self.busy_s:
+            figures.update(output_tokens_per_s=self.tokens / span_s, llm_concurrency=self.busy_s / span_s)
+        return figures
 
 
 @dataclass
@@ -279,6 +287,18 @@ class Recorder:
         if window is None:
             window = self.seconds[second] = Window()
         window.add(value, failed)
+        if context and "llm" in context:
+            self.spread_llm(context["llm"], now)
+
+    def spread_llm(self, llm: dict, now: float) -> None:
+        """A token stream's output tokens into the seconds its chunks arrived in, and its time in flight
+        into the seconds it spanned (a late second is merged by the timeline like any late window)."""
+        for second, tokens, busy_s in spread_over_seconds(llm, now):
+            window = self.seconds.get(second)
+            if window is None:
+                window = self.seconds[second] = Window()
+            window.tokens += tokens
+            window.busy_s += busy_s
 
     def merge(self, other: Recorder) -> None:
         """Add everything ``other`` recorded (a worker's delta) into this recorder, exactly."""

@@ -20,12 +20,12 @@ def _hist(h: HdrHistogram | None) -> str | None:
 
 
 def _window(w: Window) -> list[Any]:
-    return [w.requests, w.failures, _hist(w.histogram)]
+    return [w.requests, w.failures, _hist(w.histogram), *((w.tokens, w.busy_s) if w.busy_s else ())]
 
 
 def _unwindow(data: list[Any]) -> Window:
-    requests, failures, hist = data
-    return Window(requests, failures, HdrHistogram.decode(hist) if hist else None)
+    requests, failures, hist, *llm = data  # token streams add (tokens, busy_s)
+    return Window(requests, failures, HdrHistogram.decode(hist) if hist else None, *llm)
 
 
 def encode_delta(delta: Recorder) -> dict[str, Any]:

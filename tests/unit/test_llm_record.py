@@ -146,3 +146,12 @@ def test_compare_judges_token_latencies() -> None:
     assert rows["llm ttft_ms"]["new"]["p95_ms"] - rows["llm ttft_ms"]["old"]["p95_ms"] == pytest.approx(200, abs=1)
     same = compare(run(0), run(0))
     assert not same["regressed"] and {"llm ttft_ms", "llm itl_ms", "llm tpot_ms"} <= {r["scope"] for r in same["rows"]}
+
+
+def test_token_windows_survive_the_wire() -> None:
+    recorder = Recorder(clock=lambda: 5_000.7)
+    _feed(recorder, CONTEXTS[:2])
+    decoded = decode_delta(json.loads(json.dumps(encode_delta(recorder))))
+    assert {s: (w.tokens, w.busy_s) for s, w in decoded.seconds.items()} == {
+        s: (w.tokens, w.busy_s) for s, w in recorder.seconds.items()}  # fmt: skip
+    assert sum(w.tokens for w in decoded.seconds.values()) == pytest.approx(11 + 12)
