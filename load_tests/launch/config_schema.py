@@ -57,8 +57,38 @@ class ServicesConfig(_Model):
     ca_file: str | None = None  # PEM bundle to trust for https/wss/gRPC TLS (relative to the config file)
 
 
+class Bounds(_Model):
+    """A minimum, a maximum or both (``goodput_rps: {min: 5}``)."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Bounds:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        return self
+
+
+class TokenLatencyLimit(_Model):
+    """Maxima on a per-request token figure's statistics (``ttft_ms: {p95: 500, p99: 1000}``)."""
+
+    mean: float | None = Field(default=None, gt=0)
+    p50: float | None = Field(default=None, gt=0)
+    p90: float | None = Field(default=None, gt=0)
+    p95: float | None = Field(default=None, gt=0)
+    p99: float | None = Field(default=None, gt=0)
+    max: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> TokenLatencyLimit:
+        if all(v is None for v in self.model_dump().values()):
+            raise ValueError("give at least one of mean, p50, p90, p95, p99, max")
+        return self
+
+
 class ThresholdSet(_Model):
-    """Limits a run must keep; a missing one is not checked."""
+    """Limits a run must keep; a missing one is not checked. Token-stream limits: core/thresholds.py."""
 
     p95_ms: float | None = Field(default=None, gt=0)
     p99_ms: float | None = Field(default=None, gt=0)
@@ -67,6 +97,15 @@ class ThresholdSet(_Model):
     min_rps: float | None = Field(default=None, ge=0)
     corrected_p95_ms: float | None = Field(default=None, gt=0)  # open-model load only
     corrected_p99_ms: float | None = Field(default=None, gt=0)
+    goodput_rps: Bounds | None = None  # token streams: requests/s that met every SLO of llm.slo
+    slo_attainment_pct: Bounds | None = None
+    output_tokens_per_s: Bounds | None = None
+    total_tokens_per_s: Bounds | None = None
+    ttft_ms: TokenLatencyLimit | None = None
+    ttst_ms: TokenLatencyLimit | None = None
+    itl_ms: TokenLatencyLimit | None = None
+    tpot_ms: TokenLatencyLimit | None = None
+    e2e_ms: TokenLatencyLimit | None = None
 
 
 class RecoveryRule(_Model):
@@ -232,6 +271,22 @@ class CompareConfig(_Model):
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
 
 
+class SloConfig(_Model):
+    """Per-request targets of token streams, in ms (core/llm_metrics.Slo): goodput counts the requests that
+    meet all those given; ``itl_ms`` limits a request's largest gap between chunks."""
+
+    ttft_ms: float | None = Field(default=None, gt=0)
+    tpot_ms: float | None = Field(default=None, gt=0)
+    e2e_ms: float | None = Field(default=None, gt=0)
+    itl_ms: float | None = Field(default=None, gt=0)
+
+
+class LlmConfig(_Model):
+    """Token streams (LLM serving): ``llm: {slo: {ttft_ms: 500, tpot_ms: 50}}``."""
+
+    slo: SloConfig | None = None
+
+
 MATRIX_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
@@ -248,6 +303,7 @@ class FileConfig(_Model):
     compare: CompareConfig = CompareConfig()
     resources: ResourcesConfig = ResourcesConfig()
     validity: ValidityConfig = ValidityConfig()
+    llm: LlmConfig = LlmConfig()
     # --matrix: {dimension: {entry: overrides of this file}}; every combination is one run
     matrix: dict[str, dict[str, dict[str, Any]]] = {}
 

@@ -70,6 +70,7 @@ class Settings:
     validity: ValidityLimits = field(default_factory=ValidityLimits)
     web_ui: tuple[str, int] | None = None  # (host, port) of Locust's web UI; None: headless
     matrix: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # the YAML's, for --matrix
+    llm_slo: dict[str, float] = field(default_factory=dict)  # llm.slo: per-request targets of token streams
 
 
 def _readable(loc: tuple[Any, ...]) -> str:
@@ -217,6 +218,7 @@ def load_settings(
         validity=ValidityLimits(**file_cfg.validity.model_dump()),
         web_ui=web_ui_address(cli, env),
         matrix=file_cfg.matrix,
+        llm_slo=file_cfg.llm.slo.model_dump(exclude_none=True) if file_cfg.llm.slo else {},
     )
 
 
