@@ -29,6 +29,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from load_tests.core.scenarios import parse_duration
+from load_tests.core.token_rule import Tokens
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
 
@@ -153,6 +154,7 @@ class WebSocketOperation(Step):
     reply: Literal["id", "next", "none"] = "id"  # matched by id_field; the next message; fire-and-forget
     id_field: str = "id"
     stream_end: StreamEnd | None = None  # collect messages until this one
+    tokens: Tokens | None = None  # a stream's token rule: TTFT, ITL, TPOT (core/token_rule.py)
 
 
 class SocketIOOperation(Step):
@@ -162,6 +164,7 @@ class SocketIOOperation(Step):
     stream_event: str | None = None  # events carrying the stream's items, matched by id_field
     end_event: str = "done"
     id_field: str = "id"
+    tokens: Tokens | None = None  # a stream's token rule: TTFT, ITL, TPOT (core/token_rule.py)
 
 
 class GrpcOperation(Step):
@@ -170,6 +173,7 @@ class GrpcOperation(Step):
     messages: list[Any] | None = None  # client-streaming and bidi: the messages, in order
     messages_from_data: bool = False  # client-streaming and bidi: one message per feed row (all rows)
     metadata: dict[str, str] = {}
+    tokens: Tokens | None = None  # a server stream's token rule: TTFT, ITL, TPOT (core/token_rule.py)
 
 
 class _Service(_Model):
