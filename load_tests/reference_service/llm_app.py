@@ -167,17 +167,7 @@ class _Generation:
             "created": int(record.received),
             "model": MODEL_NAME,
         }
-
-    def _choice(self, sent: Sent | None, finish: str | None) -> dict[str, Any]:
-        if not self.chat:
-            text = _text_of(sent, self.ask, 0) if sent else ""
-            return {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
-        if sent is None:
-            delta: dict[str, Any] = {"role": "assistant"}
-        else:
-            key = "reasoning_content" if sent.chunk.reasoning else "content"
-            delta = {key: _text_of(sent, self.ask, self.reasoning)}
-        return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        self.prefix = "data: " + json.dumps(self.base, separators=(",", ":"))[:-1] + ","  # the object, still open
 
     async def events(self, cut: bool) -> AsyncIterator[bytes]:
         total = self.reasoning + self.ask.content_tokens
@@ -188,13 +178,29 @@ class _Generation:
                     continue  # completions streams have no role chunk
                 last = sent is not None and sent.chunk.first_token + sent.chunk.tokens == total
                 finish = self.ask.finish_reason if last else None
-                stamp = sent.stamp if sent else time.time()
-                yield _sse({**self.base, "choices": [self._choice(sent, finish)], "x_server_time": stamp})
+                if sent is None:
+                    role = {"index": 0, "delta": {"role": "assistant"}, "logprobs": None, "finish_reason": None}
+                    yield _sse({**self.base, "choices": [role], "x_server_time": time.time()})
+                else:
+                    yield self._content_event(sent, finish)
         if not self.record.completed:
             return  # cut: no end, no usage, no [DONE]
+        end = b"data: [DONE]\n\n"  # in the same write as the usage chunk: one system call less per stream
         if self.ask.include_usage:
-            yield _sse({**self.base, "choices": [], "usage": _usage(self.record), "x_server_time": time.time()})
-        yield b"data: [DONE]\n\n"
+            end = _sse({**self.base, "choices": [], "usage": _usage(self.record), "x_server_time": time.time()}) + end
+        yield end
+
+    def _content_event(self, sent: Sent, finish: str | None) -> bytes:
+        """The event of one content chunk, built around a per-stream JSON prefix: at 200 streams a chunk's
+        cost is what delays the next stream's chunk, and ``json.dumps`` of the whole object was a third of it."""
+        text = json.dumps(_text_of(sent, self.ask, self.reasoning))
+        end = "null" if finish is None else f'"{finish}"'
+        if self.chat:
+            key = "reasoning_content" if sent.chunk.reasoning else "content"
+            choice = f'{{"index":0,"delta":{{"{key}":{text}}},"logprobs":null,"finish_reason":{end}}}'
+        else:
+            choice = f'{{"index":0,"text":{text},"logprobs":null,"finish_reason":{end}}}'
+        return f'{self.prefix}"choices":[{choice}],"x_server_time":{sent.stamp!r}}}\n\n'.encode()
 
     async def reply(self) -> dict[str, Any]:
         parts: dict[bool, list[str]] = {True: [], False: []}
