@@ -169,9 +169,9 @@ class _Generation:
         }
         self.prefix = "data: " + json.dumps(self.base, separators=(",", ":"))[:-1] + ","  # the object, still open
 
-    async def events(self, cut: bool) -> AsyncIterator[bytes]:
+    async def events(self, fault: str | None) -> AsyncIterator[bytes]:
         total = self.reasoning + self.ask.content_tokens
-        generator = self.engine.generate(self.record, self.ask.content_tokens, self.reasoning, cut)
+        generator = self.engine.generate(self.record, self.ask.content_tokens, self.reasoning, fault is not None)
         async with contextlib.aclosing(generator):
             async for sent in generator:
                 if sent is None and not self.chat:
@@ -183,8 +183,12 @@ class _Generation:
                     yield _sse({**self.base, "choices": [role], "x_server_time": time.time()})
                 else:
                     yield self._content_event(sent, finish)
+        if fault == "error_event":
+            error = {"message": "generation failed (injected by --llm-error-event-rate)", "type": "server_error",
+                     "param": None, "code": 500}  # fmt: skip
+            yield _sse({"error": error, "x_server_time": time.time()}) + b"data: [DONE]\n\n"
         if not self.record.completed:
-            return  # cut: no end, no usage, no [DONE]
+            return  # cut (or failed): no end, no usage
         end = b"data: [DONE]\n\n"  # in the same write as the usage chunk: one system call less per stream
         if self.ask.include_usage:
             end = _sse({**self.base, "choices": [], "usage": _usage(self.record), "x_server_time": time.time()}) + end
@@ -250,7 +254,7 @@ async def _generate(service: Service, request: Request, endpoint: str, chat: boo
     if not ask.stream:
         return JSONResponse(await generation.reply())
     return SseResponse(
-        generation.events(engine.draw_cut()), lambda sent: telemetry.stream_messages(HTTP, endpoint, sent)
+        generation.events(engine.draw_break(record)), lambda sent: telemetry.stream_messages(HTTP, endpoint, sent)
     )
 
 

@@ -64,6 +64,7 @@ class Record:
     chunk_tokens: list[int] = field(default_factory=list)
     max_late_ms: float = 0.0
     completed: bool = False
+    fault: str | None = None  # an injected stream fault: "cut" or "error_event"
 
     def as_dict(self) -> dict[str, Any]:
         admitted = self.admitted
@@ -86,6 +87,7 @@ class Record:
             "slowdown": self.slowdown,
             "max_late_ms": self.max_late_ms,
             "completed": self.completed,
+            "fault": self.fault,
         }
 
 
@@ -113,9 +115,15 @@ class LlmEngine:
             return True
         return False
 
-    def draw_cut(self) -> bool:
-        """Draw the cut fault for one stream: True when it must stop halfway, before its end."""
-        return self.timing.cut_rate > 0 and self.rng.random() < self.timing.cut_rate
+    def draw_break(self, record: Record) -> str | None:
+        """Draw the stream faults for one stream: ``cut`` (it stops halfway, before its end), ``error_event``
+        (halfway it sends an error event and ends), or None; the log keeps it as ``fault``."""
+        timing = self.timing
+        if timing.cut_rate > 0 and self.rng.random() < timing.cut_rate:
+            record.fault = "cut"
+        elif timing.error_event_rate > 0 and self.rng.random() < timing.error_event_rate:
+            record.fault = "error_event"
+        return record.fault
 
     async def _admit(self) -> None:
         limit = self.timing.max_concurrency

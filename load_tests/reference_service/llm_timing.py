@@ -51,6 +51,7 @@ class LlmTiming:
     eos_tokens: int = 64  # the natural reply length (content tokens) when max_tokens does not cut it
     rate_limit_rate: float = 0.0  # share of requests answered 429 at once (error injection)
     cut_rate: float = 0.0  # share of streams cut halfway, before their end and [DONE] (error injection)
+    error_event_rate: float = 0.0  # share of streams that send an error event halfway, then [DONE] (vLLM's way)
 
     def slowdown(self, running: int) -> float:
         """Decode slowdown of a request admitted while ``running`` streams (itself included) generate."""
@@ -64,7 +65,7 @@ class LlmTiming:
 
 
 _INTS = frozenset({"tokens_per_chunk", "max_concurrency", "reasoning_tokens", "eos_tokens"})
-_RATES = frozenset({"rate_limit_rate", "cut_rate"})
+_RATES = frozenset({"rate_limit_rate", "cut_rate", "error_event_rate"})
 _MIN_ONE = frozenset({"tokens_per_chunk", "eos_tokens"})
 KNOBS = tuple(f.name for f in fields(LlmTiming))
 KNOB_HELP = {
@@ -78,6 +79,7 @@ KNOB_HELP = {
     "eos_tokens": "natural reply length in tokens when max_tokens is larger and ignore_eos unset",
     "rate_limit_rate": "share of LLM requests answered 429 (0..1)",
     "cut_rate": "share of LLM streams cut halfway, before [DONE] (0..1)",
+    "error_event_rate": 'share of LLM streams that send a data: {"error": ...} event halfway, then [DONE] (0..1)',
 }
 ENV_PREFIX = "LOAD_TARGET_LLM_"
 
