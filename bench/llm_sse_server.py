@@ -49,14 +49,14 @@ class Cut(Exception):
     """Drops the connection mid-stream (pywsgi closes the socket without the chunked terminator)."""
 
 
-def _chunk(rid: str, created: int, model: str, delta: dict[str, Any], chat: bool) -> bytes:
+def _chunk(rid: str, created: int, model: str, delta: dict[str, Any], chat: bool, stamp: float | None = None) -> bytes:
     choice: dict[str, Any] = {"index": 0, "finish_reason": None}
     if chat:
         choice["delta"] = delta
     else:
         choice["text"] = delta.get("content", "")
     body = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [choice],
-            "x_server_time": time.time()}  # fmt: skip
+            "x_server_time": stamp or time.time()}  # fmt: skip
     return b"data: " + json.dumps(body).encode() + b"\n\n"
 
 
@@ -75,8 +75,9 @@ def _stream(body: dict[str, Any], chat: bool, entry: dict[str, Any]) -> Iterator
         k = min(per_chunk, n - sent)
         words = "".join(f"w{sent + j} " for j in range(k))
         key = "reasoning_content" if sent < reasoning else "content"
-        entry["chunks"].append(time.time())
-        yield _chunk(rid, created, model, {key: words}, chat)
+        stamp = time.time()
+        entry["chunks"].append(stamp)
+        yield _chunk(rid, created, model, {key: words}, chat, stamp)
         sent, i = sent + k, i + 1
         if fault == "error_event" and i == 2:
             yield b'data: {"error": {"type": "overloaded_error", "message": "try later"}}\n\n'
