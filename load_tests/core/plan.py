@@ -149,6 +149,7 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
         thresholds=data.get("thresholds") or {},
         arrival=Arrival(**{**arrival, "stages": tuple(tuple(s) for s in arrival["stages"])}) if arrival else None,
         capacity_settle_s=data.get("capacity_settle_s"),
+        stop_when=data.get("stop_when"),
     )
 
 

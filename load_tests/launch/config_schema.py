@@ -166,6 +166,22 @@ class ScenarioThresholds(ThresholdSet):
     abort: AbortRule | None = None
 
 
+class StopWhen(_Model):
+    """End the run early once the service is saturated (core/saturation.py): any limit broken over ``for``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    error_rate_pct: float | None = Field(default=None, ge=0, le=100)
+    dropped_pct: float | None = Field(default=None, ge=0, le=100)  # arrival-rate load
+    late_pct: float | None = Field(default=None, ge=0, le=100)  # arrival-rate load
+    for_s: Seconds = Field(default=10.0, alias="for")
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> StopWhen:
+        if self.error_rate_pct is None and self.dropped_pct is None and self.late_pct is None:
+            raise ValueError("give error_rate_pct, dropped_pct or late_pct")
+        return self
+
+
 class StageConfig(_Model):
     """A closed-model stage (users, spawn_rate) or an arrival-rate stage (target: iterations/s)."""
 
@@ -175,11 +191,17 @@ class StageConfig(_Model):
     target: float | None = Field(default=None, ge=0, le=1_000_000)
 
 
-ARRIVAL_KINDS = ("constant_arrival_rate", "ramping_arrival_rate")
+ARRIVAL_KINDS = ("constant_arrival_rate", "ramping_arrival_rate", "trace")
 
 
 class ScenarioConfig(_Model):
-    kind: str = Field(default="users", pattern="^(users|constant_arrival_rate|ramping_arrival_rate|capacity)$")
+    kind: str = Field(default="users", pattern="^(users|constant_arrival_rate|ramping_arrival_rate|trace|capacity)$")
+    # arrival-rate kinds: how iterations fall within the rate (core/arrivals.py), reproducible from seed
+    arrival: str = Field(default="constant", pattern="^(constant|poisson|gamma)$")
+    burstiness: float | None = Field(default=None, gt=0, le=1000)  # arrival gamma: the gaps' shape (1 = Poisson)
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    trace: str | None = None  # kind trace: a JSON Lines file of {offset_s, input_tokens, output_tokens}
+    stop_when: StopWhen | None = None  # end early on saturation
     rate: float | None = Field(default=None, gt=0, le=1_000_000)  # constant_arrival_rate: iterations per second
     start_rate: float = Field(default=0.0, ge=0, le=1_000_000)  # ramping_arrival_rate: the rate before stage 1
     max_users: int | None = Field(default=None, ge=1, le=1_000_000)  # arrival-rate: the pool; capacity: the ceiling

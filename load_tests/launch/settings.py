@@ -176,7 +176,7 @@ def load_settings(
     file_cfg = read_config_file(config_path, overrides, label)
     source = f"{config_path} with matrix {label}" if label else str(config_path)
     base = config_path.resolve().parent
-    scenarios = _scenarios(file_cfg, source)
+    scenarios = _scenarios(file_cfg, source, base)
     scenario = scenario_with_flags(cli, env, _chosen_scenario(cli, env, scenarios, file_cfg, source))
     fleet = prepare_fleet(with_locustfile(file_cfg.fleet, cli, env), base, source, env)
     found = cli_or_env(cli, env, "test_type")
@@ -222,11 +222,11 @@ def load_settings(
     )
 
 
-def _scenarios(file_cfg: FileConfig, source: str) -> dict[str, Scenario]:
+def _scenarios(file_cfg: FileConfig, source: str, base: Path | None = None) -> dict[str, Scenario]:
     """The built-in scenarios, with the YAML's laid over them (a YAML entry may redefine a built-in)."""
     scenarios = dict(BUILTIN_SCENARIOS)
     for name, cfg in file_cfg.scenarios.items():
-        scenarios[name] = scenario_from_config(name, cfg, source)
+        scenarios[name] = scenario_from_config(name, cfg, source, base)
     return scenarios
 
 

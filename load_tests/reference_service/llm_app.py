@@ -26,6 +26,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from load_tests.reference_service.llm_admin import add_llm_admin_routes
 from load_tests.reference_service.llm_engine import LlmEngine, Record, Sent
 from load_tests.reference_service.llm_timing import (
     MAX_OUTPUT_TOKENS,
@@ -34,10 +35,9 @@ from load_tests.reference_service.llm_timing import (
     count_words,
     embedding,
     output_length,
-    parse_timing,
     reply_words,
 )
-from load_tests.reference_service.service import LOOPBACK, Service
+from load_tests.reference_service.service import Service
 
 HTTP = "http"
 CHAT = "/v1/chat/completions"
@@ -361,45 +361,4 @@ def add_llm_routes(app: FastAPI, service: Service) -> None:
     async def embeddings(request: Request) -> Response:
         return await _embeddings(service, request)
 
-    _add_llm_admin_routes(app, service)
-
-
-def _loopback_only(request: Request) -> Response | None:
-    if request.client is None or request.client.host not in LOOPBACK:
-        return JSONResponse({"error": "admin endpoints accept loopback callers only"}, status_code=403)
-    return None
-
-
-def _add_llm_admin_routes(app: FastAPI, service: Service) -> None:
-    """``/admin/llm`` (the timing knobs: GET, POST to change some) and ``/admin/llm/requests`` (GET, DELETE)."""
-
-    @app.get("/admin/llm", include_in_schema=False)
-    async def get_timing(request: Request) -> Response:
-        return _loopback_only(request) or JSONResponse(service.llm.timing.as_dict())
-
-    @app.post("/admin/llm", include_in_schema=False)
-    async def set_timing(request: Request) -> Response:
-        refused = _loopback_only(request)
-        if refused:
-            return refused
-        try:
-            data = json.loads(await request.body() or b"{}")
-            if not isinstance(data, dict):
-                raise ValueError("body must be a JSON object")
-            service.llm.timing = parse_timing(data, service.llm.timing)
-        except ValueError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse(service.llm.timing.as_dict())
-
-    @app.get("/admin/llm/requests", include_in_schema=False)
-    async def requests_log(request: Request) -> Response:
-        return _loopback_only(request) or JSONResponse(service.llm.log())
-
-    @app.delete("/admin/llm/requests", include_in_schema=False)
-    async def clear_log(request: Request) -> Response:
-        refused = _loopback_only(request)
-        if refused:
-            return refused
-        cleared = len(service.llm.log())
-        service.llm.reset_log()
-        return JSONResponse({"cleared": cleared})
+    add_llm_admin_routes(app, service)

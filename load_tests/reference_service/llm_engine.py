@@ -11,6 +11,7 @@ keeps, per request, what tests need to compute TTFT, ITL and goodput from the se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import random
 import time
@@ -19,7 +20,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from load_tests.reference_service.llm_timing import Chunk, LlmTiming, plan_chunks
+from load_tests.reference_service import model
+from load_tests.reference_service.llm_timing import Chunk, LlmTiming, count_words, plan_chunks
 
 LOG_LIMIT = 20_000  # requests kept in the truth log (oldest forgotten first)
 
@@ -31,6 +33,17 @@ class Sent:
     chunk: Chunk
     stamp: float
     late_ms: float
+
+
+@dataclass(frozen=True)
+class StreamMessage:
+    """One chunk of a non-HTTP chat stream: its index, words, token count, server stamp, and whether it ends it."""
+
+    index: int
+    text: str
+    tokens: int
+    stamp: float
+    last: bool
 
 
 @dataclass
@@ -163,6 +176,26 @@ class LlmEngine:
             record.completed = True
         finally:
             self._release()
+
+    async def messages(
+        self, protocol: str, endpoint: str, prompt: str, max_tokens: int, received: float
+    ) -> AsyncIterator[StreamMessage]:
+        """A chat stream of the WebSocket, Socket.IO and gRPC APIs: one message per chunk, on this engine's clock.
+
+        The words are the reference model's (``model.tokens_for``, ``max_tokens`` of them, no
+        reasoning); the queue, TTFT, D, chunking and slowdown are the same as on the OpenAI API.
+        """
+        record = self.new_record(protocol, endpoint, count_words(prompt), received)
+        words = model.tokens_for(prompt, max_tokens)
+        generator = self.generate(record, len(words))
+        async with contextlib.aclosing(generator):
+            index = 0
+            async for sent in generator:
+                if sent is not None:
+                    first, n = sent.chunk.first_token, sent.chunk.tokens
+                    text = " ".join(words[first : first + n])
+                    yield StreamMessage(index, text, n, sent.stamp, first + n == len(words))
+                    index += 1
 
     def log(self) -> list[dict[str, Any]]:
         return [r.as_dict() for r in self._log]
