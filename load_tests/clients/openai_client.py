@@ -112,9 +112,9 @@ class OpenAIClient:
             resp.request_meta["request_type"] = LLM_STREAM if request.stream else LLM_REQUEST
             status = resp.status_code or 0
             if status and status < 400:
-                if request.stream:
+                if request.stream and "json" not in str(resp.headers.get("content-type") or ""):
                     self._read_stream(resp, timer, reading, timeout)
-                else:
+                else:  # not asked to stream, or a server (a gateway's error) that answered plain JSON anyway
                     self._read_whole(resp, timer, reading)
             elif status:
                 reading.failure = f"HTTP {status}"

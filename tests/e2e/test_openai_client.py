@@ -60,6 +60,7 @@ def test_every_case_is_reported_as_it_happened(sse_server: str, tmp_path: Path) 
     assert results["too_many"]["exception"] == "HTTP 429" and results["broken"]["exception"] == "HTTP 500"
     assert results["too_many"]["llm"]["completed"] is False  # counted among LLM requests, never met an SLO
     assert results["error_event"]["exception"] == "stream error: overloaded_error"
+    assert results["json_error"]["exception"] == "stream error: gateway_error"  # 200, but JSON, not a stream
     cut = results["cut"]
     assert cut["exception"] == "stream cut before [DONE]" and len(cut["llm"]["chunk_ms"]) == 3
     assert (cut["llm"]["output_tokens"], cut["llm"]["count_source"]) == (3, "tokenizer")  # partial tokens count
