@@ -15,7 +15,7 @@ from load_tests.core.recorder import Recorder
 from load_tests.core.request_types import Failure
 from load_tests.core.summary import build_summary
 from load_tests.core.wire import decode_delta, encode_delta
-from load_tests.reporting.compare import compare
+from load_tests.reporting.compare import Tolerance, compare
 from load_tests.reporting.tables import write_csv
 from load_tests.reporting.text import render_text
 
@@ -141,10 +141,11 @@ def test_compare_judges_token_latencies() -> None:
         _feed(recorder, [(_llm(100 + extra_ttft + i % 7, 10 + i % 3, 8), None) for i in range(60)])
         return build_summary(recorder, {}, 5.0)
 
-    rows = {r["scope"]: r for r in compare(run(0), run(200))["rows"]}
+    quick = Tolerance(bootstrap=100)
+    rows = {r["scope"]: r for r in compare(run(0), run(200), quick)["rows"]}
     assert rows["llm ttft_ms"]["verdict"] == "regressed" and rows["llm itl_ms"]["verdict"] == "unchanged"
     assert rows["llm ttft_ms"]["new"]["p95_ms"] - rows["llm ttft_ms"]["old"]["p95_ms"] == pytest.approx(200, abs=1)
-    same = compare(run(0), run(0))
+    same = compare(run(0), run(0), quick)
     assert not same["regressed"] and {"llm ttft_ms", "llm itl_ms", "llm tpot_ms"} <= {r["scope"] for r in same["rows"]}
 
 
