@@ -88,9 +88,11 @@ def test_reports_are_written_self_contained_and_readable(tmp_path: Path, monkeyp
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     html = (tmp_path / "locust_report_ts.html").read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html), "no external resource"
-    assert not re.search(r"url\(\s*['\"]?https?:", html) and "@import" not in html and "<script" not in html
+    assert not re.search(r"url\(\s*['\"]?https?:", html) and "@import" not in html
+    assert not re.search(r"<script[^>]*\ssrc", html) and html.count("<script") == 3  # uPlot, data, drawing: inline
     assert html.count("data:image/png;base64,") == 5
-    assert html.index("FAILED") < html.index("By protocol") < html.index("Charts") < html.index("Failures by type")
+    assert html.index("FAILED") < html.index("<h2>Over time") < html.index("<h2>By protocol") < html.index("<h2>Charts")
+    assert html.index("<h2>Charts") < html.index("<h2>Failures by type")
     csv_lines = (tmp_path / "analysis/metrics.csv").read_text().splitlines()
     assert csv_lines[0].startswith("protocol,request_type,name,requests") and len(csv_lines) == 1 + 3 + 2 + 1
 
