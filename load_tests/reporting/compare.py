@@ -10,7 +10,7 @@ tolerance; *improved* mirrors that; anything else is *unchanged*, noise included
 
 A row is judged only when both runs have at least :func:`min_samples_for` timed requests (86 at the
 default 95 % confidence): below that no interval of the p95 reaches the confidence asked for, whatever
-the data, so the row says ``too few samples (n=1)`` and never fails the gate. The warm-up can be left
+the data, so the row says ``too few samples (n=1 now; ...)`` and never fails the gate. The warm-up can be left
 out of both runs with ``settle_s`` (see :mod:`load_tests.reporting.settle`).
 """
 
@@ -103,7 +103,7 @@ def _too_few(old: dict[str, Any], new: dict[str, Any], tol: Tolerance) -> str | 
     n_old, n_new = timed_count(old), timed_count(new)
     if n_old >= need and n_new >= need:
         return None
-    counts = f"n={n_new}" if n_old >= need else (f"n={n_old} before" if n_new >= need else f"n={n_old}/{n_new}")
+    counts = ", ".join(f"n={n} {side}" for n, side in ((n_old, "before"), (n_new, "now")) if n < need)
     return f"too few samples ({counts}; at least {need} per run are needed for a {tol.confidence:.0%} p95 interval)"
 
 

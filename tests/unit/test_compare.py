@@ -119,7 +119,7 @@ def test_a_single_cold_call_is_too_few_samples_never_regressed() -> None:
     result = compare(_summary_of(old), _summary_of(new))
     row = next(r for r in result["rows"] if r["scope"] == "GET /model-info")
     assert row["verdict"] == "too_few" and row["p95_diff_ci_ms"] is None and row["samples"] == [4, 1]
-    assert row["reason"].startswith("too few samples (n=4/1; at least 86 per run")
+    assert row["reason"].startswith("too few samples (n=4 before, n=1 now; at least 86 per run")
     assert result["regressed"] is False and result["counts"]["too_few"] == 1 and result["min_samples"] == 86
 
 
