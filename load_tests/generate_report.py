@@ -90,8 +90,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{counts['unchanged']} unchanged, {counts['too_few']} with too few samples "
           f"(under {comparison['min_samples']} per run)")  # fmt: skip
     for row in comparison["rows"]:
-        if row["verdict"] != "unchanged":
-            print(f"  {row['verdict'].upper().replace('_', ' '):<9} {row['scope']}: {row['reason']}")
+        if row["verdict"] in ("regressed", "improved"):
+            print(f"  {row['verdict'].upper():<9} {row['scope']}: {row['reason']}")
+    few = [
+        f"{r['scope']} (n={r['samples'][0]}/{r['samples'][1]})" for r in comparison["rows"] if r["verdict"] == "too_few"
+    ]
+    if few:
+        print(f"  NOT JUDGED, too few samples (under {comparison['min_samples']} per run): {', '.join(few)}")
     for row in comparison["custom"]:
         if row["moved"]:
             print(f"  MOVED     custom {row['name']} {row['figure']}: {row['old']:.3g} -> {row['new']:.3g} "

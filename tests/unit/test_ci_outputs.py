@@ -15,9 +15,10 @@ from load_tests.core.recorder import Recorder
 from load_tests.core.summary import build_summary, with_verdicts
 from load_tests.core.thresholds import evaluate, merge_rules
 from load_tests.generate_report import main as generate_report
+from load_tests.launch.cli import build_parser
 from load_tests.reporting import write_reports, write_summary
 from load_tests.reporting.compare import compare
-from load_tests.reporting.junit import default_on, render_junit
+from load_tests.reporting.junit import default_on, render_junit, write_junit_of_run
 from load_tests.reporting.markdown import render_markdown
 
 
@@ -107,3 +108,13 @@ def test_junit_is_on_by_default_in_ci_and_generate_report_gates(
     assert JUnitXml.fromfile(str(target)).tests == 3  # the thresholds only
     monkeypatch.setenv("CI", "false")
     assert not default_on()
+
+
+def test_run_load_tests_junit_flag_writes_the_runs_thresholds(tmp_path: Path) -> None:
+    """``run_load_tests.py --junit FILE``: after the run, the summary in its folder becomes FILE."""
+    run_dir = tmp_path / "smoke" / "20260101-000000"
+    write_summary(_summary(24.0, 1), run_dir, "20260101-000000")
+    written = write_junit_of_run(run_dir, tmp_path / "out" / "junit.xml")
+    assert written == tmp_path / "out" / "junit.xml" and JUnitXml.fromfile(str(written)).failures == 1
+    assert write_junit_of_run(tmp_path / "empty", tmp_path / "none.xml") is None
+    assert "--junit" in build_parser().format_help()
