@@ -8,12 +8,17 @@ runs happen in child processes, exactly as a user runs them.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any
 
 import pytest
 import requests
@@ -22,13 +27,27 @@ from prometheus_client.parser import text_string_to_metric_families
 from load_tests.reference_service.launcher import TargetInfo, TargetProcess
 
 E2E_DIR = pathlib.Path(__file__).resolve().parent / "e2e"
+LANE_UNITS = 3  # light runs at once on this 2-core machine; a heavy one counts 2 (see Lane)
+LANE_TIMEOUT_S = 900  # for the test whose setup runs every act of the session
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "side_by_side(act=..., target=('--seed', '1'), weight=1, seconds=10): the test's load run, made with the other "
+        "side-by-side tests' before any of them checks (see Lane in tests/conftest.py)",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Everything under tests/e2e/ is the slow tier: ``-m "not e2e"`` runs the unit tier alone."""
+    """Everything under tests/e2e/ is the slow tier: ``-m "not e2e"`` runs the unit tier alone. The first
+    side-by-side test runs the whole lane in its setup, so its timeout covers the lane."""
     for item in items:
         if item.path.resolve().is_relative_to(E2E_DIR):
             item.add_marker(pytest.mark.e2e)
+    first = next((item for item in items if item.get_closest_marker("side_by_side")), None)
+    if first is not None:
+        first.add_marker(pytest.mark.timeout(LANE_TIMEOUT_S))
 
 
 @pytest.fixture
@@ -36,6 +55,106 @@ def target() -> Iterator[TargetInfo]:
     """A fresh target (so its counters start at zero), stopped after the test."""
     with TargetProcess("--seed", "1") as info:
         yield info
+
+
+Ran = tuple[Any, pathlib.Path, Any]  # what a side-by-side test gets: its target (or None), its folder, its act's result
+
+
+class Lane:
+    """The load runs of the session's light tests, run side by side before any test checks anything.
+
+    A test marked ``side_by_side(act=...)`` has its act (``act(target, out, **its parameters)``) run here, against a
+    target of its own started with the flags ``target`` (None: no target), in an output folder of its own.
+    The first such test's setup runs every act of the session, longest first (``seconds``: an estimate), at
+    most :data:`LANE_UNITS` units at a time: a light run (users that think between calls) costs 1, a heavy
+    one (stress users, or several Locust processes) costs ``weight=2``. It returns once all have ended, so
+    no test ever checks beside a load run and every test that is not side by side runs alone as before.
+    Each test then gets its target, folder and result through the ``ran`` fixture (which re-raises what its
+    act raised) and its target is stopped after it, so it still reads the counters of a target that served
+    its own run only.
+
+    Why it is safe: a light run keeps a core busy about a third of its wall time, mostly starting up and
+    writing reports; the checks of these tests compare counts with the target, or rates over the run's own
+    traffic window, which a busier machine stretches on both sides alike. Runs whose figures depend on the
+    machine's speed (arrival rates, capacity steps, latency comparisons, the stall, the benchmark) are not
+    side by side. Targets are started in the lane's threads: the ``preexec_fn`` of their fork only calls
+    prctl, and the other threads only wait on pipes, so no lock can be held across the fork.
+    """
+
+    def __init__(self, tmp: pytest.TempPathFactory) -> None:
+        self.tmp = tmp
+        self.free = threading.Condition()
+        self.units = LANE_UNITS
+        self.targets: dict[str, TargetProcess] = {}
+        self.done: dict[str, Future[Ran]] = {}
+        # A target dies with the thread that started it (PR_SET_PDEATHSIG follows the forking thread), so
+        # the pool's threads live until the lane closes, after the last test has read its target.
+        self.pool = ThreadPoolExecutor(LANE_UNITS)
+
+    def run(self, items: list[pytest.Item]) -> None:
+        marked = [(item, m) for item in items if (m := item.get_closest_marker("side_by_side"))]
+        marked.sort(key=lambda im: -im[1].kwargs.get("seconds", 10))
+        self.done = {item.nodeid: self.pool.submit(self._act, item, mark) for item, mark in marked}
+        wait(self.done.values())
+
+    def close(self) -> None:
+        for target in self.targets.values():
+            target.stop()
+        self.pool.shutdown()
+
+    def _act(self, item: pytest.Item, mark: pytest.Mark) -> Ran:
+        weight = mark.kwargs.get("weight", 1)
+        with self.free:
+            self.free.wait_for(lambda: self.units >= weight)
+            self.units -= weight
+        try:
+            flags = mark.kwargs.get("target", ("--seed", "1"))
+            info = None
+            if flags is not None:
+                self.targets[item.nodeid] = TargetProcess(*flags)
+                info = self.targets[item.nodeid].start()
+            out = self.tmp.mktemp(re.sub(r"\W+", "_", item.name)[-40:])
+            act, callspec = mark.kwargs["act"], getattr(item, "callspec", None)
+            wanted = inspect.signature(act).parameters  # the test's parameters that the act takes
+            params = {k: v for k, v in callspec.params.items() if k in wanted} if callspec else {}
+            return info, out, act(info, out, **params)
+        finally:
+            with self.free:
+                self.units += weight
+                self.free.notify_all()
+
+    def result(self, item: pytest.Item) -> Ran:
+        return self.done[item.nodeid].result()
+
+    def stop_target(self, item: pytest.Item) -> None:
+        target = self.targets.pop(item.nodeid, None)
+        if target is not None:
+            target.stop()
+
+
+@pytest.fixture(scope="session")
+def lane(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lane]:
+    running = Lane(tmp_path_factory)
+    try:
+        running.run(request.session.items)
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.fixture
+def ran(request: pytest.FixtureRequest, lane: Lane) -> Iterator[Ran]:
+    """This side-by-side test's (target, output folder, result of its act); its target is stopped after it."""
+    try:
+        yield lane.result(request.node)
+    finally:
+        lane.stop_target(request.node)
+
+
+def cli_only(*args: str, timeout: float = 180) -> pytest.MarkDecorator:
+    """Mark a test whose act is the one call ``run_cli(*args)``, which starts no load (a dry run, a bad flag):
+    it goes in the lane too, where it fills a core the load runs leave idle."""
+    return pytest.mark.side_by_side(act=lambda _, __: run_cli(*args, timeout=timeout), target=None, seconds=1)
 
 
 def scrape(http_url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

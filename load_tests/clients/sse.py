@@ -6,6 +6,7 @@ so the streamed-chat task can time the first event and the whole stream.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -16,22 +17,55 @@ class SseEvent:
     data: str
 
 
+class SseParser:
+    """Server-Sent Events from bytes as they arrive, in O(bytes): each byte is looked at once.
+
+    Keeps only the current line's unfinished tail and the current event's fields; UTF-8 is decoded
+    incrementally, so a character split between two reads stays whole. ``\r\n`` ends a line like ``\n``;
+    ``data:`` loses its leading whitespace; an event is yielded at its blank line when it has data or a name.
+    """
+
+    __slots__ = ("_data", "_decoder", "_name", "_tail")
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._tail: list[str] = []  # the unfinished line, in pieces (a long line read in bits stays linear)
+        self._name = "message"
+        self._data: list[str] = []
+
+    def feed(self, chunk: bytes | str) -> list[SseEvent]:
+        """The events completed by ``chunk`` (often none or one)."""
+        text = self._decoder.decode(chunk) if isinstance(chunk, bytes) else chunk
+        if "\n" not in text:
+            if text:
+                self._tail.append(text)
+            return []
+        lines = text.split("\n")
+        if self._tail:
+            self._tail.append(lines[0])
+            lines[0] = "".join(self._tail)
+        last = lines.pop()
+        self._tail = [last] if last else []
+        events: list[SseEvent] = []
+        for line in lines:
+            if line.endswith("\r"):
+                line = line[:-1]
+            if not line:
+                if self._data or self._name != "message":
+                    events.append(SseEvent(self._name, "\n".join(self._data)))
+                self._name, self._data = "message", []
+            elif line.startswith("data:"):
+                self._data.append(line[5:].lstrip())
+            elif line.startswith("event:"):
+                self._name = line[6:].strip()
+        return events
+
+
 def parse_events(chunks: Iterable[bytes | str]) -> Iterator[SseEvent]:
     """Yield each complete event (blank-line separated) as soon as its last byte has arrived."""
-    buffer = ""
+    parser = SseParser()
     for chunk in chunks:
-        buffer += chunk.decode("utf-8", errors="replace") if isinstance(chunk, bytes) else chunk
-        buffer = buffer.replace("\r\n", "\n")
-        while "\n\n" in buffer:
-            block, buffer = buffer.split("\n\n", 1)
-            name, data = "message", []
-            for line in block.split("\n"):
-                if line.startswith("event:"):
-                    name = line[6:].strip()
-                elif line.startswith("data:"):
-                    data.append(line[5:].lstrip())
-            if data or name != "message":
-                yield SseEvent(name, "\n".join(data))
+        yield from parser.feed(chunk)
 
 
 def incremental_chunks(response: object) -> Iterator[bytes]:

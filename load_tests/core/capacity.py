@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from load_tests.core.llm_metrics import Slo
 from load_tests.core.recorder import Recorder
 from load_tests.core.scenarios import ARRIVAL_WARMUP_S, Scenario, capacity_steps
 from load_tests.core.summary import figures_of
@@ -91,6 +92,7 @@ def judge(
         by_protocol[name] = {"requests": row["requests"], "rps": row["rps"], "p95_ms": row["p95_ms"],
                              "error_rate_pct": row["error_rate_pct"], "held": not why, "reasons": why}  # fmt: skip
     cpu_median = statistics.median(cpu) if cpu else None
+    goodput = (total.get("llm") or {}).get("goodput")
     return {
         "step": step.number, "load": step.load, "start_s": step.start_s, "end_s": step.end_s,
         "iterations_planned": step.planned, "iterations_started": started,
@@ -98,6 +100,7 @@ def judge(
         "error_rate_pct": total["error_rate_pct"], "generator_cpu_pct": cpu_median,
         "saturated": cpu_median is not None and cpu_median > max_cpu_pct,
         "held": not reasons, "reasons": reasons, "protocols": by_protocol,
+        **({"goodput": goodput} if goodput else {}),  # token streams with an SLO: attainment per step
     }  # fmt: skip
 
 
@@ -154,12 +157,15 @@ class CapacityFinder:
     def __init__(
         self, scenario: Scenario, rules: dict[str, Any], max_cpu_pct: float, run_time: Callable[[], float],
         iterations_started: Callable[[], int] | None = None, rate_tolerance_pct: float = 10.0,
+        llm_slo: Slo | None = None,
     ) -> None:  # fmt: skip
         self.run_time = run_time  # seconds into the run, on the clock the steps were laid out on
         self.unit = unit_of(scenario)
         self.iterations_started = iterations_started  # open model: the pacer's count of started iterations
         self.rate_tolerance_pct = rate_tolerance_pct
         self.steps = steps_of(scenario)
+        for step in self.steps:  # token streams: each step judges goodput by the run's SLO
+            step.recorder.llm_slo = llm_slo
         self.rules = step_rules(rules)
         self.max_cpu_pct = max_cpu_pct
         self.results: list[dict[str, Any]] = []

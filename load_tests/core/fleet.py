@@ -16,8 +16,9 @@ pieces (:mod:`load_tests.engine.fleet_users`):
 
 Secrets are never written in the file: ``${NAME}`` in any string is read from the environment when
 the users start (the plan on disk keeps ``${NAME}``), and a missing variable is a config error.
-Service kinds: ``http``, ``websocket``, ``socketio``, ``grpc``, and ``locustfile`` (a team's own
-user classes run with everything the harness gives).
+Service kinds: ``http``, ``websocket``, ``socketio``, ``grpc``, ``openai`` (an OpenAI-compatible LLM
+server: token metrics, see :class:`OpenAIService`), and ``locustfile`` (a team's own user classes run
+with everything the harness gives).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def _pause(value: Any) -> float:
 
 Pause = Annotated[float, BeforeValidator(_pause)]
 SERVICE_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,62}$"
-PROTOCOLS = ("http", "websocket", "socketio", "grpc", "locustfile")
+PROTOCOLS = ("http", "websocket", "socketio", "grpc", "openai", "locustfile")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
@@ -230,6 +231,52 @@ class GrpcService(_Service):
     flow: list[GrpcOperation] = []
 
 
+class OpenAIService(_Model):
+    """An OpenAI-compatible server (vLLM, SGLang, TGI, llama.cpp, Ollama, a LiteLLM gateway).
+
+    Each iteration sends one request to ``{url}/chat/completions`` (``endpoint: chat``), ``/completions``
+    or ``/embeddings``; ``url`` is the API's base (``http://host:8000/v1``; a URL without a path gets
+    ``/v1``). The key is read from the environment variable ``api_key_env`` when users start and sent as
+    a bearer token; it is never written anywhere. Streams are timed token by token (TTFT, ITL, TPOT:
+    core/llm_metrics.py). Token counts: the server's ``usage`` (asked for with ``include_usage``), else
+    ``tokenizer`` (a local ``tokenizer.json``), else an estimate of 4 characters per token, labelled so.
+    The request's content is ``prompt`` for now; workloads (prompt files, synthetic lengths) will come
+    as a ``workload:`` field beside it.
+    """
+
+    protocol: Literal["openai"]
+    url: str = Field(alias="base_url")  # also accepted as url:
+    model: str = Field(min_length=1)
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    endpoint: Literal["chat", "completions", "embeddings"] = "chat"
+    stream: bool | None = None  # default: true, except for embeddings (never streamed)
+    include_usage: bool = True  # stream_options.include_usage: the server's own token counts
+    max_tokens: int | None = Field(default=None, ge=1)
+    prompt: str = Field(default="Say hello.", min_length=1)
+    system: str | None = None  # chat: a system message before the prompt
+    extra_body: dict[str, Any] = {}  # merged into every request body: temperature, ignore_eos, min_tokens...
+    headers: dict[str, str] = {}
+    tokenizer: str | None = None  # a tokenizer.json (Hugging Face tokenizers), relative to the config file
+    name: str | None = None  # the row name (default: POST /v1/chat/completions)
+    think_time: Pause | tuple[Pause, Pause] = 0.0
+    weight: int = Field(default=1, ge=1)
+    timeout: Seconds = 60.0  # connect, and each read of the reply
+    ttft_timeout: Seconds | None = None  # a stream whose first token takes longer fails ("first token timeout")
+    ca_file: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OpenAIService:
+        if self.endpoint == "embeddings" and self.stream:
+            raise ValueError("stream: embeddings are never streamed")
+        if "stream" in self.extra_body or "model" in self.extra_body:
+            raise ValueError("extra_body: set stream and model with their own fields")
+        return self
+
+    @property
+    def streamed(self) -> bool:
+        return self.stream if self.stream is not None else self.endpoint != "embeddings"
+
+
 class LocustfileService(_Model):
     protocol: Literal["locustfile"]
     file: str  # relative to the config file
@@ -238,7 +285,7 @@ class LocustfileService(_Model):
 
 
 Service = Annotated[
-    HttpService | WebSocketService | SocketIOService | GrpcService | LocustfileService,
+    HttpService | WebSocketService | SocketIOService | GrpcService | OpenAIService | LocustfileService,
     Field(discriminator="protocol"),
 ]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from load_tests.core.llm_record import LlmRecord
 from load_tests.core.recorder import EndpointRecord, Recorder
 from load_tests.core.summary import build_summary, decode_histogram
 
@@ -29,6 +30,8 @@ def _record(row: dict[str, Any]) -> EndpointRecord:
     corrected = row.get("corrected") or {}
     if corrected.get("histogram"):
         record.corrected = decode_histogram(corrected["histogram"])
+    if row.get("llm"):
+        record.llm = LlmRecord.from_figures(row["llm"])
     return record
 
 
@@ -49,7 +52,7 @@ def merge_summaries(summaries: list[dict[str, Any]], *, sequential: bool = False
     windows = [window_of(s) for s in summaries]
     first = summaries[0]
     meta = {k: v for k, v in first.items() if k not in ("schema", "duration_s", "window_s", "environment", "total",
-                                                        "protocols", "endpoints", "thresholds")}  # fmt: skip
+                                                        "protocols", "endpoints", "thresholds", "llm")}  # fmt: skip
     meta["merged_from"] = len(summaries)
     meta["duration_s"] = sum(durations) if sequential else max(durations)
     return build_summary(recorder, meta, sum(windows) if sequential else max(windows))

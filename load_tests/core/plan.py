@@ -101,6 +101,7 @@ class RunPlan:
     worker_count: int = 0  # Locust workers of the run (0: one process); unique feeds are split between them
     resources: ResourcesPlan = field(default_factory=ResourcesPlan)
     validity: ValidityLimits = field(default_factory=ValidityLimits)
+    llm_slo: dict[str, float] = field(default_factory=dict)  # per-request targets of token streams (goodput)
 
     def api_key(self) -> str | None:
         return self.services.api_key()
@@ -148,6 +149,7 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
         thresholds=data.get("thresholds") or {},
         arrival=Arrival(**{**arrival, "stages": tuple(tuple(s) for s in arrival["stages"])}) if arrival else None,
         capacity_settle_s=data.get("capacity_settle_s"),
+        stop_when=data.get("stop_when"),
     )
 
 

@@ -20,6 +20,8 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from load_tests.core.llm_metrics import Slo
+from load_tests.core.llm_record import LlmRecord, spread_over_seconds
 from load_tests.core.request_types import Failure, counts_as_request, protocol_of
 
 LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS = 1, 3_600_000_000, 3  # 1 µs .. 1 h at 0.1 % resolution
@@ -92,6 +94,8 @@ class Window:
     requests: int = 0
     failures: int = 0
     histogram: HdrHistogram | None = None
+    tokens: float = 0.0  # token streams: output tokens that arrived in this window
+    busy_s: float = 0.0  # token streams: seconds of them in flight within it (their mean concurrency x span)
 
     def add(self, value_us: int | None, failed: bool) -> None:
         self.requests += 1
@@ -106,16 +110,22 @@ class Window:
         self.requests += other.requests
         self.failures += other.failures
         self.histogram = summed(self.histogram, other.histogram, WINDOW_DIGITS)
+        self.tokens += other.tokens
+        self.busy_s += other.busy_s
 
     def figures(self, span_s: float) -> dict[str, float | None]:
-        """RPS, failures/s, p50 and p95 of this window over ``span_s`` seconds."""
+        """RPS, failures/s, p50 and p95 of this window over ``span_s`` seconds (and, where token streams
+        were in flight, their output tokens/s and mean concurrency)."""
         h = self.histogram if self.histogram is not None and self.histogram.total_count else None
-        return {
+        figures = {
             "rps": self.requests / span_s,
             "failures_per_s": self.failures / span_s,
             "p50_ms": h.get_value_at_percentile(50) / 1000.0 if h else None,
             "p95_ms": h.get_value_at_percentile(95) / 1000.0 if h else None,
         }
+        if self.busy_s:
+            figures.update(output_tokens_per_s=self.tokens / span_s, llm_concurrency=self.busy_s / span_s)
+        return figures
 
 
 @dataclass
@@ -136,6 +146,7 @@ class EndpointRecord:
     gaps: HdrHistogram | None = None  # streams: time between two messages
     windows: dict[int, Window] = field(default_factory=dict)  # epoch // ENDPOINT_BUCKET_S -> window
     corrected: HdrHistogram | None = None  # paced load: from the intended start of the iteration to the reply
+    llm: LlmRecord | None = None  # token streams: TTFT, ITL, TPOT... (core/llm_record.py)
 
     @property
     def key(self) -> str:
@@ -145,7 +156,7 @@ class EndpointRecord:
     def protocol(self) -> str:
         return protocol_of(self.request_type)
 
-    def add_stream(self, context: dict) -> None:
+    def add_stream(self, context: dict, failed: bool = False, slo: Slo | None = None) -> None:
         self.messages += int(context.get("messages") or 0)
         gaps = context.get("gaps_ms")
         if gaps:
@@ -153,6 +164,11 @@ class EndpointRecord:
                 self.gaps = new_histogram()
             for gap in gaps:
                 self.gaps.record_value(to_us(gap))
+        llm = context.get("llm")
+        if llm is not None:  # a token stream (engine/request_hook.TokenTimer)
+            if self.llm is None:
+                self.llm = LlmRecord()
+            self.llm.add(llm, failed, slo)
 
     def add(self, response_time_ms: float | None, exception: BaseException | str | None) -> int | None:
         """Count one request; returns its time in µs (None when it had no reply) for the windows."""
@@ -188,6 +204,10 @@ class EndpointRecord:
         self.messages += other.messages
         self.gaps = summed(self.gaps, other.gaps)
         self.corrected = summed(self.corrected, other.corrected)
+        if other.llm is not None:
+            if self.llm is None:
+                self.llm = LlmRecord()
+            self.llm.merge(other.llm)
         merge_by_key(self.windows, other.windows)
 
 
@@ -201,11 +221,12 @@ class Recorder:
 
     def __init__(
         self, clock: Callable[[], float] = time.time, lateness: Callable[[], float | None] | None = None,
-        include_connections: bool = False,
+        include_connections: bool = False, llm_slo: Slo | None = None,
     ) -> None:  # fmt: skip
         self.clock = clock
         self.lateness = lateness  # paced load: the lateness (ms) of the calling iteration, for corrected times
         self.include_connections = include_connections  # count connects, pings and pushes as requests
+        self.llm_slo = llm_slo  # the per-request SLO token streams are judged by (goodput)
         self.endpoints: dict[tuple[str, str], EndpointRecord] = {}
         self.seconds: dict[int, Window] = {}
         self.first_sent: float | None = None  # epoch
@@ -251,7 +272,7 @@ class Recorder:
                     entry.corrected = new_histogram()
                 entry.corrected.record_value(to_us(response_time + late))
         if context and "messages" in context:
-            entry.add_stream(context)
+            entry.add_stream(context, exception is not None, self.llm_slo)
         failed = exception is not None
         bucket = int(now // ENDPOINT_BUCKET_S)
         window = entry.windows.get(bucket)
@@ -266,6 +287,18 @@ class Recorder:
         if window is None:
             window = self.seconds[second] = Window()
         window.add(value, failed)
+        if context and "llm" in context:
+            self.spread_llm(context["llm"], now)
+
+    def spread_llm(self, llm: dict, now: float) -> None:
+        """A token stream's output tokens into the seconds its chunks arrived in, and its time in flight
+        into the seconds it spanned (a late second is merged by the timeline like any late window)."""
+        for second, tokens, busy_s in spread_over_seconds(llm, now):
+            window = self.seconds.get(second)
+            if window is None:
+                window = self.seconds[second] = Window()
+            window.tokens += tokens
+            window.busy_s += busy_s
 
     def merge(self, other: Recorder) -> None:
         """Add everything ``other`` recorded (a worker's delta) into this recorder, exactly."""
@@ -275,7 +308,7 @@ class Recorder:
 
     def take(self) -> Recorder:
         """Everything since the last take, as a recorder of its own; this one starts afresh (workers)."""
-        delta = Recorder(self.clock, self.lateness, self.include_connections)
+        delta = Recorder(self.clock, self.lateness, self.include_connections, self.llm_slo)
         delta.endpoints, delta.seconds = self.endpoints, self.seconds
         delta.first_sent, delta.last_ended = self.first_sent, self.last_ended
         self.endpoints, self.seconds = {}, {}

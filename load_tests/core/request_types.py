@@ -2,7 +2,9 @@
 ``load_tests.engine.request_hook``).
 
 Request types (the first column of every table; README "Request types" has the full table):
-HTTP methods, ``SSE stream``; ``WS connect|reply|stream|send|ping|push|reconnect|connection``;
+HTTP methods, ``SSE stream``; ``LLM stream`` and ``LLM request`` (an OpenAI-compatible call, streamed or
+not, named ``POST /v1/chat/completions``; both are HTTP);
+``WS connect|reply|stream|send|ping|push|reconnect|connection``;
 ``SIO connect|ack|stream|send|event|reconnect|connection``; ``gRPC unary|server-stream|client-stream|
 bidi-stream``. The ``... first ...`` types (``SSE first token``, ``WS first message``, ``SIO first
 event``, ``gRPC first message``) are *facets*: the time to the first message of a stream that is
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 SSE_FIRST_TOKEN = "SSE first token"
 SSE_STREAM = "SSE stream"
+LLM_STREAM = "LLM stream"
+LLM_REQUEST = "LLM request"
 WS_CONNECT = "WS connect"
 WS_REPLY = "WS reply"
 WS_FIRST = "WS first message"

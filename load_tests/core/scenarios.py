@@ -16,6 +16,7 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 
+from load_tests.core.arrivals import count_before, trace_offsets, unit_arrival, unit_count_below
 from load_tests.core.errors import ConfigError
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -68,12 +69,22 @@ ARRIVAL_WARMUP_S = 2.0  # the pool is spawned (one shape tick) before the first 
 
 @dataclass(frozen=True)
 class Arrival:
-    """An open-model schedule: the rate ramps linearly from ``start_rate`` to each stage's target."""
+    """An open-model schedule: the rate ramps linearly from ``start_rate`` to each stage's target.
 
-    kind: str  # "constant_arrival_rate" or "ramping_arrival_rate"
+    ``process`` says how iterations fall within that rate (:mod:`load_tests.core.arrivals`): evenly
+    (``constant``), as a Poisson process, or gamma-distributed gaps of shape ``burstiness``, drawn from
+    ``seed`` so every process computes the same schedule; or at the offsets of a ``trace`` file (whose
+    duration is the stages': a shorter one cuts the trace).
+    """
+
+    kind: str  # "constant_arrival_rate", "ramping_arrival_rate" or "trace"
     start_rate: float
     stages: tuple[tuple[float, float], ...]  # (duration_s, target rate per second)
     max_users: int
+    process: str = "constant"  # constant | poisson | gamma | trace
+    burstiness: float = 1.0
+    seed: int = 0
+    trace: str | None = None  # the trace file (absolute path), for process "trace"
 
     @property
     def duration_s(self) -> float:
@@ -93,7 +104,7 @@ class Arrival:
         return 0.0
 
     def count_until(self, t: float) -> float:
-        """Iterations scheduled in the first ``t`` seconds (the integral of the rate)."""
+        """Iterations expected in the first ``t`` seconds (the integral of the rate)."""
         total, begin, previous = 0.0, 0.0, self.start_rate
         for duration, target in self.stages:
             span = min(max(t - begin, 0.0), duration)
@@ -101,12 +112,26 @@ class Arrival:
             begin, previous = begin + duration, target
         return total
 
+    def scheduled_until(self, t: float) -> int:
+        """Iterations the whole schedule (all workers) has due before ``t`` (the ``k`` with ``time_of(k) < t``)."""
+        t = min(t, self.duration_s)
+        if self.process == "trace":
+            return count_before(trace_offsets(self.trace or ""), t)
+        return unit_count_below(self.process, self.burstiness, self.seed, self.count_until(t))
+
     def scheduled_between(self, begin_s: float, end_s: float) -> int:
         """Iterations the whole schedule (all workers) has due in ``[begin_s, end_s)``."""
-        return math.ceil(self.count_until(end_s) - 1e-9) - math.ceil(self.count_until(begin_s) - 1e-9)
+        return self.scheduled_until(end_s) - self.scheduled_until(begin_s)
 
-    def time_of(self, n: float) -> float | None:
-        """When the ``n``-th iteration (counting from 0) is due, in seconds, or None when it is never."""
+    def time_of(self, k: int) -> float | None:
+        """When iteration ``k`` (counting from 0) is due, in seconds, or None when it is never."""
+        if self.process == "trace":
+            offsets = trace_offsets(self.trace or "")
+            return offsets[k] if k < len(offsets) and offsets[k] < self.duration_s else None
+        return self._inverse_count(unit_arrival(self.process, self.burstiness, self.seed, k))
+
+    def _inverse_count(self, n: float) -> float | None:
+        """The time ``t`` with ``count_until(t) == n``, or None when the schedule ends first."""
         begin, previous, done = 0.0, self.start_rate, 0.0
         for duration, target in self.stages:
             in_stage = previous * duration + (target - previous) * duration / 2
@@ -128,6 +153,7 @@ class Scenario:
     thresholds: dict[str, object] = field(default_factory=dict)
     arrival: Arrival | None = None  # set: an open-model (arrival-rate) scenario
     capacity_settle_s: float | None = None  # set: a capacity finder; each stage is a step, judged after this
+    stop_when: dict[str, float] | None = None  # arrival-rate: end early on saturation (core/saturation.py)
 
     @property
     def duration_s(self) -> float:
@@ -158,7 +184,7 @@ class Scenario:
             scaled = arrival_scenario(self.name, replace(a, stages=tuple((d * scale, r) for d, r in a.stages),
                                                          max_users=users or a.max_users),
                                       self.description, self.profile, self.thresholds)  # fmt: skip
-            return replace(scaled, capacity_settle_s=self.capacity_settle_s)
+            return replace(scaled, capacity_settle_s=self.capacity_settle_s, stop_when=self.stop_when)
         peak, total = self.peak_users, self.duration_s
         stages = []
         for s in self.stages:

@@ -17,6 +17,8 @@ Schema ``load_tests.summary/1`` (all times in milliseconds, rates per second):
   pushes keep their endpoint rows but stay out (see core/request_types.py); open-model rows add
   ``corrected`` (from the intended start), whose ``total`` also takes in the iterations that never
   started (``not_started``, each at the lower bound from its intended start to the window's end);
+- ``llm`` (rows and the run, when token streams were seen): TTFT, ITL, TPOT, tokens, goodput, as
+  ``load_tests/core/llm_record.py`` describes; the run's figures are ``summary["llm"]``, not ``total["llm"]``;
 - ``timeline[]``: per second ``t_s``, ``stage``, ``users``, ``requests``, ``failures``, ``rps``,
   ``failures_per_s``, ``p50_ms``, ``p95_ms`` of all requests; ``endpoint_timeline[]``: every 5 s
   ``t_s``, ``users`` and per endpoint (``"POST /predict"``) ``rps``, ``failures_per_s``, ``p50_ms``,
@@ -39,6 +41,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from load_tests.core.llm_record import LlmRecord
 from load_tests.core.recorder import PERCENTILES, EndpointRecord, Recorder, new_histogram, summed
 from load_tests.core.thresholds import Verdict
 
@@ -99,6 +102,9 @@ def _row(records: list[EndpointRecord], window_s: float) -> dict[str, Any]:
             "gap_max_ms": gaps.get_max_value() / 1000.0 if gaps.total_count else None,
             "gaps_histogram": gaps.encode().decode("ascii") if gaps.total_count else None,
         }
+    llms = [r.llm for r in records if r.llm is not None]
+    if llms:  # token streams (core/llm_record.py)
+        row["llm"] = LlmRecord.merged(llms).figures(window_s)
     return row
 
 
@@ -106,7 +112,7 @@ def build_summary(recorder: Recorder, meta: dict[str, Any], window_s: float) -> 
     """Summary of everything ``recorder`` saw, every rate over ``window_s``; ``meta`` supplies scenario,
     services, times (``duration_s``, the wall time) and flags."""
     total, protocols, endpoints = figures_of(recorder, window_s)
-    return {
+    summary = {
         "schema": SCHEMA,
         "duration_s": window_s,  # the wall time, when meta does not give it (merged and test summaries)
         **meta,
@@ -116,6 +122,10 @@ def build_summary(recorder: Recorder, meta: dict[str, Any], window_s: float) -> 
         "protocols": protocols,
         "endpoints": endpoints,
     }
+    llm = total.pop("llm", None)  # the run's token figures stand at the top, once
+    if llm is not None:
+        summary["llm"] = llm
+    return summary
 
 
 def figures_of(

@@ -2,6 +2,12 @@
 
 Rules come in three scopes, checked in this order: the whole run (``global``), each protocol, each
 endpoint (``"POST /predict"``). A scenario's own thresholds replace the global ones they name.
+
+Token-stream rules (any scope) read the row's ``llm`` figures (core/llm_record.py) and take bounds:
+``goodput_rps: {min: 5}``, ``slo_attainment_pct: {min: 95}``, ``output_tokens_per_s: {min: 100}``, and
+per-request percentiles ``ttft_ms: {p95: 500}`` (also ``ttst_ms``, ``itl_ms``, ``tpot_ms``, ``e2e_ms``;
+keys ``mean``, ``p50``, ``p90``, ``p95``, ``p99``, ``max``, each a maximum). A run without token streams
+fails them ("no token streams"); goodput without an SLO (``llm.slo`` in the config) fails likewise.
 """
 
 from __future__ import annotations
@@ -22,6 +28,15 @@ METRICS: dict[str, tuple[str, bool]] = {
     "corrected_p95_ms": ("corrected.p95_ms", True),  # open-model load: from the intended start
     "corrected_p99_ms": ("corrected.p99_ms", True),
 }
+
+# token-stream rules: metric -> its field in the row's ``llm`` figures (bounds min/max), or percentile keys
+LLM_BOUNDS: dict[str, str] = {
+    "goodput_rps": "goodput.goodput_rps",
+    "slo_attainment_pct": "goodput.attainment_pct",
+    "output_tokens_per_s": "output_tokens_per_s",
+    "total_tokens_per_s": "total_tokens_per_s",
+}
+LLM_LATENCIES = ("ttft_ms", "ttst_ms", "itl_ms", "tpot_ms", "e2e_ms")
 
 
 @dataclass(frozen=True)
@@ -153,9 +168,35 @@ def within(actual: float | None, limit: float, is_max: bool, digits: str = ".2f"
     return passed, f"{actual:{digits}} {sign} {limit:g}"
 
 
+def _check_llm(scope: str, row: dict[str, Any] | None, metric: str, bounds: dict[str, Any]) -> list[Verdict]:
+    """Bounds on one token-stream figure of ``row["llm"]`` (module docstring)."""
+    llm = (row or {}).get("llm")
+    verdicts = []
+    for bound, limit in bounds.items():
+        if limit is None:
+            continue
+        name = f"{metric} {bound}"
+        if metric in LLM_BOUNDS:
+            actual, is_max = value_at(llm, LLM_BOUNDS[metric]), bound == "max"
+        else:
+            actual, is_max = value_at(llm, f"{metric}.{bound}"), True
+        if llm is None:
+            verdicts.append(Verdict(scope, name, float(limit), None, False, "no token streams"))
+            continue
+        if actual is None and metric in ("goodput_rps", "slo_attainment_pct"):
+            verdicts.append(Verdict(scope, name, float(limit), None, False, "no SLO set (llm.slo in the config)"))
+            continue
+        passed, reason = within(actual, limit, is_max)
+        verdicts.append(Verdict(scope, name, float(limit), actual, passed, reason))
+    return verdicts
+
+
 def _check(scope: str, row: dict[str, Any] | None, limits: dict[str, Any]) -> list[Verdict]:
     verdicts = []
     for metric, limit in limits.items():
+        if metric in LLM_BOUNDS or metric in LLM_LATENCIES:
+            verdicts += _check_llm(scope, row, metric, limit)
+            continue
         field, is_max = METRICS[metric]
         actual = value_at(row, field)
         passed, reason = within(actual, limit, is_max)
@@ -169,7 +210,8 @@ def evaluate(summary: dict[str, Any], rules: dict[str, Any]) -> list[Verdict]:
     verdicts = []
     if not total["requests"]:
         verdicts.append(Verdict("global", "requests", 1, 0, False, "no requests were made"))
-    verdicts += _check("global", total, rules.get("global", {}))
+    whole = {**total, "llm": summary["llm"]} if "llm" in summary else total  # the run's token figures
+    verdicts += _check("global", whole, rules.get("global", {}))
     for protocol, limits in rules.get("protocols", {}).items():
         verdicts += _check(f"protocol {protocol}", summary["protocols"].get(protocol), limits)
     rows = {f"{r['request_type']} {r['name']}": r for r in summary["endpoints"]}

@@ -1,13 +1,15 @@
 """The run's time series, built from wall-clock windows (see :mod:`load_tests.core.recorder`).
 
 ``timeline``: one point per second with ``t_s`` (end of that second, from the run's start), ``stage``,
-``users``, ``requests``, ``failures``, ``rps``, ``failures_per_s``, ``p50_ms`` and ``p95_ms`` (the first
-and last seconds are partial: their rates are over the part the run covered); ``endpoint_timeline``: one
-point per 5-second bucket with each endpoint's figures, its ``requests``, ``failures`` and ``histogram``
-(HDR, base64, two significant digits), so that a comparison can leave the warm-up out exactly
-(reporting/settle.py). In a distributed run windows arrive from workers a few seconds late, so the
-master turns them into points only after a lag; a window that still comes later (a slow worker) adds
-its counts to the point already made.
+``users``, ``requests``, ``failures``, ``rps``, ``failures_per_s``, ``p50_ms`` and ``p95_ms``, and where
+token streams were in flight ``output_tokens_per_s`` (tokens counted in the second their chunk arrived)
+and ``llm_concurrency`` (their mean number in flight) (the first and last seconds are partial: their
+rates are over the part the run covered); ``endpoint_timeline``: one point per 5-second bucket with
+each endpoint's figures, its ``requests``, ``failures`` and ``histogram`` (HDR, base64, two
+significant digits), so that a comparison can leave the warm-up out exactly (reporting/settle.py). In
+a distributed run windows arrive from workers a few seconds late, so the master turns them into points
+only after a lag; a window that still comes later (a slow worker) adds its counts to the point already
+made.
 """
 
 from __future__ import annotations
@@ -52,12 +54,20 @@ class Timeline:
                 point["requests"] += window.requests
                 point["failures"] += window.failures
                 point["rps"], point["failures_per_s"] = point["requests"] / span, point["failures"] / span
+                if window.busy_s:  # a token stream's chunks that arrived in a second already charted
+                    point["_tokens"] = point.get("_tokens", 0.0) + window.tokens
+                    point["_busy"] = point.get("_busy", 0.0) + window.busy_s
+                    point["output_tokens_per_s"], point["llm_concurrency"] = (
+                        point["_tokens"] / span,
+                        point["_busy"] / span,
+                    )
                 continue
             span = self._span(second, second + 1, now)
             t = round(min(second + 1, now) - self.started, 3)
             self.points[second] = {
                 "t_s": t, "stage": self._stage(t), "users": self._users_at(second), **window.figures(span),
                 "_span": span, "requests": window.requests, "failures": window.failures,
+                "_tokens": window.tokens, "_busy": window.busy_s,
             }  # fmt: skip
 
     def add_endpoint_buckets(self, buckets: dict[int, dict[str, Window]], now: float) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from load_tests.core.llm_record import LlmRecord
 from load_tests.core.recorder import EndpointRecord, Recorder, Window
 
 
@@ -19,12 +20,12 @@ def _hist(h: HdrHistogram | None) -> str | None:
 
 
 def _window(w: Window) -> list[Any]:
-    return [w.requests, w.failures, _hist(w.histogram)]
+    return [w.requests, w.failures, _hist(w.histogram), *((w.tokens, w.busy_s) if w.busy_s else ())]
 
 
 def _unwindow(data: list[Any]) -> Window:
-    requests, failures, hist = data
-    return Window(requests, failures, HdrHistogram.decode(hist) if hist else None)
+    requests, failures, hist, *llm = data  # token streams add (tokens, busy_s)
+    return Window(requests, failures, HdrHistogram.decode(hist) if hist else None, *llm)
 
 
 def encode_delta(delta: Recorder) -> dict[str, Any]:
@@ -35,6 +36,7 @@ def encode_delta(delta: Recorder) -> dict[str, Any]:
             "requests": r.requests, "failures": r.failures, "no_reply": r.no_reply, "total_ms": r.total_ms,
             "min_ms": r.min_ms, "max_ms": r.max_ms, "failures_by_type": r.failures_by_type,
             "messages": r.messages, "gaps": _hist(r.gaps), "corrected": _hist(r.corrected),
+            "llm": r.llm.encode() if r.llm is not None else None,
             "windows": [[bucket, *_window(w)] for bucket, w in r.windows.items()],
         })  # fmt: skip
     return {"rows": rows, "seconds": [[s, *_window(w)] for s, w in delta.seconds.items()],
@@ -53,6 +55,7 @@ def decode_delta(data: dict[str, Any]) -> Recorder:
         record.messages = row["messages"]
         record.gaps = HdrHistogram.decode(row["gaps"]) if row["gaps"] else None
         record.corrected = HdrHistogram.decode(row["corrected"]) if row.get("corrected") else None
+        record.llm = LlmRecord.decode(row["llm"]) if row.get("llm") else None
         record.windows = {int(w[0]): _unwindow(w[1:]) for w in row["windows"]}
         recorder.endpoints[(record.request_type, record.name)] = record
     recorder.seconds = {int(s[0]): _unwindow(s[1:]) for s in data.get("seconds", [])}

@@ -8,6 +8,7 @@ from typing import Any
 from locust.env import Environment
 
 from load_tests.core.capacity import CapacityFinder
+from load_tests.core.llm_metrics import Slo
 from load_tests.core.plan import RunPlan
 from load_tests.core.scenarios import Scenario
 from load_tests.engine.pacing import Pacer
@@ -27,7 +28,8 @@ class CapacityDriver:
         clock = shape.get_run_time if scenario.arrival is None and shape is not None else harness_clock
         self.finder = CapacityFinder(scenario, plan.thresholds, plan.validity.max_generator_cpu_pct, clock,
                                      iterations_started=started,
-                                     rate_tolerance_pct=plan.validity.rate_tolerance_pct)  # fmt: skip
+                                     rate_tolerance_pct=plan.validity.rate_tolerance_pct,
+                                     llm_slo=Slo.from_dict(plan.llm_slo))  # fmt: skip
         self.shape = shape
         self.stopped_at: float | None = None  # epoch of the stop: nothing was scheduled after it
 

@@ -55,4 +55,8 @@ def _builder(protocol: str) -> Any:
         from load_tests.engine.fleet_grpc import grpc_user
 
         return grpc_user
+    if protocol == "openai":
+        from load_tests.engine.fleet_openai import openai_user
+
+        return openai_user
     return None

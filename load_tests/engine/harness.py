@@ -34,6 +34,7 @@ from load_tests.core import domain
 from load_tests.core.conclusion import RunRecord, conclude, pacing_record
 from load_tests.core.plan import RunPlan, scenario_record
 from load_tests.core.run_folder import EXIT_NO_SUMMARY
+from load_tests.core.saturation import Counts, SaturationWatch
 from load_tests.core.scenarios import ARRIVAL_WARMUP_S
 from load_tests.core.thresholds import beyond_hope
 from load_tests.engine.capacity_driver import CapacityDriver
@@ -67,6 +68,9 @@ class HarnessListener:
         self.interrupts: Interrupts | None = None
         self.capacity: CapacityDriver | None = None
         self.shape: ScenarioShape | None = None
+        self.saturation: SaturationWatch | None = None  # the scenario's stop_when, judged where figures merge
+        self.saturated: str | None = None
+        self.stopped_at: float | None = None  # epoch of an early stop: nothing counts as scheduled after it
 
     def register(self, environment: Environment) -> None:
         restart_usage_monitor(environment, self.plan.resources.interval_s)
@@ -87,6 +91,8 @@ class HarnessListener:
         if self.scenario is not None and self.scenario.capacity_settle_s is not None:
             self.capacity = CapacityDriver(self.scenario, self.plan, self.pacer, self.recording.run_time, self.shape)
             self.capacity.register(environment)
+        if self.scenario is not None and self.scenario.stop_when:
+            self.saturation = SaturationWatch(dict(self.scenario.stop_when))
         environment.events.usage_monitor.add_listener(self.on_usage)
         environment.events.test_start.add_listener(self.on_test_start)
         environment.events.quitting.add_listener(self.on_quitting)
@@ -129,6 +135,7 @@ class HarnessListener:
                 self._print_progress(t, environment)
             if self._abort_if_hopeless(environment, t):
                 return
+            self._stop_if_saturated(environment, t)
             if self.capacity is not None:
                 self.capacity.judge(self.recording.cpu_series(), time.time())
 
@@ -145,6 +152,27 @@ class HarnessListener:
         say(f"Aborting the run: {reason} (thresholds.abort); writing reports...")
         environment.runner.stop()
         return True
+
+    def _stop_if_saturated(self, environment: Environment, t: float) -> None:
+        """End the run early (reports still written) when the scenario's stop_when says the service saturated."""
+        if self.saturation is None or self.saturated or environment.runner is None:
+            return
+        totals = self.recording.recorder.totals()
+        pacing = self.tracker.pacing if self.tracker is not None else self.pacer.counts if self.pacer else None
+        pacing = pacing or PacingCounts()
+        counts = Counts(t, totals["requests"], totals["failures"], pacing.scheduled, pacing.dropped, pacing.late)
+        reason = self.saturation.observe(counts)
+        if reason is None:
+            return
+        self.saturated = self.aborted = reason
+        self.stopped_at = time.time()
+        say(f"Stopping early: {reason}; writing reports...")
+        if self.pacer is not None:
+            self.pacer.stop()
+        if self.shape is not None:
+            self.shape.request_stop()  # drain: users finish the call in hand
+        else:
+            environment.runner.stop()
 
     def _print_progress(self, t: float, environment: Environment) -> None:
         runner = environment.runner
@@ -216,6 +244,7 @@ class HarnessListener:
             "timeline": timeline,
             "endpoint_timeline": endpoint_timeline,
             "aborted": self.aborted,
+            "saturated": self.saturated,
             "resources": rec.monitor.as_summary(),
             "workers": {"count": len(self.tracker.workers), "lost": self.tracker.lost()} if self.tracker else None,
             "pacing": self._pacing(),
@@ -244,10 +273,11 @@ class HarnessListener:
         if arrival is None:
             return None
         counts = self._pacing_counts() or PacingCounts()
-        stopped = self.capacity.stopped_at if self.capacity is not None else None
+        stopped = self.capacity.stopped_at if self.capacity is not None else self.stopped_at
         until = stopped or time.time()  # a capacity run scheduled nothing after its stop
         ran_s = until - (self.pacing_start or time.time())
-        return pacing_record(arrival, asdict(counts), ran_s, self.plan.validity.late_ms)
+        record = pacing_record(arrival, asdict(counts), ran_s, self.plan.validity.late_ms)
+        return {**record, "start_epoch": self.pacing_start}  # time_of(k) is relative to this (epoch seconds)
 
 
 def _users(environment: Environment) -> int:
@@ -263,6 +293,10 @@ def install() -> None:
 
     @events.init.add_listener
     def _on_init(environment: Environment, **_: Any) -> None:
+        # Locust's --run-time timer (gevent.spawn_later, set just after this event) counts from the event
+        # loop's cached clock, last read when the loop was made, before the locustfiles were imported: on a
+        # busy machine that import time was taken off the run (a 4 s run once lasted 0.2 s). Read it now.
+        gevent.get_hub().loop.update_now()
         listener = HarnessListener(current_plan())
         listener.register(environment)
         if not isinstance(environment.runner, WorkerRunner):  # workers are stopped by their master

@@ -17,7 +17,6 @@ the user's greenlet; the recorder adds it to every response time of the iteratio
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,11 +28,18 @@ from locust import User
 from load_tests.core.scenarios import Arrival
 
 _LATENESS_ATTR = "load_tests_lateness_ms"
+_ITERATION_ATTR = "load_tests_iteration"
 
 
 def current_lateness_ms() -> float | None:
     """The lateness of the iteration the calling greenlet runs, or None outside a paced iteration."""
     return getattr(gevent.getcurrent(), _LATENESS_ATTR, None)
+
+
+def current_iteration() -> int | None:
+    """The schedule's index ``k`` of the iteration the calling greenlet runs (the same in every process:
+    with a trace, its row), or None outside a paced iteration."""
+    return getattr(gevent.getcurrent(), _ITERATION_ATTR, None)
 
 
 @dataclass
@@ -75,7 +81,7 @@ class Pacer:
 
     def __init__(self, arrival: Arrival, late_ms: float) -> None:
         self.arrival, self.late_ms = arrival, late_ms
-        self.backlog: Queue[float] = Queue()
+        self.backlog: Queue[tuple[float, int]] = Queue()  # (intended start epoch, iteration k)
         self.counts = PacingCounts()
         self._greenlet: gevent.Greenlet | None = None
 
@@ -91,7 +97,7 @@ class Pacer:
 
     def _run(self, start_epoch: float, index: int, count: int) -> None:
         # re-planned mid-run (a worker was lost): carry on from now, not from the schedule's start
-        first = math.ceil(self.arrival.count_until(max(time.time() - start_epoch, 0.0)) - 1e-9)
+        first = self.arrival.scheduled_until(max(time.time() - start_epoch, 0.0))
         k = first + (index - first) % count
         pool = self.arrival.max_users
         while True:
@@ -106,24 +112,25 @@ class Pacer:
                 self.counts.dropped += 1
                 self.counts.note_not_started(start_epoch + due)
             else:
-                self.backlog.put(start_epoch + due)
+                self.backlog.put((start_epoch + due, k))
             k += count
 
     def flush_waiting(self) -> None:
         """At the end: iterations still waiting for a user never started; note them and stop scheduling."""
         self.stop()
         while not self.backlog.empty():
-            self.counts.note_not_started(self.backlog.get_nowait())
+            self.counts.note_not_started(self.backlog.get_nowait()[0])
 
     def next_iteration(self) -> None:
-        """Block until an iteration is due for the calling user; note its lateness on the greenlet."""
-        intended = self.backlog.get()
+        """Block until an iteration is due for the calling user; note its lateness and index on the greenlet."""
+        intended, k = self.backlog.get()
         lateness_ms = max((time.time() - intended) * 1000.0, 0.0)
         self.counts.started += 1
         if lateness_ms > self.late_ms:
             self.counts.late += 1
         self.counts.lateness_max_ms = max(self.counts.lateness_max_ms, lateness_ms)
         setattr(gevent.getcurrent(), _LATENESS_ATTR, lateness_ms)
+        setattr(gevent.getcurrent(), _ITERATION_ATTR, k)
 
 
 def pace_user_classes(user_classes: list[type[User]], pacer: Pacer) -> None:

@@ -13,6 +13,7 @@ import time
 from datetime import datetime
 from typing import Any
 
+from load_tests.core.llm_metrics import Slo
 from load_tests.core.plan import RunPlan
 from load_tests.core.recorder import ENDPOINT_BUCKET_S, Recorder
 from load_tests.core.timeline import Timeline
@@ -22,7 +23,7 @@ from load_tests.engine.resources import Generator, ResourceMonitor
 class RunRecording:
     def __init__(self, plan: RunPlan, role: str = "local") -> None:
         self.plan = plan
-        self.recorder = Recorder(include_connections=plan.count_connections)
+        self.recorder = Recorder(include_connections=plan.count_connections, llm_slo=Slo.from_dict(plan.llm_slo))
         self.me = Generator(role, role, os.getpid(), socket.gethostname())
         self.lag_s = 0  # a master waits this long for its workers' windows before closing a second
         self.timeline: Timeline | None = None

@@ -78,3 +78,79 @@ class StreamTimer:
 
     def context(self) -> dict[str, Any]:
         return {"messages": self.messages, "gaps_ms": self.gaps_ms}
+
+
+class TokenTimer(StreamTimer):
+    """Times one token stream (an LLM reply) as vLLM defines its figures; see ``core/llm_metrics.py``.
+
+    Keeps the send-relative time and token count of every *content* chunk, so TTFT, the gaps between
+    chunks (ITL) and TPOT are computed once, in the pure core, the same way for every protocol. Role-only,
+    empty and keep-alive chunks are not content: clients must not pass them to :meth:`chunk` (that is what
+    makes TTFT the first *token*). :meth:`message` (inherited) still counts every message of the stream.
+    """
+
+    __slots__ = ("_usage", "chunk_ms", "chunk_tokens", "completed", "count_source", "e2e_ms", "input_tokens",
+                 "output_tokens", "reasoning_tokens", "text_chars")  # fmt: skip
+
+    def __init__(self, count_source: str = "messages") -> None:
+        """``count_source`` says what the per-chunk counts are (``messages``: one per chunk, ``field``: a
+        count the server sent, ``tokenizer``, ``estimate``); :meth:`usage` replaces it with ``usage``."""
+        super().__init__()
+        self.chunk_ms: list[float] = []
+        self.chunk_tokens: list[int] = []
+        self.reasoning_tokens = 0
+        self.text_chars = 0
+        self.count_source = count_source
+        self.input_tokens: int | None = None
+        self.output_tokens: int | None = None
+        self._usage = False
+        self.e2e_ms: float | None = None
+        self.completed = False
+
+    def chunk(self, tokens: int = 1, reasoning: int = 0, text: str = "") -> None:
+        """Note one chunk that carries generated content (call it ONLY for chunks with text or a
+        token count > 0; role-only / empty / keep-alive chunks must not be passed).
+
+        ``tokens`` is the chunk's generated tokens, reasoning included; ``reasoning`` how many of them are
+        reasoning (``chunk(reasoning=1)`` is one reasoning token; more reasoning than tokens raises tokens).
+        """
+        self.chunk_ms.append((time.perf_counter() - self.start) * 1000.0)
+        self.chunk_tokens.append(max(tokens, reasoning))
+        self.reasoning_tokens += reasoning
+        self.text_chars += len(text)
+
+    def usage(self, input_tokens: int | None, output_tokens: int | None) -> None:
+        """The server's own counts (OpenAI `usage`), when it sent them."""
+        if input_tokens is not None:
+            self.input_tokens = input_tokens
+        if output_tokens is not None:
+            self.output_tokens, self.count_source, self._usage = output_tokens, "usage", True
+
+    def counted(self, output_tokens: int | None, source: str, input_tokens: int | None = None) -> None:
+        """Counts found by the client itself (a tokenizer, an estimate); the server's ``usage`` wins."""
+        if self._usage:
+            return
+        if input_tokens is not None and self.input_tokens is None:
+            self.input_tokens = input_tokens
+        if output_tokens is not None:
+            self.output_tokens, self.count_source = output_tokens, source
+
+    def finish(self, completed: bool) -> None:
+        """The stream ended (``completed=False``: it was cut before its end); fixes the E2E time."""
+        self.e2e_ms = (time.perf_counter() - self.start) * 1000.0
+        self.completed = completed
+
+    def context(self) -> dict[str, Any]:
+        """StreamTimer's ``{"messages", "gaps_ms"}`` plus ``"llm"``: plain JSON types (seam 1)."""
+        e2e = self.e2e_ms if self.e2e_ms is not None else self.elapsed_ms()
+        output = self.output_tokens if self.output_tokens is not None else sum(self.chunk_tokens)
+        return {
+            "messages": self.messages,
+            "gaps_ms": self.gaps_ms,
+            "llm": {
+                "chunk_ms": self.chunk_ms, "chunk_tokens": self.chunk_tokens,
+                "reasoning_tokens": self.reasoning_tokens, "e2e_ms": e2e, "input_tokens": self.input_tokens,
+                "output_tokens": output, "count_source": self.count_source, "completed": self.completed,
+                "text_chars": self.text_chars,
+            },
+        }  # fmt: skip

@@ -18,7 +18,19 @@ from load_tests.launch.locust_launcher import run
 from load_tests.launch.openapi import write_config
 from load_tests.launch.series import dry_run_series, run_series
 from load_tests.launch.settings import load_settings
+from load_tests.launch.sweep import dry_run_sweep, run_sweep
 from load_tests.reporting.junit import write_junit_of_run
+
+
+def _add_load_flags(parser: OneLineArgumentParser) -> None:
+    """How much load: users, duration, arrival rate and process."""
+    parser.add_argument("--users", help="override the peak number of users (stages scale with it)")
+    parser.add_argument("--spawn-rate", help="override the spawn rate (users per second)")
+    parser.add_argument("--duration", help="override the duration, e.g. 30s, 5m (stages scale with it)")
+    parser.add_argument("--rate", help="open-model load: start this many iterations per second (constant arrival rate)")
+    parser.add_argument("--max-users", help="arrival-rate load: the pool of users running the iterations")
+    parser.add_argument("--arrival", help="arrival-rate load: constant (default), poisson or gamma arrivals")
+    parser.add_argument("--burstiness", help="with --arrival gamma: the gaps' shape (below 1 burstier than Poisson)")
 
 
 def build_parser() -> OneLineArgumentParser:
@@ -29,7 +41,7 @@ def build_parser() -> OneLineArgumentParser:
         "4 invalid run (generator saturated, rate not achieved), 130/143 interrupted. Environment: "
         "LOADTEST_SCENARIO, LOADTEST_TEST_TYPE, LOADTEST_HOST, LOADTEST_USERS, LOADTEST_SPAWN_RATE, "
         "LOADTEST_DURATION, LOADTEST_OUTPUT_DIR, LOADTEST_CONFIG, LOADTEST_WORKERS, LOADTEST_TARGET_PID, "
-        "LOADTEST_METRICS_URL, LOADTEST_RATE, LOADTEST_MAX_USERS.",
+        "LOADTEST_METRICS_URL, LOADTEST_RATE, LOADTEST_MAX_USERS, LOADTEST_ARRIVAL.",
     )
     parser.add_argument("--scenario", help="scenario name (default from config: smoke); see --list-scenarios")
     parser.add_argument("--test-type", help=f"{', '.join([*TEST_TYPES, ALL])}, a service of the config's fleet, "
@@ -45,11 +57,7 @@ def build_parser() -> OneLineArgumentParser:
     parser.add_argument("--output-dir", help="where reports go: <dir>/<scenario>/<timestamp>/ (default reports)")
     parser.add_argument("--tags", nargs="+", help="run only tasks with these tags (e.g. predict chat)")
     parser.add_argument("--exclude-tags", nargs="+", help="skip tasks with these tags")
-    parser.add_argument("--users", help="override the peak number of users (stages scale with it)")
-    parser.add_argument("--spawn-rate", help="override the spawn rate (users per second)")
-    parser.add_argument("--duration", help="override the duration, e.g. 30s, 5m (stages scale with it)")
-    parser.add_argument("--rate", help="open-model load: start this many iterations per second (constant arrival rate)")
-    parser.add_argument("--max-users", help="arrival-rate load: the pool of users running the iterations")
+    _add_load_flags(parser)
     parser.add_argument("--workers", help="run on Locust's master/worker engine with N local worker processes")
     parser.add_argument(
         "--master",
@@ -74,6 +82,9 @@ def build_parser() -> OneLineArgumentParser:
         action="store_true",
         help="run every combination of the config's matrix: section, with one combined report",
     )
+    parser.add_argument("--sweep", metavar="rates=1,2,4|users=10,20",
+                        help="run the scenario at each arrival rate (or user count) up to saturation; writes a table "
+                        "and the trade-off plot with the knee marked")  # fmt: skip
     parser.add_argument("--list-scenarios", action="store_true", help="print the scenario catalogue and exit")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and the Locust command, run nothing")
     parser.add_argument(
@@ -108,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
             written = write_config(args.from_openapi, Path(args.output) if args.output else None)
             print(f"Wrote {written}: run it with python run_load_tests.py --config {written}")
             return EXIT_PASSED
+        if args.sweep and not args.list_scenarios:  # each point sets --rate or --users before settings are read
+            if _repeat(args.repeat) > 1 or args.matrix:
+                raise UsageError("--sweep: not with --repeat or --matrix")
+            return dry_run_sweep(vars(args)) if args.dry_run else run_sweep(vars(args))
         settings = load_settings(vars(args))
         if args.list_scenarios:
             print(f"  {'scenario':<14} {'users':>6} {'spawn/s':>8} {'duration':>9} {'stages':>6}  description")

@@ -57,8 +57,38 @@ class ServicesConfig(_Model):
     ca_file: str | None = None  # PEM bundle to trust for https/wss/gRPC TLS (relative to the config file)
 
 
+class Bounds(_Model):
+    """A minimum, a maximum or both (``goodput_rps: {min: 5}``)."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Bounds:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        return self
+
+
+class TokenLatencyLimit(_Model):
+    """Maxima on a per-request token figure's statistics (``ttft_ms: {p95: 500, p99: 1000}``)."""
+
+    mean: float | None = Field(default=None, gt=0)
+    p50: float | None = Field(default=None, gt=0)
+    p90: float | None = Field(default=None, gt=0)
+    p95: float | None = Field(default=None, gt=0)
+    p99: float | None = Field(default=None, gt=0)
+    max: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> TokenLatencyLimit:
+        if all(v is None for v in self.model_dump().values()):
+            raise ValueError("give at least one of mean, p50, p90, p95, p99, max")
+        return self
+
+
 class ThresholdSet(_Model):
-    """Limits a run must keep; a missing one is not checked."""
+    """Limits a run must keep; a missing one is not checked. Token-stream limits: core/thresholds.py."""
 
     p95_ms: float | None = Field(default=None, gt=0)
     p99_ms: float | None = Field(default=None, gt=0)
@@ -67,6 +97,15 @@ class ThresholdSet(_Model):
     min_rps: float | None = Field(default=None, ge=0)
     corrected_p95_ms: float | None = Field(default=None, gt=0)  # open-model load only
     corrected_p99_ms: float | None = Field(default=None, gt=0)
+    goodput_rps: Bounds | None = None  # token streams: requests/s that met every SLO of llm.slo
+    slo_attainment_pct: Bounds | None = None
+    output_tokens_per_s: Bounds | None = None
+    total_tokens_per_s: Bounds | None = None
+    ttft_ms: TokenLatencyLimit | None = None
+    ttst_ms: TokenLatencyLimit | None = None
+    itl_ms: TokenLatencyLimit | None = None
+    tpot_ms: TokenLatencyLimit | None = None
+    e2e_ms: TokenLatencyLimit | None = None
 
 
 class RecoveryRule(_Model):
@@ -127,6 +166,22 @@ class ScenarioThresholds(ThresholdSet):
     abort: AbortRule | None = None
 
 
+class StopWhen(_Model):
+    """End the run early once the service is saturated (core/saturation.py): any limit broken over ``for``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    error_rate_pct: float | None = Field(default=None, ge=0, le=100)
+    dropped_pct: float | None = Field(default=None, ge=0, le=100)  # arrival-rate load
+    late_pct: float | None = Field(default=None, ge=0, le=100)  # arrival-rate load
+    for_s: Seconds = Field(default=10.0, alias="for")
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> StopWhen:
+        if self.error_rate_pct is None and self.dropped_pct is None and self.late_pct is None:
+            raise ValueError("give error_rate_pct, dropped_pct or late_pct")
+        return self
+
+
 class StageConfig(_Model):
     """A closed-model stage (users, spawn_rate) or an arrival-rate stage (target: iterations/s)."""
 
@@ -136,11 +191,17 @@ class StageConfig(_Model):
     target: float | None = Field(default=None, ge=0, le=1_000_000)
 
 
-ARRIVAL_KINDS = ("constant_arrival_rate", "ramping_arrival_rate")
+ARRIVAL_KINDS = ("constant_arrival_rate", "ramping_arrival_rate", "trace")
 
 
 class ScenarioConfig(_Model):
-    kind: str = Field(default="users", pattern="^(users|constant_arrival_rate|ramping_arrival_rate|capacity)$")
+    kind: str = Field(default="users", pattern="^(users|constant_arrival_rate|ramping_arrival_rate|trace|capacity)$")
+    # arrival-rate kinds: how iterations fall within the rate (core/arrivals.py), reproducible from seed
+    arrival: str = Field(default="constant", pattern="^(constant|poisson|gamma)$")
+    burstiness: float | None = Field(default=None, gt=0, le=1000)  # arrival gamma: the gaps' shape (1 = Poisson)
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    trace: str | None = None  # kind trace: a JSON Lines file of {offset_s, input_tokens, output_tokens}
+    stop_when: StopWhen | None = None  # end early on saturation
     rate: float | None = Field(default=None, gt=0, le=1_000_000)  # constant_arrival_rate: iterations per second
     start_rate: float = Field(default=0.0, ge=0, le=1_000_000)  # ramping_arrival_rate: the rate before stage 1
     max_users: int | None = Field(default=None, ge=1, le=1_000_000)  # arrival-rate: the pool; capacity: the ceiling
@@ -211,6 +272,22 @@ class CompareConfig(_Model):
     settle_s: float = Field(default=0.0, ge=0)  # leave out the first seconds (warm-up) of both runs
 
 
+class SloConfig(_Model):
+    """Per-request targets of token streams, in ms (core/llm_metrics.Slo): goodput counts the requests that
+    meet all those given; ``itl_ms`` limits a request's largest gap between chunks."""
+
+    ttft_ms: float | None = Field(default=None, gt=0)
+    tpot_ms: float | None = Field(default=None, gt=0)
+    e2e_ms: float | None = Field(default=None, gt=0)
+    itl_ms: float | None = Field(default=None, gt=0)
+
+
+class LlmConfig(_Model):
+    """Token streams (LLM serving): ``llm: {slo: {ttft_ms: 500, tpot_ms: 50}}``."""
+
+    slo: SloConfig | None = None
+
+
 MATRIX_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
@@ -227,6 +304,7 @@ class FileConfig(_Model):
     compare: CompareConfig = CompareConfig()
     resources: ResourcesConfig = ResourcesConfig()
     validity: ValidityConfig = ValidityConfig()
+    llm: LlmConfig = LlmConfig()
     # --matrix: {dimension: {entry: overrides of this file}}; every combination is one run
     matrix: dict[str, dict[str, dict[str, Any]]] = {}
 

@@ -17,14 +17,14 @@ from typing import Any
 from load_tests.core.checks import CompiledCheck, compile_captures
 from load_tests.core.errors import ConfigError
 from load_tests.core.feeds import columns, load_rows
-from load_tests.core.fleet import LocustfileService, Step, class_name_of, steps_of
+from load_tests.core.fleet import LocustfileService, OpenAIService, Step, class_name_of, steps_of
 from load_tests.core.templates import Template
 from load_tests.launch.catalogue import LOCUST_DIR, TestType
 from load_tests.launch.options import cli_or_env
 
 FLEET_LOCUSTFILE = LOCUST_DIR / "fleet.py"
 RESERVED = frozenset({"rest", "websocket", "socketio", "grpc", "scripted", "all"})
-_PATH_FIELDS = ("ca_file", "proto", "file")
+_PATH_FIELDS = ("ca_file", "proto", "file", "tokenizer")
 _TEMPLATE_FIELDS = {
     "http": ("path", "query", "headers", "json_body", "form", "multipart", "parquet", "body"),
     "websocket": ("send",),
@@ -45,7 +45,9 @@ def prepare_fleet(fleet: Mapping[str, Any], base: Path, source: str, env: Mappin
         if other != name:
             raise ConfigError(f"{where}: the name clashes with {other!r} ('-' and '_' read the same)")
         service = _absolute(service, base, where)
-        if not isinstance(service, LocustfileService):
+        if isinstance(service, OpenAIService):
+            _check_openai(service, where, env)
+        elif not isinstance(service, LocustfileService):
             _check_service(service, where, env)
         prepared[name] = service
     return prepared
@@ -66,6 +68,25 @@ def _absolute(service: Any, base: Path, where: str) -> Any:
         path = Path(data.file).expanduser()
         changes["data"] = data.model_copy(update={"file": str(path if path.is_absolute() else (base / path).resolve())})
     return service.model_copy(update=changes) if changes else service
+
+
+def _check_openai(service: OpenAIService, where: str, env: Mapping[str, str]) -> None:
+    """The key's variable is set (its value is never shown), the tokenizer loads, the address is a URL."""
+    if service.api_key_env and not env.get(service.api_key_env):
+        raise ConfigError(f"{where}.api_key_env: the environment variable {service.api_key_env} is not set")
+    for key in ("headers", "url"):
+        value = getattr(service, key)
+        if value:
+            _compile(value, f"{where}.{key}", env, None, set(), False)
+    if "${" not in service.url and not service.url.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}.base_url: {service.url!r} is not an http(s) URL such as http://127.0.0.1:8000/v1")
+    if service.tokenizer:
+        try:
+            from tokenizers import Tokenizer
+
+            Tokenizer.from_file(service.tokenizer)
+        except Exception as exc:  # the library raises its own exception types for a bad file
+            raise ConfigError(f"{where}.tokenizer: not a tokenizer.json ({type(exc).__name__})") from None
 
 
 def _check_service(service: Any, where: str, env: Mapping[str, str]) -> None:

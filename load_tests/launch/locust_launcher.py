@@ -37,7 +37,7 @@ from load_tests.core.run_folder import (
     new_timestamp,
     unique_run_dir,
 )
-from load_tests.core.scenarios import format_duration
+from load_tests.core.scenarios import Arrival, format_duration
 from load_tests.core.scripted import check_protos
 from load_tests.launch.catalogue import SHAPE_FILE
 from load_tests.launch.locust_process import LocalWorkers, LocustProcess, RunnerSignals, child_env, free_port
@@ -145,6 +145,11 @@ def describe_plan(settings: Settings, cmd: list[str] | None, out: TextIO) -> Non
         )
         previous = stage.users
     print(f"  total {format_duration(s.duration_s)}, peak {s.peak_users} users", file=out)
+    if s.arrival is not None:
+        print(f"  {arrival_line(s.arrival)}", file=out)
+    if s.stop_when:
+        print(f"  stop when {', '.join(f'{k} > {v:g}' for k, v in s.stop_when.items() if k != 'for_s')} over "
+              f"{s.stop_when.get('for_s', 10):g}s", file=out)  # fmt: skip
     print(f"Test types: {', '.join(t.name for t in settings.test_types)}", file=out)
     for name in settings.skipped_test_types:
         print(f"  skipped {name}: no address for its service (give {_HOW[name]})", file=out)
@@ -162,6 +167,16 @@ def describe_plan(settings: Settings, cmd: list[str] | None, out: TextIO) -> Non
     print(f"Reports: {settings.output_dir / s.name}/<timestamp>/", file=out)
     if cmd:
         print("Locust: " + " ".join(cmd), file=out)
+
+
+def arrival_line(a: Arrival) -> str:
+    """The open-model schedule in one line, as the plan shows it."""
+    if a.process == "trace":
+        return f"arrivals: trace {a.trace} ({a.scheduled_until(a.duration_s)} rows), pool {a.max_users} users"
+    rates = "/".join(f"{r:g}" for r in (a.start_rate, *(r for _, r in a.stages)))
+    process = {"constant": "evenly spaced", "poisson": f"Poisson (seed {a.seed})",
+               "gamma": f"gamma, burstiness {a.burstiness:g} (seed {a.seed})"}[a.process]  # fmt: skip
+    return f"arrivals: {process}, {rates} iterations/s over {format_duration(a.duration_s)}, pool {a.max_users} users"
 
 
 def _bundled_resources(settings: Settings, info: TargetInfo) -> ResourcesPlan:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from load_tests.core.arrivals import PROCESSES
 from load_tests.core.errors import ConfigError
 from load_tests.core.plan import Services
 from load_tests.core.scenarios import Arrival, Scenario, arrival_scenario, parse_duration
@@ -34,6 +35,7 @@ ENV_VARS = {
     "METRICS_URL": "metrics_url",
     "RATE": "rate",
     "MAX_USERS": "max_users",
+    "ARRIVAL": "arrival",
     "EXCLUDE_TAGS": "exclude_tags",
     "LOCUSTFILE": "locustfile",
     "USER_CLASSES": "user_classes",
@@ -105,7 +107,7 @@ def scenario_with_flags(cli: Mapping[str, Any], env: Mapping[str, str], scenario
         scenario = scenario.with_overrides(
             overrides.get("users"), overrides.get("spawn_rate"), overrides.get("duration_s")
         )
-    return _rate_override(cli, env, scenario)
+    return _arrival_process(cli, env, _rate_override(cli, env, scenario))
 
 
 def _rate_override(cli: Mapping[str, Any], env: Mapping[str, str], scenario: Scenario) -> Scenario:
@@ -118,9 +120,15 @@ def _rate_override(cli: Mapping[str, Any], env: Mapping[str, str], scenario: Sce
         rate = number(found[0], found[1], float, 0.001)
         if scenario.capacity_settle_s is not None:
             raise ConfigError(f"{found[1]}: a capacity scenario sets its own rates (start_rate, step_rate, max_rate)")
+        if scenario.arrival is not None and scenario.arrival.process == "trace":
+            raise ConfigError(f"{found[1]}: a trace scenario sets its own times (its file's offsets)")
         duration = scenario.arrival.duration_s if scenario.arrival else scenario.duration_s
         arrival = Arrival("constant_arrival_rate", rate, ((duration, rate),), pool or default_max_users(rate))
-        return arrival_scenario(scenario.name, arrival, scenario.description, scenario.profile, scenario.thresholds)
+        if scenario.arrival is not None:  # keep the scenario's process (poisson, gamma) and its seed
+            a = scenario.arrival
+            arrival = replace(arrival, process=a.process, burstiness=a.burstiness, seed=a.seed)
+        paced = arrival_scenario(scenario.name, arrival, scenario.description, scenario.profile, scenario.thresholds)
+        return replace(paced, stop_when=scenario.stop_when)
     if pool is not None:
         if scenario.arrival is None:
             where = pool_found[1] if pool_found else "--max-users"
@@ -130,8 +138,29 @@ def _rate_override(cli: Mapping[str, Any], env: Mapping[str, str], scenario: Sce
             )
         pooled = arrival_scenario(scenario.name, replace(scenario.arrival, max_users=pool), scenario.description,
                                   scenario.profile, scenario.thresholds)  # fmt: skip
-        return replace(pooled, capacity_settle_s=scenario.capacity_settle_s)
+        return replace(pooled, capacity_settle_s=scenario.capacity_settle_s, stop_when=scenario.stop_when)
     return scenario
+
+
+def _arrival_process(cli: Mapping[str, Any], env: Mapping[str, str], scenario: Scenario) -> Scenario:
+    """``--arrival poisson|gamma|constant`` [``--burstiness B``]: how iterations fall within the rate."""
+    found = cli_or_env(cli, env, "arrival")
+    shape = cli_or_env(cli, env, "burstiness")
+    if not found and not shape:
+        return scenario
+    where = found[1] if found else shape[1] if shape else "--arrival"
+    process = str(found[0]) if found else (scenario.arrival.process if scenario.arrival else "constant")
+    if process not in PROCESSES:
+        raise ConfigError(f"{where}: {process!r} is not an arrival process (choose from {', '.join(PROCESSES)})")
+    burstiness = number(shape[0], shape[1], float, 0.001, 1000.0) if shape else 1.0
+    if shape and process != "gamma":
+        raise ConfigError(f"{shape[1]}: only with --arrival gamma (the gaps' shape; 1 is Poisson)")
+    if scenario.arrival is None or scenario.arrival.process == "trace":
+        if found and process == "constant" and not shape:
+            return scenario
+        raise ConfigError(f"{where}: only for arrival-rate load (give --rate, or a scenario of kind "
+                          "constant_arrival_rate or ramping_arrival_rate)")  # fmt: skip
+    return replace(scenario, arrival=replace(scenario.arrival, process=process, burstiness=burstiness))
 
 
 def web_ui_address(cli: Mapping[str, Any], env: Mapping[str, str]) -> tuple[str, int] | None:

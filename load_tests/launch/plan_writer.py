@@ -31,4 +31,5 @@ def plan_from_settings(
         worker_count=settings.distribution.workers,
         resources=settings.resources,
         validity=settings.validity,
+        llm_slo=settings.llm_slo,
     )

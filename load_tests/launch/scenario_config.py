@@ -10,7 +10,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
+from load_tests.core.arrivals import busiest_second, trace_offsets
 from load_tests.core.errors import ConfigError
 from load_tests.core.scenarios import (
     Arrival,
@@ -23,15 +26,45 @@ from load_tests.core.scenarios import (
 )
 from load_tests.launch.config_schema import ARRIVAL_KINDS, ScenarioConfig
 
+TRACE_TAIL_S = 0.001  # a trace's schedule ends just after its last row
+
 
 def default_max_users(peak_rate: float) -> int:
     """A pool for an arrival rate when none is given: two seconds of iterations in flight, at least 10."""
     return max(10, math.ceil(2 * peak_rate))
 
 
-def _arrival_from_config(name: str, cfg: ScenarioConfig, source: str) -> Scenario:
+def _process(cfg: ScenarioConfig, where: str) -> dict[str, Any]:
+    """The arrival process fields of :class:`Arrival` (constant, poisson, gamma) from the entry."""
+    if cfg.burstiness is not None and cfg.arrival != "gamma":
+        raise ConfigError(f"{where}: burstiness is only for arrival: gamma (its gaps' shape; 1 is Poisson)")
+    return {"process": cfg.arrival, "burstiness": cfg.burstiness or 1.0, "seed": cfg.seed}
+
+
+def _trace_arrival(cfg: ScenarioConfig, where: str, base: Path | None) -> Arrival:
+    """A trace's offsets are the schedule; it lasts until just after its last row."""
+    if not cfg.trace:
+        raise ConfigError(f"{where}: kind trace needs trace: a JSON Lines file of {{offset_s, input_tokens, "
+                          "output_tokens}} rows")  # fmt: skip
+    if cfg.arrival != "constant" or cfg.burstiness is not None or cfg.rate is not None or cfg.stages:
+        raise ConfigError(f"{where}: a trace sets its own times (no rate, stages, arrival or burstiness)")
+    path = Path(cfg.trace).expanduser()
+    path = str(path if path.is_absolute() or base is None else (base / path).resolve())
+    try:
+        offsets = trace_offsets(path)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}.trace: {exc}") from None
+    duration = (float(cfg.duration) if cfg.duration else offsets[-1]) + TRACE_TAIL_S
+    rate = len(offsets) / duration
+    return Arrival("trace", rate, ((duration, rate),), cfg.max_users or max(10, 2 * busiest_second(offsets)),
+                   process="trace", trace=path)  # fmt: skip
+
+
+def _arrival_from_config(name: str, cfg: ScenarioConfig, source: str, base: Path | None = None) -> Scenario:
     where = f"{source}: scenarios.{name}"
-    if cfg.kind == "constant_arrival_rate":
+    if cfg.kind == "trace":
+        arrival = _trace_arrival(cfg, where, base)
+    elif cfg.kind == "constant_arrival_rate":
         if cfg.rate is None or cfg.duration is None:
             raise ConfigError(f"{where}: constant_arrival_rate needs rate (iterations/s) and duration")
         arrival = Arrival(cfg.kind, cfg.rate, ((float(cfg.duration), cfg.rate),), 1)
@@ -40,7 +73,9 @@ def _arrival_from_config(name: str, cfg: ScenarioConfig, source: str) -> Scenari
             raise ConfigError(f"{where}: ramping_arrival_rate needs stages of {{duration, target}} (iterations/s)")
         stages = tuple((float(s.duration), float(s.target or 0)) for s in cfg.stages)
         arrival = Arrival(cfg.kind, cfg.start_rate, stages, 1)
-    arrival = replace(arrival, max_users=cfg.max_users or default_max_users(arrival.peak_rate))
+    if cfg.kind != "trace":
+        arrival = replace(arrival, max_users=cfg.max_users or default_max_users(arrival.peak_rate),
+                          **_process(cfg, where))  # fmt: skip
     thresholds = cfg.thresholds.model_dump(exclude_none=True) if cfg.thresholds else {}
     try:
         return arrival_scenario(name, arrival, cfg.description, cfg.profile, thresholds)
@@ -77,14 +112,31 @@ def _capacity_from_config(name: str, cfg: ScenarioConfig, source: str) -> Scenar
 SCENARIO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
-def scenario_from_config(name: str, cfg: ScenarioConfig, source: str) -> Scenario:
+def scenario_from_config(name: str, cfg: ScenarioConfig, source: str, base: Path | None = None) -> Scenario:
+    """The entry ``name`` as a scenario; ``base`` is the config file's folder (relative paths start there)."""
+    scenario = _scenario_from_config(name, cfg, source, base)
+    if cfg.stop_when is None:
+        return scenario
+    rule = cfg.stop_when.model_dump(exclude_none=True)
+    if scenario.arrival is None and ("dropped_pct" in rule or "late_pct" in rule):
+        raise ConfigError(f"{source}: scenarios.{name}.stop_when: dropped_pct and late_pct are for arrival-rate "
+                          "load (kind constant_arrival_rate, ramping_arrival_rate or trace)")  # fmt: skip
+    if scenario.capacity_settle_s is not None:
+        raise ConfigError(f"{source}: scenarios.{name}.stop_when: a capacity scenario stops at its first broken step")
+    return replace(scenario, stop_when=rule)
+
+
+def _scenario_from_config(name: str, cfg: ScenarioConfig, source: str, base: Path | None) -> Scenario:
     if not SCENARIO_NAME.fullmatch(name):  # it names the report folder: no separators, no "..", no dot files
         raise ConfigError(
             f"{source}: scenarios: {name!r} is not a valid scenario name (1-64 letters, digits, '_', '.', '-', "
             "starting with a letter or digit)"
         )
     if cfg.kind in ARRIVAL_KINDS:
-        return _arrival_from_config(name, cfg, source)
+        return _arrival_from_config(name, cfg, source, base)
+    if cfg.arrival != "constant" or cfg.burstiness is not None or cfg.trace:
+        raise ConfigError(f"{source}: scenarios.{name}: arrival, burstiness and trace are for arrival-rate kinds "
+                          "(constant_arrival_rate, ramping_arrival_rate, trace)")  # fmt: skip
     if cfg.kind == "capacity":
         return _capacity_from_config(name, cfg, source)
     if cfg.stages:

@@ -185,7 +185,7 @@ def write_combined(runs: list[SeriesRun], repeat: int, folder: Path) -> dict[str
     return data
 
 
-def _load_summary(run_dir: Path | None) -> dict[str, Any] | None:
+def load_run_summary(run_dir: Path | None) -> dict[str, Any] | None:
     found = sorted(run_dir.glob(SUMMARY_GLOB)) if run_dir else []
     return json.loads(found[0].read_text(encoding="utf-8")) if found else None
 
@@ -224,7 +224,7 @@ def run_series(cli: Mapping[str, Any], repeat: int, use_matrix: bool, out: TextI
         dirs: list[Path] = []
         code = run(settings, out=out, run_dirs=dirs)
         run_dir = dirs[0] if dirs else None
-        runs.append(SeriesRun(label, i, code, run_dir, _load_summary(run_dir)))
+        runs.append(SeriesRun(label, i, code, run_dir, load_run_summary(run_dir)))
         if code >= 128:  # interrupted: stop the series, keep what ran
             break
     data = write_combined(runs, repeat, folder)

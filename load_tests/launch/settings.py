@@ -70,6 +70,7 @@ class Settings:
     validity: ValidityLimits = field(default_factory=ValidityLimits)
     web_ui: tuple[str, int] | None = None  # (host, port) of Locust's web UI; None: headless
     matrix: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # the YAML's, for --matrix
+    llm_slo: dict[str, float] = field(default_factory=dict)  # llm.slo: per-request targets of token streams
 
 
 def _readable(loc: tuple[Any, ...]) -> str:
@@ -175,7 +176,7 @@ def load_settings(
     file_cfg = read_config_file(config_path, overrides, label)
     source = f"{config_path} with matrix {label}" if label else str(config_path)
     base = config_path.resolve().parent
-    scenarios = _scenarios(file_cfg, source)
+    scenarios = _scenarios(file_cfg, source, base)
     scenario = scenario_with_flags(cli, env, _chosen_scenario(cli, env, scenarios, file_cfg, source))
     fleet = prepare_fleet(with_locustfile(file_cfg.fleet, cli, env), base, source, env)
     found = cli_or_env(cli, env, "test_type")
@@ -217,14 +218,15 @@ def load_settings(
         validity=ValidityLimits(**file_cfg.validity.model_dump()),
         web_ui=web_ui_address(cli, env),
         matrix=file_cfg.matrix,
+        llm_slo=file_cfg.llm.slo.model_dump(exclude_none=True) if file_cfg.llm.slo else {},
     )
 
 
-def _scenarios(file_cfg: FileConfig, source: str) -> dict[str, Scenario]:
+def _scenarios(file_cfg: FileConfig, source: str, base: Path | None = None) -> dict[str, Scenario]:
     """The built-in scenarios, with the YAML's laid over them (a YAML entry may redefine a built-in)."""
     scenarios = dict(BUILTIN_SCENARIOS)
     for name, cfg in file_cfg.scenarios.items():
-        scenarios[name] = scenario_from_config(name, cfg, source)
+        scenarios[name] = scenario_from_config(name, cfg, source, base)
     return scenarios
 
 

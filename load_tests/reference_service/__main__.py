@@ -20,6 +20,7 @@ from load_tests.reference_service.faults import (
     parse_faults,
     parse_service_time,
 )
+from load_tests.reference_service.llm_timing import ENV_PREFIX, KNOB_HELP, KNOBS, LlmTiming, parse_timing
 from load_tests.reference_service.server import TargetOptions, print_ready, serve
 
 API_KEY_ENV = "LOAD_TARGET_API_KEY"
@@ -35,6 +36,7 @@ def parse_options(argv: list[str] | None = None) -> TargetOptions:
     _add_listen_arguments(parser)
     _add_fault_arguments(parser)
     _add_service_arguments(parser)
+    _add_llm_arguments(parser)
     args = parser.parse_args(argv)
     _check(args)
     faults, times = _faults_and_times(args)
@@ -50,6 +52,7 @@ def parse_options(argv: list[str] | None = None) -> TargetOptions:
         access_log=args.access_log,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        llm=_llm_timing(args),
     )
 
 
@@ -100,6 +103,36 @@ def _add_service_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-cert", help="PEM certificate: serve HTTPS/WSS and gRPC over TLS (with --tls-key)")
     parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
     parser.add_argument("--access-log", action="store_true", help="log every HTTP request (off: it costs throughput)")
+
+
+def _add_llm_arguments(parser: argparse.ArgumentParser) -> None:
+    for name in KNOBS:
+        parser.add_argument(
+            f"--llm-{name.replace('_', '-')}",
+            type=float,
+            metavar="N",
+            help=f"LLM: {KNOB_HELP[name]} (or {ENV_PREFIX}{name.upper()}; default {getattr(LlmTiming(), name)})",
+        )
+
+
+def _llm_timing(args: argparse.Namespace) -> LlmTiming:
+    """The LLM knobs: a flag wins over its environment variable, which wins over the default."""
+    timing = LlmTiming()
+    for name in KNOBS:
+        flag, env = f"--llm-{name.replace('_', '-')}", f"{ENV_PREFIX}{name.upper()}"
+        value: float | None = getattr(args, f"llm_{name}")
+        if value is None and os.environ.get(env):
+            try:
+                value = float(os.environ[env])
+            except ValueError:
+                raise UsageError(f"{env}: {os.environ[env]!r} is not a number") from None
+        if value is None:
+            continue
+        try:
+            timing = parse_timing({name: int(value) if value.is_integer() else value}, timing)
+        except ValueError as exc:
+            raise UsageError(f"{flag}: {exc}") from None
+    return timing
 
 
 def _check(args: argparse.Namespace) -> None:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from load_tests.reference_service import model
 from load_tests.reference_service.faults import InjectedFault
 from load_tests.reference_service.http_gateway import add_invocation_route, add_session_routes
+from load_tests.reference_service.llm_app import add_llm_routes
 from load_tests.reference_service.service import LOOPBACK, Service
 from load_tests.reference_service.websocket_chat import serve_websocket
 
@@ -129,6 +130,7 @@ def create_http_app(service: Service) -> FastAPI:
     _add_operator_routes(app, service)
     add_invocation_route(app, service)
     add_session_routes(app, service)
+    add_llm_routes(app, service)
 
     @app.websocket("/ws/chat")
     async def ws_chat(websocket: WebSocket) -> None:

@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any
 
 from load_tests.core.errors import TargetUnavailable
+from load_tests.reference_service.llm_timing import knob_flags, parse_timing
 
 _PR_SET_PDEATHSIG = 1
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds load_tests/
@@ -61,10 +62,16 @@ class TargetInfo:
 
 
 class TargetProcess:
-    """Context manager around ``python -m load_tests.reference_service``; ``args`` are extra target flags."""
+    """Context manager around ``python -m load_tests.reference_service``; ``args`` are extra target flags.
 
-    def __init__(self, *args: str, api_key: str | None = None, startup_timeout: float = 20.0) -> None:
-        self.args = list(args)
+    ``llm`` sets the reference LLM's knobs by name (``{"ttft_ms": 50, "token_ms": 10}``, the fields of
+    ``llm_timing.LlmTiming``), checked here so a typo fails in the test, not in the child.
+    """
+
+    def __init__(
+        self, *args: str, api_key: str | None = None, startup_timeout: float = 20.0, llm: dict[str, Any] | None = None
+    ) -> None:
+        self.args = [*args, *knob_flags(parse_timing(llm or {}))]
         self.api_key = api_key
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[bytes] | None = None

@@ -26,6 +26,8 @@ import uvicorn
 from load_tests.reference_service.faults import DEFAULT_SERVICE_TIMES, Faults, WorkModel
 from load_tests.reference_service.grpc_app import start_grpc_server
 from load_tests.reference_service.http_app import ApiKeyMiddleware, create_http_app
+from load_tests.reference_service.llm_engine import LlmEngine
+from load_tests.reference_service.llm_timing import LlmTiming
 from load_tests.reference_service.service import Service
 from load_tests.reference_service.sio_app import create_sio
 from load_tests.reference_service.telemetry import Telemetry
@@ -47,6 +49,7 @@ class TargetOptions:
     access_log: bool = False
     tls_cert: str | None = None  # PEM files: HTTPS/WSS and gRPC over TLS when both are given
     tls_key: str | None = None
+    llm: LlmTiming = field(default_factory=LlmTiming)  # the reference LLM's timing (every chat stream)
 
 
 class _Server(uvicorn.Server):
@@ -57,7 +60,8 @@ class _Server(uvicorn.Server):
 
 def build_service(options: TargetOptions) -> Service:
     work = WorkModel(service_times=dict(options.service_times), faults=options.faults, rng=random.Random(options.seed))
-    return Service(work=work, telemetry=Telemetry(options.db_pool_size), api_key=options.api_key or None)
+    llm = LlmEngine(options.llm, random.Random(options.seed))
+    return Service(work=work, telemetry=Telemetry(options.db_pool_size), api_key=options.api_key or None, llm=llm)
 
 
 def build_asgi_app(service: Service) -> Any:

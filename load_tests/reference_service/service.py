@@ -6,6 +6,7 @@ import hmac
 from dataclasses import dataclass, field
 
 from load_tests.reference_service.faults import InjectedFault, WorkModel
+from load_tests.reference_service.llm_engine import LlmEngine
 from load_tests.reference_service.telemetry import Telemetry
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -18,6 +19,7 @@ class Service:
     work: WorkModel = field(default_factory=WorkModel)
     telemetry: Telemetry = field(default_factory=Telemetry)
     api_key: str | None = None
+    llm: LlmEngine = field(default_factory=LlmEngine)  # every chat stream's timing, queue and truth log
     in_flight: int = field(default=0, init=False)  # calls of every protocol being served now
 
     def authorized(self, presented: str | None) -> bool:

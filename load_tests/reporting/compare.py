@@ -171,12 +171,39 @@ def compare(
         if key in old_rows:
             scope = f"{key[0]} {key[1]}"
             rows.append(compare_rows(scope, old_rows[key], row, tol, noise(scope)))
+    rows += compare_llm(old.get("llm") or {}, new.get("llm") or {}, tol)
     counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
     only_old = sorted(f"{t} {n}" for t, n in set(old_rows) - {(r["request_type"], r["name"]) for r in new["endpoints"]})
     return {"old_label": old_label, "rows": rows, "counts": counts, "regressed": counts["regressed"] > 0,
             "only_in_old": only_old, "tolerance": tol.__dict__, "noise_runs": old.get("spread_runs"),
             "min_samples": min_samples_for(tol.confidence), "settle_s": tol.settle_s,
             "custom": compare_custom(old.get("custom") or {}, new.get("custom") or {}, tol)}  # fmt: skip
+
+
+LLM_LATENCIES = ("ttft_ms", "itl_ms", "tpot_ms")
+
+
+def compare_llm(old: dict[str, Any], new: dict[str, Any], tol: Tolerance) -> list[dict[str, Any]]:
+    """The run's token latencies (``summary["llm"]``) judged like rows: the order-statistic interval of the
+    p95 difference from the exact histograms, and the same minimum of samples; scopes ``llm ttft_ms``,
+    ``llm itl_ms``, ``llm tpot_ms``. A settle window does not reach them (they have no windows)."""
+    rows = []
+    for figure in LLM_LATENCIES:
+        before, after = (_llm_row(side, figure) for side in (old, new))
+        if before is not None and after is not None:
+            rows.append(compare_rows(f"llm {figure}", before, after, tol))
+    return rows
+
+
+def _llm_row(llm: dict[str, Any], figure: str) -> dict[str, Any] | None:
+    """A token figure as a row compare_rows can judge (no failures of its own: the requests' rows have them)."""
+    encoded = (llm.get("histograms") or {}).get(figure)
+    if not encoded:
+        return None
+    stats = llm[figure]
+    count = decode_histogram(encoded).total_count
+    return {"histogram": encoded, "p50_ms": stats["p50"], "p95_ms": stats["p95"], "p99_ms": stats["p99"],
+            "requests": count, "failures": 0, "error_rate_pct": 0.0, "rps": None}  # fmt: skip
 
 
 HEADLINE = {"counter": "per_second", "rate": "rate", "trend": "p95"}  # the figure a domain metric is compared by

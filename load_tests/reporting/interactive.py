@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 VENDOR = Path(__file__).parent / "vendor"
 TEMPLATES = Path(__file__).parent / "templates"
-LLM_FIGURES = (("ttft_ms", "TTFT", "ms"), ("itl_ms", "ITL", "ms"), ("tpot_ms", "TPOT", "ms"))
+LLM_FIGURES = (("ttft_ms", "TTFT", "ms"), ("itl_ms", "ITL", "ms"), ("tpot_ms", "TPOT", "ms"))  # summary["llm"]
 
 
 def _chart(key: str, title: str, unit: str, x: list[float], series: list[dict[str, Any]], **extra: Any) -> dict:
@@ -89,23 +89,25 @@ def _resource_charts(summary: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _llm_charts(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """Token metrics (issue 13) when the summary has them: a time series of tokens/s when given."""
-    llm = summary.get("llm")
-    if not llm:
+    """Token throughput and streams in flight per second (timeline points that carry them), when the run
+    streamed tokens (``summary["llm"]``)."""
+    if not summary.get("llm"):
         return []
-    points = llm.get("timeline") or []
-    keys = sorted({k for p in points for k, v in p.items() if k != "t_s" and isinstance(v, (int, float))})
+    points = [p for p in summary.get("timeline") or [] if "output_tokens_per_s" in p or "llm_concurrency" in p]
     x = [p["t_s"] for p in points]
-    series = [{"label": k, "values": [p.get(k) for p in points]} for k in keys]
+    series = [
+        {"label": "output tokens/s", "values": [p.get("output_tokens_per_s") for p in points]},
+        {"label": "streams in flight", "values": [p.get("llm_concurrency") for p in points], "scale": "streams"},
+    ]
     return [
         _chart(
             "llm",
-            "Token metrics over time",
-            "",
+            "Tokens over time",
+            "tokens/s",
             x,
-            series,
+            series if points else [],
             from_zero=True,
-            empty=None if series else "This summary has token figures (table above) but no time series.",
+            empty=None if points else "This run has token figures (table above) but no per-second series.",
         )
     ]
 
@@ -129,10 +131,12 @@ def _llm_cells(llm: dict[str, Any]) -> list[str]:
     rate = llm.get("output_tokens_per_s")
     cells.append(_num(rate if not isinstance(rate, dict) else _pick(rate, "p50")))
     goodput = llm.get("goodput")
-    if isinstance(goodput, dict):
-        cells.append(", ".join(f"{k} {_num(v, 2) if isinstance(v, (int, float)) else v}" for k, v in goodput.items()))
+    if isinstance(goodput, dict):  # core/llm_record.py: goodput_rps, attainment_pct, slo
+        slo = ", ".join(f"{k} {v}" for k, v in (goodput.get("slo") or {}).items())
+        cells.append(f"{_num(goodput.get('goodput_rps'), 2)} req/s met every SLO "
+                     f"({_num(goodput.get('attainment_pct'))} %){f'; SLO {slo}' if slo else ''}")  # fmt: skip
     else:
-        cells.append("-" if goodput is None else str(goodput))
+        cells.append("- (no SLO set)")
     return cells
 
 

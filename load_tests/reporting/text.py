@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from load_tests.reporting.llm_text import llm_lines
+
 
 def _fmt(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
@@ -44,6 +46,7 @@ def render_text(summary: dict[str, Any]) -> str:
     if failures:
         lines += ["", "Failures by type:"]
         lines += [f"  {n:>6}  {r['request_type']} {r['name']}: {kind}" for r, kind, n in failures]
+    lines += llm_lines(summary)
     lines += _capacity_lines(summary)
     lines += _custom_lines(summary)
     lines += _resource_lines(summary)

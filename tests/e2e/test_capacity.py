@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from load_tests.reference_service.launcher import TargetProcess
-from tests.conftest import load_summary, run_cli
+from tests.conftest import Ran, cli_only, load_summary, run_cli
+
+
+def _dry_run(_: None, tmp_path: Path, scenario: str) -> subprocess.CompletedProcess[str]:
+    config = tmp_path / "cfg.yaml"
+    config.write_text(f"scenarios:\n  peak: {scenario}\n")
+    return run_cli("--config", str(config), "--scenario", "peak", "--dry-run")
 
 
 @pytest.mark.parametrize(
@@ -23,16 +29,16 @@ from tests.conftest import load_summary, run_cli
          "max_users >= start_users"),
     ],
 )  # fmt: skip
-def test_bad_capacity_scenarios_are_one_line(tmp_path: Path, scenario: str, words: str) -> None:
-    config = tmp_path / "cfg.yaml"
-    config.write_text(f"scenarios:\n  peak: {scenario}\n")
-    result = run_cli("--config", str(config), "--scenario", "peak", "--dry-run")
+@pytest.mark.side_by_side(act=_dry_run, target=None, seconds=1)
+def test_bad_capacity_scenarios_are_one_line(ran: Ran, scenario: str, words: str) -> None:
+    _, _, result = ran
     assert result.returncode == 2 and words in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_capacity_runs_in_one_locust_process() -> None:
-    result = run_cli("--scenario", "capacity", "--workers", "2", "--dry-run")
+@cli_only("--scenario", "capacity", "--workers", "2", "--dry-run")
+def test_capacity_runs_in_one_locust_process(ran: Ran) -> None:
+    _, _, result = ran
     assert result.returncode == 2 and "run it without --workers" in result.stderr
 
 

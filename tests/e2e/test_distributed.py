@@ -14,7 +14,9 @@ import pytest
 from load_tests.reference_service.launcher import TargetInfo
 from tests.conftest import (
     REPO_ROOT,
+    Ran,
     assert_rates_over_the_traffic_window,
+    cli_only,
     load_summary,
     metric,
     run_cli,
@@ -40,35 +42,66 @@ from tests.conftest import (
         ),
     ],
 )
-def test_distribution_flags_that_cannot_work_are_one_line_errors(args: list[str], message: str) -> None:
-    result = run_cli(*args, "--dry-run")
+@pytest.mark.side_by_side(act=lambda _, __, args: run_cli(*args, "--dry-run"), target=None, seconds=1)
+def test_distribution_flags_that_cannot_work_are_one_line_errors(ran: Ran, args: list[str], message: str) -> None:
+    _, _, result = ran
     assert result.returncode == 2 and result.stderr.startswith(f"error: {message}"), result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
-def test_user_classes_are_not_swallowed_by_tags() -> None:
+@cli_only("--workers", "2", "--test-type", "rest", "--scenario", "stress", "--tags", "health", "--dry-run")
+def test_user_classes_are_not_swallowed_by_tags(ran: Ran) -> None:
     # Locust's --tags takes every word after it: classes placed after it became tags, and every class of
     # the locustfile ran (a master then sent RestUser to workers that only had RestStressUser).
-    result = run_cli("--workers", "2", "--test-type", "rest", "--scenario", "stress", "--tags", "health", "--dry-run")
+    _, _, result = ran
     assert result.returncode == 0, result.stderr
     master = next(line for line in result.stdout.splitlines() if line.startswith("Locust: "))
     assert "scenario_shape.py RestStressUser --headless" in master
     assert master.split("--tags", 1)[1].split() == ["health"]
 
 
-def test_dry_run_shows_the_master_and_worker_commands() -> None:
-    result = run_cli("--workers", "3", "--test-type", "grpc", "--dry-run")
+@cli_only("--workers", "3", "--test-type", "grpc", "--dry-run")
+def test_dry_run_shows_the_master_and_worker_commands(ran: Ran) -> None:
+    _, _, result = ran
     assert result.returncode == 0, result.stderr
     assert "--master" in result.stdout and "--expect-workers 3" in result.stdout
     assert "Locust workers (3):" in result.stdout and "--worker --master-host 127.0.0.1" in result.stdout
 
 
+def _two_workers(target: TargetInfo, out: Path) -> subprocess.CompletedProcess[str]:
+    return run_cli("--workers", "2", "--users", "8", "--spawn-rate", "8", "--duration", "10s",
+                   "--host", target.http_url, "--grpc-target", target.grpc_target,
+                   "--target-pid", str(target.pid), "--metrics-url", f"{target.http_url}/metrics",
+                   "--output-dir", str(out))  # fmt: skip
+
+
+def _kill_a_worker(out: Path) -> tuple[int, str, list[int], bool]:
+    """Kill the second worker once both run users; returns the runner's exit code, its output, the workers'
+    pids and whether the surviving worker had ended by the time the runner had."""
+    cmd = [sys.executable, "run_load_tests.py", "--workers", "2", "--test-type", "rest,grpc", "--users", "6",
+           "--spawn-rate", "6", "--duration", "16s", "--output-dir", str(out)]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    pids, lines = [], []
+    started = time.monotonic()
+    for line in proc.stdout:
+        lines.append(line)
+        if "Locust worker" in line and "(pid " in line:
+            pids.append(int(line.rsplit("(pid ", 1)[1].rstrip(")\n")))
+        if len(pids) == 2 and "[00:05]" in line:  # both workers run users: kill one
+            psutil.Process(pids[1]).send_signal(signal.SIGKILL)
+            break
+        assert time.monotonic() - started < 60, "".join(lines)
+    output = "".join(lines) + proc.stdout.read()
+    code = proc.wait(timeout=120)
+    survivor_ended = not psutil.pid_exists(pids[0]) or psutil.Process(pids[0]).status() == psutil.STATUS_ZOMBIE
+    return code, output, pids, survivor_ended
+
+
 @pytest.mark.slow
-def test_two_workers_count_what_the_target_served_with_both_workers_figures(target: TargetInfo, tmp_path: Path) -> None:
-    result = run_cli("--workers", "2", "--users", "8", "--spawn-rate", "8", "--duration", "10s",
-                     "--host", target.http_url, "--grpc-target", target.grpc_target,
-                     "--target-pid", str(target.pid), "--metrics-url", f"{target.http_url}/metrics",
-                     "--output-dir", str(tmp_path))  # fmt: skip
+@pytest.mark.side_by_side(act=_two_workers, weight=2, seconds=20)
+def test_two_workers_count_what_the_target_served_with_both_workers_figures(ran: Ran) -> None:
+    target, tmp_path, result = ran
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = load_summary(tmp_path)
     for protocol in ("http", "websocket", "socketio", "grpc"):
@@ -112,23 +145,10 @@ def test_two_workers_count_what_the_target_served_with_both_workers_figures(targ
 
 
 @pytest.mark.slow
-def test_killing_a_worker_mid_run_leaves_the_master_to_finish_and_report_it(tmp_path: Path) -> None:
-    cmd = [sys.executable, "run_load_tests.py", "--workers", "2", "--test-type", "rest,grpc", "--users", "6",
-           "--spawn-rate", "6", "--duration", "16s", "--output-dir", str(tmp_path)]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    pids, lines = [], []
-    started = time.monotonic()
-    for line in proc.stdout:
-        lines.append(line)
-        if "Locust worker" in line and "(pid " in line:
-            pids.append(int(line.rsplit("(pid ", 1)[1].rstrip(")\n")))
-        if len(pids) == 2 and "[00:05]" in line:  # both workers run users: kill one
-            psutil.Process(pids[1]).send_signal(signal.SIGKILL)
-            break
-        assert time.monotonic() - started < 60, "".join(lines)
-    output = "".join(lines) + proc.stdout.read()
-    assert proc.wait(timeout=120) == 0, output[-4000:]
+@pytest.mark.side_by_side(act=lambda _, out: _kill_a_worker(out), target=None, weight=2, seconds=25)
+def test_killing_a_worker_mid_run_leaves_the_master_to_finish_and_report_it(ran: Ran) -> None:
+    _, tmp_path, (code, output, pids, survivor_ended) = ran
+    assert code == 0, output[-4000:]
     summary = load_summary(tmp_path)
     [lost] = summary["workers"]["lost"]
     assert lost["pid"] == pids[1] and 4 < lost["lost_at_s"] < 14
@@ -139,4 +159,4 @@ def test_killing_a_worker_mid_run_leaves_the_master_to_finish_and_report_it(tmp_
     run_dir = next(tmp_path.glob("*/*"))
     assert "Worker lost" in next(run_dir.glob("locust_report_*.html")).read_text()
     assert "WORKER LOST" in (run_dir / "analysis" / "summary.txt").read_text()
-    assert not psutil.pid_exists(pids[0]) or psutil.Process(pids[0]).status() == psutil.STATUS_ZOMBIE
+    assert survivor_ended

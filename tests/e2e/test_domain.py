@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from load_tests.reference_service.launcher import TargetInfo
-from tests.conftest import load_summary, run_cli
+from tests.conftest import Ran, load_summary, run_cli
 
 
-@pytest.mark.slow
-def test_a_tokens_per_second_threshold_passes_and_fails_on_purpose(target: TargetInfo, tmp_path: Path) -> None:
+def _tokens(target: TargetInfo, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     config = tmp_path / "cfg.yaml"
     config.write_text(
         "thresholds:\n  custom:\n"
@@ -19,9 +19,15 @@ def test_a_tokens_per_second_threshold_passes_and_fails_on_purpose(target: Targe
         "    request_tokens_per_s.p50: {min: 1000000}\n"  # no one generates a million tokens a second
         "    stt_real_time_factor.p95: {max: 10}\n"
     )
-    result = run_cli("--config", str(config), "--test-type", "rest,grpc", "--scenario", "stress", "--users", "6",
-                     "--spawn-rate", "6", "--duration", "6s", "--host", target.http_url, "--grpc-target",
-                     target.grpc_target, "--output-dir", str(tmp_path / "out"))  # fmt: skip
+    return run_cli("--config", str(config), "--test-type", "rest,grpc", "--scenario", "stress", "--users", "6",
+                   "--spawn-rate", "6", "--duration", "6s", "--host", target.http_url, "--grpc-target",
+                   target.grpc_target, "--output-dir", str(tmp_path / "out"))  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.side_by_side(act=_tokens, weight=2)
+def test_a_tokens_per_second_threshold_passes_and_fails_on_purpose(ran: Ran) -> None:
+    _, tmp_path, result = ran
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     summary = load_summary(tmp_path / "out")
     verdicts = {v["scope"]: v for v in summary["thresholds"]["verdicts"] if v["scope"].startswith("custom")}

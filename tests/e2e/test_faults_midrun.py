@@ -3,6 +3,7 @@ counts every failure by type, reconnects once the target is back, writes every r
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -10,8 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from load_tests.reference_service.launcher import TargetProcess
-from tests.conftest import REPO_ROOT, assert_reports, failures_by_type, load_summary, run_cli, scrape, served
+from load_tests.reference_service.launcher import TargetInfo, TargetProcess
+from tests.conftest import (
+    REPO_ROOT,
+    Ran,
+    assert_reports,
+    failures_by_type,
+    load_summary,
+    run_cli,
+    scrape,
+    served,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -22,13 +32,15 @@ def _rows(summary: dict, protocol: str, request_type: str) -> list[dict]:
     return [r for r in summary["endpoints"] if r["protocol"] == protocol and r["request_type"] == request_type]
 
 
-def test_target_killed_then_restarted_on_the_same_ports(tmp_path: Path) -> None:
+def _kill_and_restart(out: Path) -> tuple[int | None, str, dict[str, dict[str, float]]]:
+    """A run whose target is killed 4 s in and restarted on the same ports 3 s later; returns the run's exit
+    code and output, and what the new target served per protocol."""
     first = TargetProcess("--seed", "3")
     target = first.start()
     run = subprocess.Popen(
         [sys.executable, "run_load_tests.py", "--host", target.http_url, "--grpc-target", target.grpc_target,
          "--test-type", "all", "--users", "12", "--spawn-rate", "12", "--duration", "16s",
-         "--output-dir", str(tmp_path)],
+         "--output-dir", str(out)],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     second = TargetProcess("--http-port", str(target.http_port), "--grpc-port", str(target.grpc_port), "--seed", "4")
@@ -48,7 +60,13 @@ def test_target_killed_then_restarted_on_the_same_ports(tmp_path: Path) -> None:
         run.kill()
         first.stop()
         second.stop()
-    assert run.returncode == 1, rest[-3000:]
+    return run.returncode, rest, after
+
+
+@pytest.mark.side_by_side(act=lambda _, out: _kill_and_restart(out), target=None, seconds=23)
+def test_target_killed_then_restarted_on_the_same_ports(ran: Ran) -> None:
+    _, tmp_path, (returncode, rest, after) = ran
+    assert returncode == 1, rest[-3000:]
     summary = load_summary(tmp_path)
     assert summary["partial"] is False and summary["timeline"][-1]["t_s"] >= 14
     assert summary["thresholds"]["passed"] is False
@@ -71,24 +89,36 @@ def test_target_killed_then_restarted_on_the_same_ports(tmp_path: Path) -> None:
     assert_reports(tmp_path)
 
 
-def test_malformed_replies_and_resets_are_failures_by_type(tmp_path: Path) -> None:
-    config = tmp_path / "cfg.yaml"
+def _malformed_and_reset(target: TargetInfo, out: Path) -> subprocess.CompletedProcess[str]:
+    config = out / "cfg.yaml"
     config.write_text("services:\n" + "".join(f"  {s}: {{timeout_s: 1s}}\n" for s in ("rest", "websocket", "socketio",
                                                                                        "grpc")))  # fmt: skip
     # POST-only REST tasks: a client may retry an idempotent GET after a reset (RFC 9110), which
     # would hide the reset from the count. Stress users barely wait, so every protocol makes hundreds
     # of calls and draws its faults (with 8 s of thinking users, gRPC once drew none).
-    with TargetProcess("--malformed-rate", "0.1", "--reset-rate", "0.05", "--seed", "3") as target:
-        result = run_cli("--host", target.http_url, "--grpc-target", target.grpc_target, "--config", str(config),
-                         "--output-dir", str(tmp_path / "out"), "--test-type", "all", "--scenario", "stress",
-                         "--users", "12", "--spawn-rate", "12", "--duration", "8s",
-                         "--tags", "predict", "evaluate", "ping", "echo", "chat", "load_file", "generate",
-                         "stt")  # fmt: skip
-        faults = {
-            (dict(labels)["protocol"], dict(labels)["kind"]): value
-            for (name, labels), value in scrape(target.http_url).items()
-            if name == "target_wire_faults_total"
-        }
+    return run_cli("--host", target.http_url, "--grpc-target", target.grpc_target, "--config", str(config),
+                   "--output-dir", str(out / "out"), "--test-type", "all", "--scenario", "stress",
+                   "--users", "12", "--spawn-rate", "12", "--duration", "8s",
+                   "--tags", "predict", "evaluate", "ping", "echo", "chat", "load_file", "generate",
+                   "stt")  # fmt: skip
+
+
+def _unreachable(out: Path) -> tuple[str, subprocess.CompletedProcess[str]]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"  # a port that was just free, and is closed again below
+    return url, run_cli("--host", url, "--test-type", "rest", "--output-dir", str(out))
+
+
+@pytest.mark.side_by_side(act=_malformed_and_reset, weight=2, seconds=13,
+                          target=("--malformed-rate", "0.1", "--reset-rate", "0.05", "--seed", "3"))  # fmt: skip
+def test_malformed_replies_and_resets_are_failures_by_type(ran: Ran) -> None:
+    target, tmp_path, result = ran
+    faults = {
+        (dict(labels)["protocol"], dict(labels)["kind"]): value
+        for (name, labels), value in scrape(target.http_url).items()
+        if name == "target_wire_faults_total"
+    }
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     summary = load_summary(tmp_path / "out")
     assert summary["partial"] is False
@@ -114,10 +144,9 @@ def test_malformed_replies_and_resets_are_failures_by_type(tmp_path: Path) -> No
     assert_reports(tmp_path / "out")
 
 
-def test_a_target_unreachable_at_the_start_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    with TargetProcess() as target:
-        url = target.http_url  # a port that was just free, and is closed again below
-    result = run_cli("--host", url, "--test-type", "rest", "--output-dir", str(tmp_path))
+@pytest.mark.side_by_side(act=lambda _, out: _unreachable(out), target=None, seconds=6)
+def test_a_target_unreachable_at_the_start_is_one_line_and_exit_2(ran: Ran) -> None:
+    _, tmp_path, (url, result) = ran
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: target not reachable at {url}"), result.stderr

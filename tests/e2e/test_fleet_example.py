@@ -4,26 +4,40 @@ equals what the service itself counted."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from load_tests.reference_service.launcher import TargetInfo
-from tests.conftest import REPO_ROOT, SENT_TYPES, assert_rates_over_the_traffic_window, load_summary, run_cli, served
+from tests.conftest import (
+    REPO_ROOT,
+    SENT_TYPES,
+    Ran,
+    assert_rates_over_the_traffic_window,
+    load_summary,
+    run_cli,
+    served,
+)
 
 pytestmark = pytest.mark.slow
 EXAMPLE = REPO_ROOT / "load_tests" / "config" / "fleet_example.yaml"
 
 
-def test_the_example_fleet_counts_what_the_service_served(target: TargetInfo, tmp_path: Path) -> None:
+def _example(target: TargetInfo, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     text = EXAMPLE.read_text().replace("127.0.0.1:8000", f"127.0.0.1:{target.http_port}")
     config = EXAMPLE.with_name(f".test-{tmp_path.name}.yaml")  # beside the original: its relative paths hold
     config.write_text(text.replace("127.0.0.1:50051", target.grpc_target))
     try:
-        result = run_cli("--config", str(config), "--users", "8", "--spawn-rate", "8", "--duration", "6s",
-                         "--output-dir", str(tmp_path / "out"))  # fmt: skip
+        return run_cli("--config", str(config), "--users", "8", "--spawn-rate", "8", "--duration", "6s",
+                       "--output-dir", str(tmp_path / "out"))  # fmt: skip
     finally:
         config.unlink()
+
+
+@pytest.mark.side_by_side(act=_example)
+def test_the_example_fleet_counts_what_the_service_served(ran: Ran) -> None:
+    target, tmp_path, result = ran
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = load_summary(tmp_path / "out")
     assert summary["test_types"] == ["gateway", "chat", "realtime", "speech"]

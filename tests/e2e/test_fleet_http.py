@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,7 +12,7 @@ import pytest
 
 from load_tests.reference_service import model
 from load_tests.reference_service.launcher import TargetInfo, set_faults
-from tests.conftest import load_summary, metric, run_cli, served
+from tests.conftest import Ran, load_summary, metric, run_cli, served
 
 pytestmark = pytest.mark.slow
 ROWS = 40
@@ -37,9 +38,7 @@ def _rows_by_name(summary: dict) -> dict[str, dict]:
     return {r["name"]: r for r in summary["endpoints"]}
 
 
-def test_operations_with_a_unique_parquet_feed_and_checks(target: TargetInfo, tmp_path: Path) -> None:
-    """Each Parquet row is sent exactly once (the service counts distinct rows); checks pass, and one
-    that is wrong on purpose fails every call, named by the check."""
+def _unique_parquet_feed(target: TargetInfo, tmp_path: Path) -> tuple[int, dict, str]:
     pq.write_table(pa.Table.from_pylist(_rows()), tmp_path / "pumps.parquet")
     config = tmp_path / "fleet.yaml"
     config.write_text(f"""
@@ -65,7 +64,14 @@ fleet:
           - json: $.status
             equals: down
 """)
-    code, summary, output = _run(config, tmp_path / "out", "--users", "4", "--spawn-rate", "4", "--duration", "5s")
+    return _run(config, tmp_path / "out", "--users", "4", "--spawn-rate", "4", "--duration", "5s")
+
+
+@pytest.mark.side_by_side(act=_unique_parquet_feed)
+def test_operations_with_a_unique_parquet_feed_and_checks(ran: Ran) -> None:
+    """Each Parquet row is sent exactly once (the service counts distinct rows); checks pass, and one
+    that is wrong on purpose fails every call, named by the check."""
+    target, _, (code, summary, output) = ran
     assert code == 1, output[-3000:]  # the health check fails on purpose
     rows = _rows_by_name(summary)
     invocation, health = rows["invocation"], rows["health"]
@@ -77,7 +83,7 @@ fleet:
     assert health["failures_by_type"] == {'check failed: $.status == "down" (got "ok")': health["requests"]}
 
 
-def test_each_row_once_across_two_workers(target: TargetInfo, tmp_path: Path) -> None:
+def _two_workers(target: TargetInfo, tmp_path: Path) -> tuple[int, dict, str]:
     pq.write_table(pa.Table.from_pylist(_rows()), tmp_path / "pumps.parquet")
     config = tmp_path / "fleet.yaml"
     config.write_text(f"""
@@ -89,8 +95,13 @@ fleet:
     operations:
       - {{name: invocation, method: POST, path: /invocation, query: {{method: predict}}, parquet: "{{{{ row }}}}"}}
 """)
-    code, summary, output = _run(config, tmp_path / "out", "--workers", "2", "--users", "4", "--spawn-rate", "4",
-                                 "--duration", "6s")  # fmt: skip
+    return _run(config, tmp_path / "out", "--workers", "2", "--users", "4", "--spawn-rate", "4",
+                "--duration", "6s")  # fmt: skip
+
+
+@pytest.mark.side_by_side(act=_two_workers, weight=2, seconds=16)
+def test_each_row_once_across_two_workers(ran: Ran) -> None:
+    target, _, (code, summary, output) = ran
     assert code == 0, output[-3000:]
     assert _rows_by_name(summary)["invocation"]["requests"] == ROWS
     assert metric(target.http_url, "target_distinct_rows", **INVOCATION) == ROWS
@@ -99,8 +110,7 @@ fleet:
     assert len(workers) == 2 and all(w["requests"] > 0 for w in workers)
 
 
-def test_a_flow_captures_a_session_and_uses_it(target: TargetInfo, tmp_path: Path) -> None:
-    """log in -> open a session -> predict in it -> close it; the service refuses calls without a session."""
+def _session_flow(target: TargetInfo, tmp_path: Path) -> tuple[int, dict, str]:
     (tmp_path / "rows.jsonl").write_text("\n".join(json.dumps(r) for r in _rows(10)) + "\n")
     config = tmp_path / "fleet.yaml"
     config.write_text(f"""
@@ -124,7 +134,13 @@ fleet:
         checks: [{{json: $.label, equals: "{{{{ row.label }}}}"}}]
       - {{name: close, method: DELETE, path: "/sessions/{{{{ vars.session }}}}", checks: [{{status: 204}}]}}
 """)
-    code, summary, output = _run(config, tmp_path / "out", "--users", "3", "--spawn-rate", "3", "--duration", "4s")
+    return _run(config, tmp_path / "out", "--users", "3", "--spawn-rate", "3", "--duration", "4s")
+
+
+@pytest.mark.side_by_side(act=_session_flow, seconds=8)
+def test_a_flow_captures_a_session_and_uses_it(ran: Ran) -> None:
+    """log in -> open a session -> predict in it -> close it; the service refuses calls without a session."""
+    target, _, (code, summary, output) = ran
     assert code == 0, output[-3000:]
     rows = _rows_by_name(summary)
     counts = {name: rows[name]["requests"] for name in ("login", "open", "predict", "close")}
@@ -136,7 +152,8 @@ fleet:
                   kind="no_session") == 0  # fmt: skip
 
 
-def test_a_teams_own_locustfile_gets_summary_thresholds_and_exit_code(target: TargetInfo, tmp_path: Path) -> None:
+def _teams_locustfile(target: TargetInfo, tmp_path: Path) -> tuple[tuple[int, dict, str], dict, tuple[int, dict, str]]:
+    """The run of every user class, what the service served for it, and the run of one class."""
     users = tmp_path / "my_users.py"
     users.write_text(
         "from locust import HttpUser, constant, task\n\n\n"
@@ -148,16 +165,31 @@ def test_a_teams_own_locustfile_gets_summary_thresholds_and_exit_code(target: Ta
     config.write_text("thresholds: {min_rps: 100000}\n")  # no 2-user run reaches this: exit 1
     args = ("--locustfile", str(users), "--host", target.http_url, "--users", "2", "--spawn-rate", "2",
             "--duration", "3s")  # fmt: skip
-    code, summary, output = _run(config, tmp_path / "out", *args)
+    every_class = _run(config, tmp_path / "out", *args)
+    served_for_it = served(target.http_url, "http")
+    return every_class, served_for_it, _run(config, tmp_path / "out2", *args, "--user-classes", "HealthUser")
+
+
+@pytest.mark.side_by_side(act=_teams_locustfile, seconds=14)
+def test_a_teams_own_locustfile_gets_summary_thresholds_and_exit_code(ran: Ran) -> None:
+    _, _, ((code, summary, output), served_for_it, one_class) = ran
     assert code == 1, output[-3000:]
     rows = _rows_by_name(summary)
     assert rows["/health"]["requests"] > 0 and rows["/model-info"]["requests"] > 0
     assert summary["test_types"] == ["my_users"]
-    assert summary["total"]["requests"] == sum(served(target.http_url, "http").values())
+    assert summary["total"]["requests"] == sum(served_for_it.values())
     verdict = next(v for v in summary["thresholds"]["verdicts"] if "rps" in v["metric"])
     assert not verdict["passed"]
-    code, summary, output = _run(config, tmp_path / "out2", *args, "--user-classes", "HealthUser")
+    code, summary, output = one_class
     assert "/model-info" not in _rows_by_name(summary) and code == 1, output[-3000:]
+
+
+def _bad_fleet(target: TargetInfo, tmp_path: Path, fleet: str, env: dict) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "rows.csv").write_text("a,b\n1,2\n")
+    config = tmp_path / "bad.yaml"
+    config.write_text("fleet:\n" + fleet.replace("URL", target.http_url) + "\n")
+    return run_cli("--config", str(config), "--output-dir", str(tmp_path / "out"),
+                   "--users", "1", "--spawn-rate", "1", "--duration", "4s", env=env)  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -175,14 +207,10 @@ def test_a_teams_own_locustfile_gets_summary_thresholds_and_exit_code(target: Ta
          {}, "${NOT_SET_HERE} is not set"),
     ],
 )  # fmt: skip
-def test_bad_fleet_configs_are_one_line_and_send_nothing(
-    target: TargetInfo, tmp_path: Path, fleet: str, env: dict, message: str
-) -> None:
-    (tmp_path / "rows.csv").write_text("a,b\n1,2\n")
+@pytest.mark.side_by_side(act=_bad_fleet, seconds=1)
+def test_bad_fleet_configs_are_one_line_and_send_nothing(ran: Ran, fleet: str, env: dict, message: str) -> None:
+    target, tmp_path, result = ran
     config = tmp_path / "bad.yaml"
-    config.write_text("fleet:\n" + fleet.replace("URL", target.http_url) + "\n")
-    result = run_cli("--config", str(config), "--output-dir", str(tmp_path / "out"),
-                     "--users", "1", "--spawn-rate", "1", "--duration", "4s", env=env)  # fmt: skip
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and str(config) in lines[0], lines

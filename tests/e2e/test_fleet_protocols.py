@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from load_tests.reference_service.launcher import TargetInfo
-from tests.conftest import REPO_ROOT, SENT_TYPES, load_summary, metric, run_cli, served
+from tests.conftest import REPO_ROOT, SENT_TYPES, Ran, load_summary, metric, run_cli, served
 
 pytestmark = pytest.mark.slow
 
@@ -88,11 +89,16 @@ def _fleet(target: TargetInfo) -> dict:
     }  # fmt: skip
 
 
-def test_fleet_services_of_every_protocol_count_and_check_what_they_send(target: TargetInfo, tmp_path: Path) -> None:
+def _every_protocol(target: TargetInfo, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     config = tmp_path / "fleet.yaml"
     config.write_text(json.dumps({"thresholds": {"error_rate_pct": 100}, "fleet": _fleet(target)}))  # JSON is YAML
-    result = run_cli("--config", str(config), "--test-type", "all", "--users", "6", "--spawn-rate", "6",
-                     "--duration", "6s", "--output-dir", str(tmp_path / "out"))  # fmt: skip
+    return run_cli("--config", str(config), "--test-type", "all", "--users", "6", "--spawn-rate", "6",
+                   "--duration", "6s", "--output-dir", str(tmp_path / "out"))  # fmt: skip
+
+
+@pytest.mark.side_by_side(act=_every_protocol)
+def test_fleet_services_of_every_protocol_count_and_check_what_they_send(ran: Ran) -> None:
+    target, tmp_path, result = ran
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = load_summary(tmp_path / "out")
     rows = {(r["request_type"], r["name"]): r for r in summary["endpoints"]}

@@ -25,8 +25,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (Debian: apt-get install chromium)")
 START = 1_700_000_000.0
 LLM = {"ttft_ms": {"p50": 120.0, "p95": 310.0}, "itl_ms": {"p50": 21.0, "p95": 40.0}, "tpot_ms": {"p50": 22.0,
-       "p95": 38.0}, "output_tokens_per_s": 88.5, "goodput": {"rps": 1.8, "attainment_pct": 90.0},
-       "timeline": [{"t_s": float(t), "output_tokens_per_s": 80.0 + t} for t in range(1, 31)]}  # fmt: skip
+       "p95": 38.0}, "output_tokens_per_s": 88.5,
+       "goodput": {"slo": {"ttft_ms": 500}, "met": 54, "goodput_rps": 1.8, "attainment_pct": 90.0}}  # fmt: skip
 
 
 def _summary(failing: bool) -> dict[str, Any]:
@@ -45,6 +45,8 @@ def _summary(failing: bool) -> dict[str, Any]:
     timeline.add_seconds(recorder.drain_seconds(int(START) + 31), START + 30)
     timeline.add_endpoint_buckets(recorder.drain_endpoint_buckets(int(START + 31) // 5 + 1), START + 30)
     points, endpoint_points = timeline.as_lists()
+    for point in points:  # token streams, as core/timeline.py adds them per second
+        point.update(output_tokens_per_s=80.0 + point["t_s"], llm_concurrency=2.0)
     cpu = [[float(t), 20.0 + t] for t in range(0, 30, 2)]
     rss = [[float(t), 80.0] for t in range(0, 30, 2)]
     meta = {"scenario": {"name": "smoke", "profile": "normal", "stages": []}, "test_types": ["rest"],
@@ -94,7 +96,8 @@ def test_every_chart_renders_offline_and_hover_shows_the_value(tmp_path: Path) -
                     assert section.locator("canvas").count() == 1 and _inked(page, chart["id"]) > 2000, chart["id"]
             assert not errors and asked == [(tmp_path / name / "locust_report_ts.html").as_uri()], (errors, asked)
             assert page.locator("#overview").inner_text().startswith("2,400\nrequests")
-            assert "120.0 / 310.0" in page.locator("#llm").inner_text()
+            llm = page.locator("#llm").inner_text()
+            assert "120.0 / 310.0" in llm and "1.80 req/s met every SLO (90.0 %); SLO ttft_ms 500" in llm
             if name == "failing":
                 _hover_and_zoom(page, summary)
                 page.screenshot(path="/tmp/report.png", full_page=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -9,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from load_tests.reference_service.launcher import TargetInfo, TargetProcess, set_faults
-from tests.conftest import assert_rates_over_the_traffic_window, load_summary, run_cli
+from tests.conftest import Ran, assert_rates_over_the_traffic_window, load_summary, run_cli
+
+
+def _dry_run(_: None, tmp_path: Path, yaml_text: str, args: list[str]) -> subprocess.CompletedProcess[str]:
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml_text)
+    return run_cli("--config", str(config), *args, "--dry-run")
 
 
 @pytest.mark.parametrize(
@@ -23,12 +30,9 @@ from tests.conftest import assert_rates_over_the_traffic_window, load_summary, r
         ("", ["--rate", "0"], "--rate: must be at least 0.001"),
     ],
 )  # fmt: skip
-def test_bad_arrival_settings_are_one_line_errors(
-    tmp_path: Path, yaml_text: str, args: list[str], message: str
-) -> None:
-    config = tmp_path / "c.yaml"
-    config.write_text(yaml_text)
-    result = run_cli("--config", str(config), *args, "--dry-run")
+@pytest.mark.side_by_side(act=_dry_run, target=None, seconds=1)
+def test_bad_arrival_settings_are_one_line_errors(ran: Ran, yaml_text: str, args: list[str], message: str) -> None:
+    _, _, result = ran
     assert result.returncode == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 

@@ -12,7 +12,7 @@ import requests
 from load_tests.core.thresholds import check_resources
 from load_tests.engine.resources import GpuSampler, ProcessSampler, PrometheusScraper, ResourceMonitor
 from load_tests.reference_service.launcher import TargetInfo
-from tests.conftest import load_summary, run_cli
+from tests.conftest import Ran, load_summary, run_cli
 
 
 def test_scraper_reads_gauges_and_turns_counters_into_rates(target: TargetInfo) -> None:
@@ -60,8 +60,7 @@ def test_no_gpu_here_is_reported_and_gpu_limits_are_not_checked() -> None:
     assert verdict.passed and verdict.reason == "not checked: no GPU"
 
 
-@pytest.mark.slow
-def test_a_run_against_the_bundled_target_charts_generator_target_and_db_pool(tmp_path: Path) -> None:
+def _charted(_: None, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     config = tmp_path / "c.yaml"
     config.write_text(
         "resources: {interval: 1s}\n"
@@ -70,8 +69,14 @@ def test_a_run_against_the_bundled_target_charts_generator_target_and_db_pool(tm
         "    target.cpu_percent: {max: 1000}\n"
         "    generator.*.rss_mb: {max: 1}\n"  # no Python process fits in 1 MB: must fail
     )
-    result = run_cli("--test-type", "rest", "--users", "10", "--spawn-rate", "10", "--duration", "8s",
-                     "--config", str(config), "--output-dir", str(tmp_path / "out"))  # fmt: skip
+    return run_cli("--test-type", "rest", "--users", "10", "--spawn-rate", "10", "--duration", "8s",
+                   "--config", str(config), "--output-dir", str(tmp_path / "out"))  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.side_by_side(act=_charted, target=None, seconds=13)
+def test_a_run_against_the_bundled_target_charts_generator_target_and_db_pool(ran: Ran) -> None:
+    _, tmp_path, result = ran
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     summary = load_summary(tmp_path / "out")
     res = summary["resources"]

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from load_tests.reference_service.launcher import TargetInfo, TargetProcess
+from load_tests.reference_service.launcher import TargetInfo
 from tests.conftest import (
     REPO_ROOT,
     SENT_TYPES,
+    Ran,
     assert_rates_over_the_traffic_window,
     failures_by_type,
     load_summary,
@@ -41,11 +42,65 @@ def _run(target: TargetInfo, out: Path, *args: str) -> subprocess.CompletedProce
     return run_cli("--host", target.http_url, "--grpc-target", target.grpc_target, "--output-dir", str(out), *args)
 
 
+def _locust(out: Path, locustfile: str, host: str, duration: str) -> subprocess.CompletedProcess[str]:
+    """``locust -f`` alone, as a user runs it from the folder ``out``."""
+    return subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(REPO_ROOT / "load_tests/locust" / locustfile), "--headless",
+         "-u", "4", "-r", "4", "-t", duration, "--stop-timeout", "5", "--host", host],
+        cwd=out, capture_output=True, text=True, timeout=120, env={**os.environ, "LOADTEST_OUTPUT_DIR": "out"},
+    )  # fmt: skip
+
+
+def _healthy(target: TargetInfo, out: Path, protocol: str) -> subprocess.CompletedProcess[str]:
+    return _run(target, out, "--test-type", protocol, "--users", "8", "--spawn-rate", "8", "--duration", "7s")
+
+
+def _error_rate_one(target: TargetInfo, out: Path) -> subprocess.CompletedProcess[str]:
+    return _run(target, out, "--test-type", "websocket,socketio,grpc", "--users", "6", "--spawn-rate", "6",
+                "--duration", "5s", "--exclude-tags", "notify", "typing", "protocol_ping", "health")  # fmt: skip
+
+
+def _beyond_the_client_timeout(target: TargetInfo, out: Path) -> subprocess.CompletedProcess[str]:
+    config = out / "cfg.yaml"
+    config.write_text(
+        "services:\n  rest: {timeout_s: 0.3s}\n  websocket: {timeout_s: 0.3s}\n  socketio: {timeout_s: 0.3s}\n"
+        "  grpc: {timeout_s: 0.3s}\n"
+    )
+    return _run(target, out / "out", "--config", str(config), "--test-type", "all",
+                "--users", "6", "--spawn-rate", "6", "--duration", "6s",
+                "--tags", "ping", "chat", "predict", "generate")  # fmt: skip
+
+
+def _dropping(target: TargetInfo, out: Path) -> subprocess.CompletedProcess[str]:
+    return _run(target, out, "--test-type", "websocket,socketio", "--scenario", "stress", "--users", "6",
+                "--spawn-rate", "6", "--duration", "6s", "--tags", "ping", "echo")  # fmt: skip
+
+
+def _fifty_grpc_users(target: TargetInfo, out: Path) -> tuple[subprocess.CompletedProcess[str], datetime]:
+    result = _run(target, out, "--test-type", "grpc", "--users", "50", "--spawn-rate", "50", "--duration", "30s")
+    return result, datetime.now().astimezone()  # when it exited
+
+
+def _locustfile_alone(target: TargetInfo, out: Path, locustfile: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    start = time.monotonic()
+    result = _locust(out, locustfile, f"grpc://{target.grpc_target}" if "grpc" in locustfile else target.http_url, "4s")
+    return result, time.monotonic() - start
+
+
+def _mixed_user(target: TargetInfo, out: Path) -> subprocess.CompletedProcess[str]:
+    return _locust(out, "gateway_mixed.py", target.http_url, "5s")
+
+
+def _services_in_yaml(target: TargetInfo, out: Path) -> subprocess.CompletedProcess[str]:
+    example = REPO_ROOT / "load_tests/config/scripted_example.yaml"
+    return _run(target, out, "--test-type", "scripted", "--config", str(example), "--users", "12",
+                "--spawn-rate", "12", "--duration", "7s")  # fmt: skip
+
+
 @pytest.mark.parametrize("protocol", ["websocket", "socketio", "grpc"])
-def test_healthy_run_counts_match_the_target_and_streams_are_timed(
-    target: TargetInfo, tmp_path: Path, protocol: str
-) -> None:
-    result = _run(target, tmp_path, "--test-type", protocol, "--users", "8", "--spawn-rate", "8", "--duration", "7s")
+@pytest.mark.side_by_side(act=_healthy)
+def test_healthy_run_counts_match_the_target_and_streams_are_timed(ran: Ran, protocol: str) -> None:
+    target, tmp_path, result = ran
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = load_summary(tmp_path)
     assert summary["total"]["failures"] == 0 and summary["total"]["requests"] >= 20
@@ -75,10 +130,9 @@ def test_healthy_run_counts_match_the_target_and_streams_are_timed(
         assert {"gRPC unary", "gRPC server-stream", "gRPC client-stream", "gRPC bidi-stream"} <= kinds
 
 
-def test_error_rate_one_fails_every_protocol_by_type(tmp_path: Path) -> None:
-    with TargetProcess("--error-rate", "1.0") as target:
-        result = _run(target, tmp_path, "--test-type", "websocket,socketio,grpc", "--users", "6", "--spawn-rate", "6",
-                      "--duration", "5s", "--exclude-tags", "notify", "typing", "protocol_ping", "health")  # fmt: skip
+@pytest.mark.side_by_side(act=_error_rate_one, target=("--error-rate", "1.0"))
+def test_error_rate_one_fails_every_protocol_by_type(ran: Ran) -> None:
+    _, tmp_path, result = ran
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     summary = load_summary(tmp_path)
     for protocol, kind in (("websocket", "error 500"), ("socketio", "error 500"), ("grpc", "UNAVAILABLE")):
@@ -90,16 +144,9 @@ def test_error_rate_one_fails_every_protocol_by_type(tmp_path: Path) -> None:
         assert set(failures_by_type(summary, protocol)) == {kind}, protocol
 
 
-def test_delay_beyond_the_client_timeout_is_a_timeout_failure(tmp_path: Path) -> None:
-    config = tmp_path / "cfg.yaml"
-    config.write_text(
-        "services:\n  rest: {timeout_s: 0.3s}\n  websocket: {timeout_s: 0.3s}\n  socketio: {timeout_s: 0.3s}\n"
-        "  grpc: {timeout_s: 0.3s}\n"
-    )
-    with TargetProcess("--extra-delay-ms", "700") as target:
-        result = _run(target, tmp_path / "out", "--config", str(config), "--test-type", "all",
-                      "--users", "6", "--spawn-rate", "6", "--duration", "6s",
-                      "--tags", "ping", "chat", "predict", "generate")  # fmt: skip
+@pytest.mark.side_by_side(act=_beyond_the_client_timeout, target=("--extra-delay-ms", "700"))
+def test_delay_beyond_the_client_timeout_is_a_timeout_failure(ran: Ran) -> None:
+    _, tmp_path, result = ran
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     summary = load_summary(tmp_path / "out")
     assert set(failures_by_type(summary, "http")) == {"timeout"}, failures_by_type(summary, "http")
@@ -108,12 +155,11 @@ def test_delay_beyond_the_client_timeout_is_a_timeout_failure(tmp_path: Path) ->
     assert set(failures_by_type(summary, "grpc")) == {"DEADLINE_EXCEEDED"}
 
 
-def test_dropped_connections_are_failures_and_users_reconnect(tmp_path: Path) -> None:
-    with TargetProcess("--drop-rate", "0.2", "--seed", "5") as target:
-        result = _run(target, tmp_path, "--test-type", "websocket,socketio", "--scenario", "stress", "--users", "6",
-                      "--spawn-rate", "6", "--duration", "6s", "--tags", "ping", "echo")  # fmt: skip
-        dropped_ws = metric(target.http_url, "target_connections_dropped_total", protocol="websocket")
-        dropped_sio = metric(target.http_url, "target_connections_dropped_total", protocol="socketio")
+@pytest.mark.side_by_side(act=_dropping, target=("--drop-rate", "0.2", "--seed", "5"), weight=2)
+def test_dropped_connections_are_failures_and_users_reconnect(ran: Ran) -> None:
+    target, tmp_path, result = ran
+    dropped_ws = metric(target.http_url, "target_connections_dropped_total", protocol="websocket")
+    dropped_sio = metric(target.http_url, "target_connections_dropped_total", protocol="socketio")
     assert result.returncode == 1
     summary = load_summary(tmp_path)
     rows = {(r["request_type"], r["name"]): r for r in summary["endpoints"]}
@@ -128,9 +174,9 @@ def test_dropped_connections_are_failures_and_users_reconnect(tmp_path: Path) ->
     assert rows[("SIO reconnect", "websocket /")]["requests"] >= sio_drops["requests"] - 6
 
 
-def test_fifty_grpc_users_for_thirty_seconds_do_not_hang(target: TargetInfo, tmp_path: Path) -> None:
-    result = _run(target, tmp_path, "--test-type", "grpc", "--users", "50", "--spawn-rate", "50", "--duration", "30s")
-    exited = datetime.now().astimezone()
+@pytest.mark.side_by_side(act=_fifty_grpc_users, seconds=35)
+def test_fifty_grpc_users_for_thirty_seconds_do_not_hang(ran: Ran) -> None:
+    _, tmp_path, (result, exited) = ran
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = load_summary(tmp_path)
     assert summary["total"]["failures"] == 0
@@ -143,28 +189,20 @@ def test_fifty_grpc_users_for_thirty_seconds_do_not_hang(target: TargetInfo, tmp
     assert (exited - datetime.fromisoformat(summary["ended_at"])).total_seconds() <= 6  # ended_at has 1 s resolution
 
 
-@pytest.mark.parametrize(
-    ("locustfile", "host_of"),
-    [("gateway_websocket.py", lambda t: t.http_url), ("gateway_socketio.py", lambda t: t.http_url),
-     ("grpc_services.py", lambda t: f"grpc://{t.grpc_target}")],
-)  # fmt: skip
-def test_each_locustfile_runs_alone(target: TargetInfo, tmp_path: Path, locustfile: str, host_of) -> None:  # type: ignore[no-untyped-def]
-    start = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "locust", "-f", str(REPO_ROOT / "load_tests/locust" / locustfile), "--headless",
-         "-u", "4", "-r", "4", "-t", "4s", "--stop-timeout", "5", "--host", host_of(target)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, env={**os.environ, "LOADTEST_OUTPUT_DIR": "out"},
-    )  # fmt: skip
+@pytest.mark.parametrize("locustfile", ["gateway_websocket.py", "gateway_socketio.py", "grpc_services.py"])
+@pytest.mark.side_by_side(act=_locustfile_alone, seconds=6)
+def test_each_locustfile_runs_alone(ran: Ran, locustfile: str) -> None:
+    _, tmp_path, (result, seconds) = ran
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = load_summary(tmp_path / "out")
     assert summary["total"]["requests"] > 5 and summary["total"]["failures"] == 0
-    assert time.monotonic() - start < 20  # stopping users (closing sessions) does not hang
+    assert summary["duration_s"] >= 3.7  # -t 4s: the locustfile's import time is not taken off the run
+    assert seconds < 20  # stopping users (closing sessions) does not hang
 
 
-def test_services_described_in_yaml_alone(target: TargetInfo, tmp_path: Path) -> None:
-    example = REPO_ROOT / "load_tests/config/scripted_example.yaml"
-    result = _run(target, tmp_path, "--test-type", "scripted", "--config", str(example), "--users", "12",
-                  "--spawn-rate", "12", "--duration", "7s")  # fmt: skip
+@pytest.mark.side_by_side(act=_services_in_yaml)
+def test_services_described_in_yaml_alone(ran: Ran) -> None:
+    target, tmp_path, result = ran
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = load_summary(tmp_path)
     assert summary["total"]["failures"] == 0
@@ -182,12 +220,17 @@ def test_services_described_in_yaml_alone(target: TargetInfo, tmp_path: Path) ->
     assert rows[("gRPC server-stream", "generate")]["stream"]["messages"] > 0  # from reflection
 
 
-def test_a_scripted_grpc_entry_that_names_no_real_method_exits_2(tmp_path: Path) -> None:
+def _no_real_method(_: None, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     proto = REPO_ROOT / "load_tests/protos/inference.proto"
     config = tmp_path / "cfg.yaml"
     entry = f"{{name: x, proto: {proto}, service: loadtests.inference.v1.Inference, method: Nope}}"
     config.write_text(f"scripted:\n  grpc:\n    - {entry}\n")
-    result = run_cli("--test-type", "scripted", "--config", str(config), "--dry-run")
+    return run_cli("--test-type", "scripted", "--config", str(config), "--dry-run")
+
+
+@pytest.mark.side_by_side(act=_no_real_method, target=None, seconds=1)
+def test_a_scripted_grpc_entry_that_names_no_real_method_exits_2(ran: Ran) -> None:
+    _, _, result = ran
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "error: scripted.grpc 'x': loadtests.inference.v1.Inference has no method 'Nope' "
@@ -195,12 +238,9 @@ def test_a_scripted_grpc_entry_that_names_no_real_method_exits_2(tmp_path: Path)
     )
 
 
-def test_mixed_user_speaks_http_and_socketio(target: TargetInfo, tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "locust", "-f", str(REPO_ROOT / "load_tests/locust/gateway_mixed.py"), "--headless",
-         "-u", "4", "-r", "4", "-t", "5s", "--stop-timeout", "5", "--host", target.http_url],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, env={**os.environ, "LOADTEST_OUTPUT_DIR": "out"},
-    )  # fmt: skip
+@pytest.mark.side_by_side(act=_mixed_user, seconds=6)
+def test_mixed_user_speaks_http_and_socketio(ran: Ran) -> None:
+    _, tmp_path, result = ran
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = load_summary(tmp_path / "out")
     assert set(summary["protocols"]) == {"http", "socketio"} and summary["total"]["failures"] == 0

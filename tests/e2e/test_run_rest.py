@@ -13,17 +13,64 @@ from pathlib import Path
 import psutil
 import pytest
 
-from load_tests.reference_service.launcher import TargetInfo, TargetProcess
-from tests.conftest import REPO_ROOT, harness_counts, load_summary, run_cli, served
+from load_tests.reference_service.launcher import TargetInfo
+from tests.conftest import REPO_ROOT, Ran, harness_counts, load_summary, run_cli, served
 
 pytestmark = pytest.mark.slow
 SHORT = ("--test-type", "rest", "--users", "10", "--spawn-rate", "10")
 
 
-def test_smoke_run_counts_what_the_target_served(target: TargetInfo, tmp_path: Path) -> None:
+def _smoke(target: TargetInfo, out: Path) -> subprocess.CompletedProcess[str]:
     # The stress profile barely waits, so even the rarest task (weight 1 of 25) is all but certain to run.
-    result = run_cli(*SHORT, "--scenario", "stress", "--duration", "8s", "--host", target.http_url,
-                     "--output-dir", str(tmp_path))  # fmt: skip
+    return run_cli(*SHORT, "--scenario", "stress", "--duration", "8s", "--host", target.http_url,
+                   "--output-dir", str(out))  # fmt: skip
+
+
+def _error_rate(target: TargetInfo, out: Path) -> subprocess.CompletedProcess[str]:
+    return run_cli(*SHORT, "--duration", "6s", "--host", target.http_url, "--output-dir", str(out))
+
+
+def _wrong_label(target: TargetInfo, out: Path) -> subprocess.CompletedProcess[str]:
+    data = out / "wrong.csv"
+    data.write_text("temperature,vibration,pressure,flow,label\n55.0,2.0,5.0,70.0,warning\n")  # model says normal
+    config = out / "cfg.yaml"
+    config.write_text(f"data:\n  features_csv: {data}\n")
+    return run_cli(*SHORT, "--duration", "5s", "--host", target.http_url, "--output-dir", str(out / "out"),
+                   "--config", str(config), "--tags", "predict", "--exclude-tags", "audio")  # fmt: skip
+
+
+def _three_stages(target: TargetInfo, out: Path) -> subprocess.CompletedProcess[str]:
+    config = out / "cfg.yaml"
+    config.write_text(
+        "scenarios:\n  steps:\n    stages:\n"
+        "      - {duration: 4s, users: 2, spawn_rate: 10}\n"
+        "      - {duration: 4s, users: 6, spawn_rate: 10}\n"
+        "      - {duration: 4s, users: 3, spawn_rate: 10}\n"
+    )
+    return run_cli("--scenario", "steps", "--test-type", "rest", "--config", str(config), "--host", target.http_url,
+                   "--output-dir", str(out / "out"), "--tags", "health")  # fmt: skip
+
+
+def _locustfile_alone(target: TargetInfo, out: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(REPO_ROOT / "load_tests/locust/gateway_rest.py"), "--headless",
+         "-u", "5", "-r", "5", "-t", "5s", "--stop-timeout", "5", "--host", target.http_url, "RestUser"],
+        cwd=out, capture_output=True, text=True, timeout=120, env={**os.environ, "LOADTEST_OUTPUT_DIR": "out"},
+    )  # fmt: skip
+
+
+def _hopeless(target: TargetInfo, out: Path) -> tuple[subprocess.CompletedProcess[str], float]:
+    config = out / "cfg.yaml"
+    config.write_text("thresholds:\n  abort: {after_s: 3s, error_rate_pct: 50}\n")
+    start = time.monotonic()
+    result = run_cli(*SHORT, "--duration", "60s", "--host", target.http_url, "--config", str(config),
+                     "--output-dir", str(out / "out"))  # fmt: skip
+    return result, time.monotonic() - start
+
+
+@pytest.mark.side_by_side(act=_smoke, weight=2)
+def test_smoke_run_counts_what_the_target_served(ran: Ran) -> None:
+    target, tmp_path, result = ran
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = load_summary(tmp_path)
     assert summary["total"]["requests"] >= 300 and summary["total"]["failures"] == 0
@@ -54,10 +101,10 @@ def test_smoke_run_counts_what_the_target_served(target: TargetInfo, tmp_path: P
     assert "Result: PASSED" in result.stdout and "[00:05] stage 1/1" in result.stdout
 
 
-def test_target_error_rate_fails_the_thresholds_with_exit_1(tmp_path: Path) -> None:
-    with TargetProcess("--error-rate", "0.5", "--seed", "2") as target:
-        result = run_cli(*SHORT, "--duration", "6s", "--host", target.http_url, "--output-dir", str(tmp_path))
-        counts = served(target.http_url, "http")
+@pytest.mark.side_by_side(act=_error_rate, target=("--error-rate", "0.5", "--seed", "2"))
+def test_target_error_rate_fails_the_thresholds_with_exit_1(ran: Ran) -> None:
+    target, tmp_path, result = ran
+    counts = served(target.http_url, "http")
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     summary = load_summary(tmp_path)
     assert harness_counts(summary) == counts
@@ -68,13 +115,9 @@ def test_target_error_rate_fails_the_thresholds_with_exit_1(tmp_path: Path) -> N
     assert "FAIL  global" in result.stdout and "Result: FAILED" in result.stdout
 
 
-def test_a_wrong_label_is_a_failure_with_its_reason(target: TargetInfo, tmp_path: Path) -> None:
-    data = tmp_path / "wrong.csv"
-    data.write_text("temperature,vibration,pressure,flow,label\n55.0,2.0,5.0,70.0,warning\n")  # model says normal
-    config = tmp_path / "cfg.yaml"
-    config.write_text(f"data:\n  features_csv: {data}\n")
-    result = run_cli(*SHORT, "--duration", "5s", "--host", target.http_url, "--output-dir", str(tmp_path / "out"),
-                     "--config", str(config), "--tags", "predict", "--exclude-tags", "audio")  # fmt: skip
+@pytest.mark.side_by_side(act=_wrong_label)
+def test_a_wrong_label_is_a_failure_with_its_reason(ran: Ran) -> None:
+    _, tmp_path, result = ran
     assert result.returncode == 1
     summary = load_summary(tmp_path / "out")
     [row] = summary["endpoints"]
@@ -83,16 +126,9 @@ def test_a_wrong_label_is_a_failure_with_its_reason(target: TargetInfo, tmp_path
     assert row["failures_by_type"] == {"label mismatch: expected warning, got normal": row["requests"]}
 
 
-def test_every_stage_of_a_three_stage_scenario_is_reached(target: TargetInfo, tmp_path: Path) -> None:
-    config = tmp_path / "cfg.yaml"
-    config.write_text(
-        "scenarios:\n  steps:\n    stages:\n"
-        "      - {duration: 4s, users: 2, spawn_rate: 10}\n"
-        "      - {duration: 4s, users: 6, spawn_rate: 10}\n"
-        "      - {duration: 4s, users: 3, spawn_rate: 10}\n"
-    )
-    result = run_cli("--scenario", "steps", "--test-type", "rest", "--config", str(config), "--host", target.http_url,
-                     "--output-dir", str(tmp_path / "out"), "--tags", "health")  # fmt: skip
+@pytest.mark.side_by_side(act=_three_stages, seconds=16)
+def test_every_stage_of_a_three_stage_scenario_is_reached(ran: Ran) -> None:
+    _, tmp_path, result = ran
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     timeline = load_summary(tmp_path / "out")["timeline"]
     users_by_stage: dict[int, set[int]] = {}
@@ -103,9 +139,11 @@ def test_every_stage_of_a_three_stage_scenario_is_reached(target: TargetInfo, tm
     assert 11 <= timeline[-1]["t_s"] <= 16
 
 
-def test_sigint_mid_run_keeps_the_reports_and_stops_the_target(tmp_path: Path) -> None:
+def _sigint_mid_run(out: Path) -> tuple[int, str, str, bool, list[psutil.Process]]:
+    """SIGINT five seconds in; returns the exit code, the output before and after it, and, half a second
+    after the runner's exit, whether its bundled target had ended and which of its children still ran."""
     process = subprocess.Popen(
-        [sys.executable, "run_load_tests.py", *SHORT, "--duration", "2m", "--output-dir", str(tmp_path)],
+        [sys.executable, "run_load_tests.py", *SHORT, "--duration", "2m", "--output-dir", str(out)],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     target_pid, lines = None, []
@@ -120,24 +158,28 @@ def test_sigint_mid_run_keeps_the_reports_and_stops_the_target(tmp_path: Path) -
     children = psutil.Process(process.pid).children(recursive=True)
     process.send_signal(signal.SIGINT)
     rest, _ = process.communicate(timeout=60)
-    assert process.returncode == 130, "".join(lines) + rest
+    time.sleep(0.5)
+    target_ended = not psutil.pid_exists(target_pid) or psutil.Process(target_pid).status() == psutil.STATUS_ZOMBIE
+    alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    return process.returncode, "".join(lines), rest, target_ended, alive
+
+
+@pytest.mark.side_by_side(act=lambda _, out: _sigint_mid_run(out), target=None)
+def test_sigint_mid_run_keeps_the_reports_and_stops_the_target(ran: Ran) -> None:
+    _, tmp_path, (code, lines, rest, target_ended, alive) = ran
+    assert code == 130, lines + rest
     summary = load_summary(tmp_path)
     assert summary["partial"] is True and summary["total"]["requests"] > 0
     assert "PARTIAL" in rest and "Interrupted by SIGINT" in rest
     run_dir = next(tmp_path.glob("smoke/*"))
     assert any(p.name.startswith("locust_builtin_") for p in run_dir.iterdir())  # Locust's HTML too
-    time.sleep(0.5)
-    assert not psutil.pid_exists(target_pid) or psutil.Process(target_pid).status() == psutil.STATUS_ZOMBIE
-    alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    assert target_ended
     assert alive == [], alive
 
 
-def test_locustfile_runs_alone_with_locust(target: TargetInfo, tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "locust", "-f", str(REPO_ROOT / "load_tests/locust/gateway_rest.py"), "--headless",
-         "-u", "5", "-r", "5", "-t", "5s", "--stop-timeout", "5", "--host", target.http_url, "RestUser"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, env={**os.environ, "LOADTEST_OUTPUT_DIR": "out"},
-    )  # fmt: skip
+@pytest.mark.side_by_side(act=_locustfile_alone, seconds=6)
+def test_locustfile_runs_alone_with_locust(ran: Ran) -> None:
+    target, tmp_path, result = ran
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = load_summary(tmp_path / "out")
     assert summary["total"]["requests"] > 5 and summary["total"]["failures"] == 0
@@ -145,15 +187,11 @@ def test_locustfile_runs_alone_with_locust(target: TargetInfo, tmp_path: Path) -
     assert "Result: PASSED" in result.stdout
 
 
-def test_a_hopeless_run_is_aborted_early_with_every_report(tmp_path: Path) -> None:
-    config = tmp_path / "cfg.yaml"
-    config.write_text("thresholds:\n  abort: {after_s: 3s, error_rate_pct: 50}\n")
-    start = time.monotonic()
-    with TargetProcess("--error-rate", "1.0") as target:
-        result = run_cli(*SHORT, "--duration", "60s", "--host", target.http_url, "--config", str(config),
-                         "--output-dir", str(tmp_path / "out"))  # fmt: skip
+@pytest.mark.side_by_side(act=_hopeless, target=("--error-rate", "1.0"), seconds=6)
+def test_a_hopeless_run_is_aborted_early_with_every_report(ran: Ran) -> None:
+    _, tmp_path, (result, seconds) = ran
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
-    assert time.monotonic() - start < 30
+    assert seconds < 30
     summary = load_summary(tmp_path / "out")
     assert summary["aborted"].startswith("error rate 100.0% > 50% after") and summary["partial"] is True
     assert summary["duration_s"] < 15

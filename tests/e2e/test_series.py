@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from load_tests.reference_service.launcher import TargetInfo
-from tests.conftest import REPO_ROOT, run_cli
+from tests.conftest import REPO_ROOT, Ran, run_cli
 
 MATRIX = """\
 matrix:
@@ -19,6 +19,16 @@ matrix:
     predict: {run: {tags: [predict]}}
     health: {run: {tags: [health]}}
 """
+
+
+def _series_input(
+    _: None, tmp_path: Path, args: tuple[str, ...], config: str | None
+) -> subprocess.CompletedProcess[str]:
+    extra: tuple[str, ...] = ()
+    if config is not None:
+        (tmp_path / "cfg.yaml").write_text(config)
+        extra = ("--config", str(tmp_path / "cfg.yaml"))
+    return run_cli(*args, *extra, "--output-dir", str(tmp_path / "out"))
 
 
 @pytest.mark.parametrize(
@@ -31,24 +41,26 @@ matrix:
         (("--matrix",), "matrix:\n  'a/b': {x: {}}\n", "is not a valid name"),
     ],
 )
-def test_bad_series_input_is_one_line(tmp_path: Path, args: tuple[str, ...], config: str | None, words: str) -> None:
-    extra: tuple[str, ...] = ()
-    if config is not None:
-        (tmp_path / "cfg.yaml").write_text(config)
-        extra = ("--config", str(tmp_path / "cfg.yaml"))
-    result = run_cli(*args, *extra, "--output-dir", str(tmp_path / "out"))
+@pytest.mark.side_by_side(act=_series_input, target=None, seconds=1)
+def test_bad_series_input_is_one_line(ran: Ran, args: tuple[str, ...], config: str | None, words: str) -> None:
+    _, tmp_path, result = ran
     assert result.returncode == 2 and words in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
 
 
-@pytest.mark.slow
-def test_a_two_entry_matrix_repeated_twice_writes_one_combined_report(target: TargetInfo, tmp_path: Path) -> None:
+def _matrix_twice(target: TargetInfo, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     config = tmp_path / "cfg.yaml"
     config.write_text(MATRIX)
+    return run_cli("--config", str(config), "--matrix", "--repeat", "2", "--test-type", "rest", "--users", "4",
+                   "--spawn-rate", "4", "--duration", "3s", "--host", target.http_url,
+                   "--output-dir", str(tmp_path / "out"))  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.side_by_side(act=_matrix_twice, seconds=26)  # four runs one after the other
+def test_a_two_entry_matrix_repeated_twice_writes_one_combined_report(ran: Ran) -> None:
+    _, tmp_path, result = ran
     out = tmp_path / "out"
-    result = run_cli("--config", str(config), "--matrix", "--repeat", "2", "--test-type", "rest", "--users", "4",
-                     "--spawn-rate", "4", "--duration", "3s", "--host", target.http_url,
-                     "--output-dir", str(out))  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "=== run 4/4: workload=health (repeat 2/2) ===" in result.stdout
     folder = next(out.glob("series-*"))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import Ran, run_cli
 from tests.unit.test_settings import _yaml
 
 BAD_INPUTS = [
@@ -29,12 +30,24 @@ BAD_INPUTS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("flags", "yaml_text", "words"), BAD_INPUTS)
-def test_bad_input_exits_2_with_one_line(tmp_path: Path, flags: list[str], yaml_text: str | None, words: str) -> None:
+def _dry_run(_: None, tmp_path: Path, flags: list[str], yaml_text: str | None) -> subprocess.CompletedProcess[str]:
     args = list(flags)
     if yaml_text is not None:
         args += ["--config", _yaml(tmp_path, yaml_text)]
-    result = run_cli(*args, "--dry-run", timeout=60)
+    return run_cli(*args, "--dry-run", timeout=60)
+
+
+def _listing_and_spike(_: None, __: Path) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+    return run_cli("--list-scenarios", timeout=60), run_cli("--scenario", "spike", "--dry-run", timeout=60)
+
+
+# Every call below starts no load: they run side by side with the load runs (see Lane in tests/conftest.py).
+
+
+@pytest.mark.parametrize(("flags", "yaml_text", "words"), BAD_INPUTS)
+@pytest.mark.side_by_side(act=_dry_run, target=None, seconds=1)
+def test_bad_input_exits_2_with_one_line(ran: Ran, flags: list[str], yaml_text: str | None, words: str) -> None:
+    _, _, result = ran
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
@@ -42,13 +55,13 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path, flags: list[str], yaml_
     assert words in lines[0]
 
 
-def test_list_scenarios_and_dry_run() -> None:
-    listing = run_cli("--list-scenarios", timeout=60)
+@pytest.mark.side_by_side(act=_listing_and_spike, target=None, seconds=2)
+def test_list_scenarios_and_dry_run(ran: Ran) -> None:
+    _, _, (listing, dry) = ran
     assert listing.returncode == 0
     names = [line.split()[0] for line in listing.stdout.splitlines()[1:]]
     builtin = ["smoke", "light", "medium", "heavy", "baseline", "target", "ramp_up", "spike", "sustained", "stress",
                "endurance"]  # fmt: skip
     assert names[: len(builtin)] == builtin
-    dry = run_cli("--scenario", "spike", "--dry-run", timeout=60)
     assert dry.returncode == 0
     assert "stage 2: 50 -> 500 users at 50/s, 1m30s" in dry.stdout and "--headless" in dry.stdout

@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import REPO_ROOT, assert_reports, load_summary
+from tests.conftest import REPO_ROOT, Ran, assert_reports, load_summary
 
 pytestmark = pytest.mark.slow
 MARK = "LOAD_TESTS_SIGNAL_TEST"
@@ -76,13 +76,42 @@ def _marked(process: psutil.Process, mark: str) -> bool:
         return False
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_during_ramp_up(tmp_path: Path, signum: int) -> None:
-    run = Run(tmp_path, *ALL, "--users", "40", "--spawn-rate", "4", "--duration", "60s")
+def _during_ramp_up(_: None, out: Path, signum: int) -> tuple[Run, list[psutil.Process], str]:
+    run = Run(out, *ALL, "--users", "40", "--spawn-rate", "4", "--duration", "60s")
     run.wait_for(lambda line: line.startswith("[00:02]") or "Ramping to 40 users" in line)
     time.sleep(2)  # about 10 of the 40 users are up: still ramping
     tree = run.signal(signum)
     output = run.finish()
+    run.assert_no_orphans()  # right after the runner's exit, as a user would look
+    return run, tree, output
+
+
+def _while_the_reports_are_written(_: None, out: Path, signum: int) -> tuple[Run, str]:
+    run = Run(out, *ALL, "--users", "8", "--spawn-rate", "8", "--duration", "4s")
+    run.wait_for(lambda line: line.startswith("Writing the summary and reports"))
+    run.signal(signum)  # the runner passes either on to Locust as SIGINT
+    output = run.finish()
+    run.assert_no_orphans()
+    return run, output
+
+
+def _before_the_load_test_starts(_: None, out: Path, signum: int) -> tuple[Run, str]:
+    run = Run(out, *ALL, "--duration", "30s")
+    run.wait_for(lambda line: line.startswith("Starting the bundled reference target"))
+    run.signal(signum)
+    output = run.finish()
+    run.assert_no_orphans()
+    return run, output
+
+
+# Each run with the bundled target of its own, side by side with others (see Lane in tests/conftest.py):
+# every signal is sent on a line of the run's own output, whatever the machine's speed.
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.side_by_side(act=_during_ramp_up, target=None)
+def test_a_signal_during_ramp_up(ran: Ran, signum: int) -> None:
+    _, tmp_path, (run, tree, output) = ran
     assert run.process.returncode == 128 + signum, output[-3000:]
     assert f"Interrupted by {signal.Signals(signum).name}" in output and "Traceback" not in output
     summary = load_summary(tmp_path)
@@ -92,32 +121,25 @@ def test_a_signal_during_ramp_up(tmp_path: Path, signum: int) -> None:
     assert len(summary["protocols"]) == 4
     assert_reports(tmp_path)
     assert run.target_pid is not None and run.target_pid in {p.pid for p in tree}
-    run.assert_no_orphans()
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_while_the_reports_are_written(tmp_path: Path, signum: int) -> None:
-    run = Run(tmp_path, *ALL, "--users", "8", "--spawn-rate", "8", "--duration", "4s")
-    run.wait_for(lambda line: line.startswith("Writing the summary and reports"))
-    run.signal(signum)  # the runner passes either on to Locust as SIGINT
-    output = run.finish()
+@pytest.mark.side_by_side(act=_while_the_reports_are_written, target=None)
+def test_a_signal_while_the_reports_are_written(ran: Ran, signum: int) -> None:
+    _, tmp_path, (run, output) = ran
     assert run.process.returncode == 128 + signum, output[-3000:]
     assert "SIGINT while writing the reports: finishing them first" in output, output[-3000:]
     summary = load_summary(tmp_path)
     # The measurement had reached the planned end: the summary is whole, and says so.
     assert summary["partial"] is False and summary["total"]["requests"] > 0
     assert_reports(tmp_path)
-    run.assert_no_orphans()
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_before_the_load_test_starts(tmp_path: Path, signum: int) -> None:
-    run = Run(tmp_path, *ALL, "--duration", "30s")
-    run.wait_for(lambda line: line.startswith("Starting the bundled reference target"))
-    run.signal(signum)
-    output = run.finish()
+@pytest.mark.side_by_side(act=_before_the_load_test_starts, target=None, seconds=2)
+def test_a_signal_before_the_load_test_starts(ran: Ran, signum: int) -> None:
+    _, tmp_path, (run, output) = ran
     assert run.process.returncode == 128 + signum, output
     name = signal.Signals(signum).name
     assert f"error: interrupted by {name} before the load test started: nothing was measured" in output
     assert "Traceback" not in output and not list(tmp_path.glob("*/*/"))  # nothing ran: no report folder
-    run.assert_no_orphans()

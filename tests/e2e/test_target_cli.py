@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from load_tests.reference_service.launcher import TargetProcess
+from tests.conftest import Ran
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -26,6 +27,12 @@ def test_signal_stops_the_target_within_two_seconds(sig: signal.Signals) -> None
     assert code == 0
 
 
+def _target_cli(flags: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "load_tests.reference_service", *flags], capture_output=True, text=True, timeout=30
+    )
+
+
 @pytest.mark.parametrize(
     ("flags", "words"),
     [
@@ -35,10 +42,9 @@ def test_signal_stops_the_target_within_two_seconds(sig: signal.Signals) -> None
         (["--nope"], "unrecognized arguments: --nope"),
     ],
 )
-def test_bad_flags_give_one_line_and_exit_2(flags: list[str], words: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "load_tests.reference_service", *flags], capture_output=True, text=True, timeout=30
-    )
+@pytest.mark.side_by_side(act=lambda _, __, flags: _target_cli(flags), target=None, seconds=1)
+def test_bad_flags_give_one_line_and_exit_2(ran: Ran, flags: list[str], words: str) -> None:
+    _, _, result = ran
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and words in result.stderr
     assert "Traceback" not in result.stderr

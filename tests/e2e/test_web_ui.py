@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from load_tests.reference_service.launcher import TargetInfo
-from tests.conftest import REPO_ROOT, load_summary, run_cli
+from tests.conftest import REPO_ROOT, Ran, load_summary, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -36,26 +36,25 @@ def _listening_on(port: int, timeout: float = 30) -> set[str]:
     raise AssertionError(f"nothing listened on port {port} within {timeout}s")
 
 
-def test_the_runner_web_ui_listens_on_loopback_only(target: TargetInfo, tmp_path: Path) -> None:
+def _runner_with_web_ui(target: TargetInfo, out: Path) -> tuple[int, set[str], int, str, int | None]:
+    """The port, where the UI listened and what its page answered while the run ran, the output, the exit code."""
     port = _free_port()
     run = subprocess.Popen(
         [sys.executable, "run_load_tests.py", "--test-type", "rest", "--users", "2", "--spawn-rate", "2",
          "--duration", "3s", "--host", target.http_url, "--web-ui", "--web-port", str(port),
-         "--output-dir", str(tmp_path)],
+         "--output-dir", str(out)],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
-        assert _listening_on(port) == {"127.0.0.1"}
-        assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 200
+        listening = _listening_on(port)
+        status = requests.get(f"http://127.0.0.1:{port}/", timeout=5).status_code
         output, _ = run.communicate(timeout=60)  # it starts by itself and quits by itself
     finally:
         run.kill()
-    assert run.returncode == 0, output[-3000:]
-    assert f"Locust web UI: http://127.0.0.1:{port}/" in output
-    assert load_summary(tmp_path)["total"]["requests"] > 0
+    return port, listening, status, output, run.returncode
 
 
-def test_plain_locust_in_this_folder_listens_on_loopback_only(target: TargetInfo) -> None:
+def _plain_locust(target: TargetInfo, out: Path) -> set[str]:
     port = _free_port()
     locust = subprocess.Popen(
         [sys.executable, "-m", "locust", "-f", "load_tests/locust/gateway_rest.py", "--host", target.http_url,
@@ -63,10 +62,26 @@ def test_plain_locust_in_this_folder_listens_on_loopback_only(target: TargetInfo
         cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        assert _listening_on(port) == {"127.0.0.1"}
+        return _listening_on(port)
     finally:
         locust.terminate()
         locust.wait(timeout=30)
+
+
+@pytest.mark.side_by_side(act=_runner_with_web_ui, seconds=17)  # the UI stays up 10 s after the run: mostly waiting
+def test_the_runner_web_ui_listens_on_loopback_only(ran: Ran) -> None:
+    _, tmp_path, (port, listening, status, output, returncode) = ran
+    assert listening == {"127.0.0.1"}
+    assert status == 200
+    assert returncode == 0, output[-3000:]
+    assert f"Locust web UI: http://127.0.0.1:{port}/" in output
+    assert load_summary(tmp_path)["total"]["requests"] > 0
+
+
+@pytest.mark.side_by_side(act=_plain_locust, seconds=2)
+def test_plain_locust_in_this_folder_listens_on_loopback_only(ran: Ran) -> None:
+    _, _, listening = ran
+    assert listening == {"127.0.0.1"}
 
 
 @pytest.mark.parametrize(
@@ -77,15 +92,21 @@ def test_plain_locust_in_this_folder_listens_on_loopback_only(target: TargetInfo
         (("--web-ui", "--web-host", "a b"), "is not a host name or address"),
     ],
 )
-def test_bad_web_ui_flags_are_one_line(args: tuple[str, ...], words: str) -> None:
-    result = run_cli("--dry-run", *args)
+@pytest.mark.side_by_side(act=lambda _, __, args: run_cli("--dry-run", *args), target=None, seconds=1)
+def test_bad_web_ui_flags_are_one_line(ran: Ran, args: tuple[str, ...], words: str) -> None:
+    _, _, result = ran
     assert result.returncode == 2 and words in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
-def test_the_web_ui_host_is_the_users_choice() -> None:
-    result = run_cli("--dry-run", "--web-ui", "--web-host", "0.0.0.0", "--web-port", "9000")
+def _chosen_and_default(_: None, __: Path) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+    chosen = run_cli("--dry-run", "--web-ui", "--web-host", "0.0.0.0", "--web-port", "9000")
+    return chosen, run_cli("--dry-run", "--web-ui")
+
+
+@pytest.mark.side_by_side(act=_chosen_and_default, target=None, seconds=2)
+def test_the_web_ui_host_is_the_users_choice(ran: Ran) -> None:
+    _, _, (result, default) = ran
     assert result.returncode == 0, result.stderr
     command = next(line for line in result.stdout.splitlines() if line.startswith("Locust: "))
     assert "--web-host 0.0.0.0 --web-port 9000" in command and "--headless" not in command
-    default = run_cli("--dry-run", "--web-ui")
     assert "--web-host 127.0.0.1 --web-port 8089" in default.stdout

@@ -201,3 +201,21 @@ def test_the_rate_finder_counts_the_iterations_started_in_each_judged_window() -
     assert result["unit"] == "iterations/s" and result["found"] and result["peak"]["load"] == 20.0
     assert result["verdict"].startswith("peak capacity 20 iterations/s, 5.0 requests/s at p95 10.0 ms; broke at 40 "
                                         "iterations/s: rate not achieved: 25.0/s of 40.0/s")  # fmt: skip
+
+
+def test_a_step_is_judged_by_slo_attainment_too() -> None:
+    """Token streams: a step whose attainment falls under the target breaks, with the SLO the run set."""
+    from load_tests.core.llm_metrics import Slo
+
+    rules = merge_rules({"slo_attainment_pct": {"min": 90}}, {})
+    finder = CapacityFinder(capacity_scenario("find", 2, 2, 6, 10, 10, 4), rules, 90, lambda: 5.0,
+                            llm_slo=Slo(ttft_ms=100))  # fmt: skip
+    step = finder.steps[0]
+    for ttft in (50, 60, 70, 150):  # 3 of 4 met: 75 % < 90 %
+        llm = {"chunk_ms": [ttft, ttft + 5], "chunk_tokens": [1, 1], "e2e_ms": ttft + 6, "output_tokens": 2,
+               "count_source": "usage", "completed": True}  # fmt: skip
+        step.recorder.record("LLM stream", "POST /v1/chat/completions", ttft + 6, 0, None,
+                             {"messages": 2, "gaps_ms": [5], "llm": llm})  # fmt: skip
+    result = judge(step, finder.rules, [], 90)
+    assert result["goodput"]["attainment_pct"] == 75.0 and not result["held"]
+    assert result["reasons"] == ["global slo_attainment_pct min 75.00 < 90"]

@@ -38,7 +38,11 @@ def _plan(**changes: object) -> RunPlan:
     return dataclasses.replace(plan, **changes)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("scenario", [SCENARIO, None, dataclasses.replace(SCENARIO, arrival=None)])
+RANDOM = dataclasses.replace(SCENARIO, arrival=dataclasses.replace(ARRIVAL, process="gamma", burstiness=0.5, seed=9),
+                             stop_when={"dropped_pct": 10.0, "for_s": 5.0})  # fmt: skip
+
+
+@pytest.mark.parametrize("scenario", [SCENARIO, None, dataclasses.replace(SCENARIO, arrival=None), RANDOM])
 def test_a_plan_survives_its_json_round_trip_unchanged(tmp_path: Path, scenario: Scenario | None) -> None:
     plan = _plan(scenario=scenario)
     path = tmp_path / "run_plan.json"

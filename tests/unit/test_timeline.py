@@ -67,3 +67,25 @@ def test_endpoint_points_every_five_seconds_with_late_counts_added() -> None:
     assert first["endpoints"]["GET /health"]["rps"] == 3 / 4.5
     assert (second["t_s"], second["endpoints"]["GET /health"]["rps"]) == (7.0, 10 / 2.5)  # ends at now, 1007.5
     assert set(first) == {"t_s", "users", "endpoints"}
+
+
+def test_token_streams_give_tokens_per_second_and_concurrency_where_their_chunks_arrived() -> None:
+    """Two streams of 1.5 s from 1000.0 and 1000.5; their tokens (usage: twice the chunk count) land in
+    the seconds their chunks arrived, their time in flight in the seconds they spanned."""
+    from load_tests.core.recorder import Recorder
+
+    clock = [0.0]
+    recorder = Recorder(clock=lambda: clock[0])
+    for start in (1_000.0, 1_000.5):
+        chunk_ms = [100.0 * i for i in range(1, 15)]  # 14 chunks, 0.1 .. 1.4 s after the send
+        llm = {"chunk_ms": chunk_ms, "chunk_tokens": [1] * 14, "output_tokens": 28, "e2e_ms": 1500.0,
+               "count_source": "usage", "completed": True}  # fmt: skip
+        clock[0] = start + 1.5
+        recorder.record("LLM stream", "POST /v1/chat/completions", 1500.0, 0, None,
+                        {"messages": 14, "gaps_ms": [], "llm": llm})  # fmt: skip
+    timeline = Timeline(1_000.0, None)
+    timeline.add_seconds(recorder.drain_seconds(1_010), now=1_003.0)
+    points, _ = timeline.as_lists()
+    assert [p.get("output_tokens_per_s") for p in points[:2]] == pytest.approx([26.0, 30.0])  # 9+4, 5+10 chunks
+    assert [p.get("llm_concurrency") for p in points[:2]] == pytest.approx([1.5, 1.5])
+    assert "output_tokens_per_s" not in points[2] and sum(p["requests"] for p in points) == 2  # ended at 1002.0

@@ -5,7 +5,7 @@
   "use strict";
   var COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                 "#bcbd22", "#17becf"];
-  var UNITS = {users: "users", fps: "/s"};
+  var UNITS = {users: "users", fps: "/s", streams: "streams"};
   var charts = JSON.parse(document.getElementById("chart-data").textContent);
   var root = document.getElementById("interactive-charts");
   window.loadtestCharts = {};

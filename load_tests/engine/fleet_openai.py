@@ -1,0 +1,63 @@
+"""OpenAI-compatible services of the fleet (``protocol: openai``): one request per iteration, every token timed.
+
+The user is a FastHttpUser whose one task asks ``core/llm_request.next_request`` for the request to
+send (the place workloads plug in) and hands it to :class:`~load_tests.clients.openai_client.OpenAIClient`.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from typing import Any
+
+from locust import between, constant, task
+from locust.contrib.fasthttp import FastHttpUser
+
+from load_tests.clients.openai_client import OpenAIClient, TokenCounter
+from load_tests.core.fleet import OpenAIService
+from load_tests.core.llm_request import api_base, next_request
+from load_tests.engine.fleet_http import runtime_headers
+
+
+class FleetOpenAIUser(FastHttpUser):
+    abstract = True
+    insecure = False  # verify TLS certificates (FastHttpUser's default skips it)
+    service: OpenAIService
+    path_prefix = "/v1"
+    counter: TokenCounter
+    api_headers: dict[str, str] = {}  # noqa: RUF012  (set once per class; the key is read at class build)
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.llm = OpenAIClient(self.client, self.counter, self.api_headers, self.service.ttft_timeout)
+
+    @task
+    def ask(self) -> None:
+        self.llm.send(next_request(self.service, self.path_prefix))
+
+
+def _headers(name: str, config: OpenAIService) -> dict[str, str]:
+    """The service's headers (``${NAME}`` filled) plus the bearer key read from ``api_key_env``."""
+    headers = runtime_headers(config, name) if config.headers else {}
+    if config.api_key_env:
+        key = os.environ.get(config.api_key_env)
+        if not key:
+            raise RuntimeError(f"fleet.{name}.api_key_env: the environment variable {config.api_key_env} is not set")
+        headers["Authorization"] = f"Bearer {key}"
+    return headers
+
+
+def openai_user(name: str, class_name: str, config: OpenAIService, worker_count: int) -> type:
+    """The Locust user class of one ``openai`` service (``worker_count`` is unused: no shared feed yet)."""
+    host, prefix = api_base(config.url)
+    value = config.think_time
+    attributes: dict[str, Any] = {
+        "host": host, "path_prefix": prefix, "service": config, "counter": TokenCounter(config.tokenizer),
+        "api_headers": _headers(name, config), "network_timeout": config.timeout,
+        "connection_timeout": config.timeout, "weight": config.weight, "abstract": False,
+        "wait_time": between(*value) if isinstance(value, tuple) else constant(value),
+    }  # fmt: skip
+    if config.ca_file:
+        ca_file = config.ca_file
+        attributes["ssl_context_factory"] = lambda: ssl.create_default_context(cafile=ca_file)
+    return type(class_name, (FleetOpenAIUser,), attributes)
