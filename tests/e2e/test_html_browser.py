@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from load_tests.core.llm_metrics import Slo
 from load_tests.core.recorder import Recorder
 from load_tests.core.request_types import Failure
 from load_tests.core.summary import build_summary, with_verdicts
@@ -19,39 +20,38 @@ from load_tests.core.thresholds import evaluate, merge_rules
 from load_tests.core.timeline import Timeline
 from load_tests.reporting import write_reports
 from load_tests.reporting.interactive import charts_of
+from tests.unit.test_llm_record import ROW, _llm
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev.txt)")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (Debian: apt-get install chromium)")
 START = 1_700_000_000.0
-LLM = {"ttft_ms": {"p50": 120.0, "p95": 310.0}, "itl_ms": {"p50": 21.0, "p95": 40.0}, "tpot_ms": {"p50": 22.0,
-       "p95": 38.0}, "output_tokens_per_s": 88.5,
-       "goodput": {"slo": {"ttft_ms": 500}, "met": 54, "goodput_rps": 1.8, "attainment_pct": 90.0}}  # fmt: skip
 
 
 def _summary(failing: bool) -> dict[str, Any]:
-    """30 s of two endpoints through the harness's recorder and timeline; a latency spike at 12..14 s."""
+    """30 s of two endpoints and a token stream through the harness's recorder and timeline; slow at 13..15 s."""
     rng, now = random.Random(4), [START]
-    recorder = Recorder(lambda: now[0])
+    recorder = Recorder(lambda: now[0], llm_slo=Slo(ttft_ms=500))
     timeline = Timeline(START, None)
     for second in range(30):
-        timeline.note_users(START + second, min(10, 2 + second))
+        timeline.note_users(START + 1 + second, min(10, 2 + second))
         for i in range(40):
-            now[0] = START + second + i / 40
+            now[0] = START + 1 + second + i / 40  # from 1 s in: every stream starts after the run did
             slow = 40.0 if 12 <= second < 15 else 0.0
             error = Failure("HTTP 500") if failing and second in (20, 21) and i % 4 == 0 else None
             recorder.record("POST", "/predict", rng.uniform(8, 14) + slow, 10, error)
             recorder.record("GET", "/health", rng.uniform(0.5, 1.5), 10, None)
-    timeline.add_seconds(recorder.drain_seconds(int(START) + 31), START + 30)
-    timeline.add_endpoint_buckets(recorder.drain_endpoint_buckets(int(START + 31) // 5 + 1), START + 30)
+            if i % 10 == 0:  # a token stream every 0.25 s, through the recorder as the request hook feeds it
+                context = _llm(rng.uniform(80, 600), 20.0, 10)
+                recorder.record(*ROW, context["llm"]["e2e_ms"], 0, None, context)
+    timeline.add_seconds(recorder.drain_seconds(int(START) + 32), START + 31)
+    timeline.add_endpoint_buckets(recorder.drain_endpoint_buckets(int(START + 32) // 5 + 1), START + 31)
     points, endpoint_points = timeline.as_lists()
-    for point in points:  # token streams, as core/timeline.py adds them per second
-        point.update(output_tokens_per_s=80.0 + point["t_s"], llm_concurrency=2.0)
     cpu = [[float(t), 20.0 + t] for t in range(0, 30, 2)]
     rss = [[float(t), 80.0] for t in range(0, 30, 2)]
     meta = {"scenario": {"name": "smoke", "profile": "normal", "stages": []}, "test_types": ["rest"],
             "partial": False, "services": {}, "started_at": "2026-11-30T02:00:00Z", "ended_at": "x",
-            "timeline": points, "endpoint_timeline": endpoint_points, "llm": LLM,
+            "timeline": points, "endpoint_timeline": endpoint_points,
             "resources": {"interval_s": 2.0, "series": {"generator.local.cpu_percent": cpu,
                                                         "generator.local.rss_mb": rss},
                           "stats": {}, "generators": [], "target": None, "metrics": None,
@@ -95,9 +95,17 @@ def test_every_chart_renders_offline_and_hover_shows_the_value(tmp_path: Path) -
                 else:
                     assert section.locator("canvas").count() == 1 and _inked(page, chart["id"]) > 2000, chart["id"]
             assert not errors and asked == [(tmp_path / name / "locust_report_ts.html").as_uri()], (errors, asked)
-            assert page.locator("#overview").inner_text().startswith("2,400\nrequests")
-            llm = page.locator("#llm").inner_text()
-            assert "120.0 / 310.0" in llm and "1.80 req/s met every SLO (90.0 %); SLO ttft_ms 500" in llm
+            total = summary["total"]
+            assert page.locator("#overview").inner_text().split("\n")[:6] == [
+                f"{total['requests']:,}",
+                "requests",
+                f"{total['error_rate_pct']:.2f} %",
+                f"error rate ({total['failures']} failed)",
+                f"{total['p95_ms']:.1f} ms",
+                "p95, all requests",
+            ]
+            llm, ttft = page.locator("#llm").inner_text(), summary["llm"]["ttft_ms"]
+            assert f"{ttft['p50']:,.1f} / {ttft['p95']:,.1f}" in llm and "met every SLO" in llm and "ttft_ms 500" in llm
             if name == "failing":
                 _hover_and_zoom(page, summary)
                 page.screenshot(path="/tmp/report.png", full_page=False)
