@@ -111,7 +111,8 @@ def compare_rows(
     scope: str, old: dict[str, Any], new: dict[str, Any], tol: Tolerance, noise_ms: float | None = None
 ) -> dict[str, Any]:
     """``noise_ms``: how far this row's p95 moved between repeats of the old run (``--repeat``); a
-    change must also exceed it. A row with too few samples is ``too_few`` and never regressed."""
+    change must also exceed it. A row with too few timed samples is ``too_few``: its p95 is not judged,
+    and its error rate only when both runs made as many requests (a row whose calls all failed untimed)."""
     too_few = _too_few(old, new, tol)
     interval = None if too_few else p95_difference_interval(old, new, tol)
     base = old.get("p95_ms") or 0.0
@@ -125,7 +126,8 @@ def compare_rows(
         elif high < -threshold:
             verdict = "improved"
             reasons.append(f"p95 down {-high:.1f}..{-low:.1f} ms ({tol.confidence:.0%} CI) > {threshold:.1f} ms")
-    shift = 0 if too_few else _error_rate_shift(old, new, tol)
+    enough = min(old.get("requests") or 0, new.get("requests") or 0) >= min_samples_for(tol.confidence)
+    shift = _error_rate_shift(old, new, tol) if enough else 0  # untimed failures still count here
     if shift > 0:
         verdict = "regressed"
         reasons.append(f"error rate {old['error_rate_pct']:.2f}% -> {new['error_rate_pct']:.2f}%")

@@ -177,3 +177,13 @@ def _timed_run(warm_up_ms: float | None) -> dict[str, Any]:
     summary = build_summary(recorder, {}, 20.0)
     summary["endpoint_timeline"] = timeline.as_lists()[1]
     return summary
+
+
+def test_an_endpoint_failing_untimed_is_still_judged_by_its_error_rate() -> None:
+    old, new = Recorder(lambda: 1_000.0), Recorder(lambda: 1_000.0)
+    for _ in range(200):
+        old.record("POST", "/predict", 20.0, 0, None)
+        new.record("POST", "/predict", None, 0, Failure("connection refused"))  # no reply, no time
+    row = compare(_summary_of(old), _summary_of(new))["rows"][-1]
+    assert row["verdict"] == "regressed" and row["reason"].startswith("too few samples (n=0 now;")
+    assert row["reason"].endswith("error rate 0.00% -> 100.00%")
