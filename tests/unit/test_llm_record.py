@@ -143,7 +143,7 @@ def test_compare_judges_token_latencies() -> None:
         )  # compare judges from 86 samples
         return build_summary(recorder, {}, 5.0)
 
-    quick = Tolerance(bootstrap=100)
+    quick = Tolerance()
     rows = {r["scope"]: r for r in compare(run(0), run(200), quick)["rows"]}
     assert rows["llm ttft_ms"]["verdict"] == "regressed" and rows["llm itl_ms"]["verdict"] == "unchanged"
     assert rows["llm ttft_ms"]["new"]["p95_ms"] - rows["llm ttft_ms"]["old"]["p95_ms"] == pytest.approx(200, abs=1)
