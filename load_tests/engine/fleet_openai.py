@@ -23,11 +23,13 @@ class FleetOpenAIUser(FastHttpUser):
     abstract = True
     insecure = False  # verify TLS certificates (FastHttpUser's default skips it)
     service: OpenAIService
+    api_host = ""  # the service's own scheme://host:port (Locust's --host would replace a class's host)
     path_prefix = "/v1"
     counter: TokenCounter
     api_headers: dict[str, str] = {}  # noqa: RUF012  (set once per class; the key is read at class build)
 
     def __init__(self, environment: Any) -> None:
+        self.host = self.api_host  # Locust sets every user class's host to --host: this service keeps its own
         super().__init__(environment)
         self.llm = OpenAIClient(self.client, self.counter, self.api_headers, self.service.ttft_timeout)
 
@@ -52,9 +54,10 @@ def openai_user(name: str, class_name: str, config: OpenAIService, worker_count:
     host, prefix = api_base(config.url)
     value = config.think_time
     attributes: dict[str, Any] = {
-        "host": host, "path_prefix": prefix, "service": config, "counter": TokenCounter(config.tokenizer),
-        "api_headers": _headers(name, config), "network_timeout": config.timeout,
-        "connection_timeout": config.timeout, "weight": config.weight, "abstract": False,
+        "host": host, "api_host": host, "path_prefix": prefix, "service": config,
+        "counter": TokenCounter(config.tokenizer), "api_headers": _headers(name, config),
+        "network_timeout": config.timeout, "connection_timeout": config.timeout, "weight": config.weight,
+        "abstract": False,
         "wait_time": between(*value) if isinstance(value, tuple) else constant(value),
     }  # fmt: skip
     if config.ca_file:
