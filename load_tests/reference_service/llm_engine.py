@@ -1,6 +1,6 @@
 """The reference LLM at run time: the max-concurrency FIFO queue, the token schedule and the truth log.
 
-Every protocol's chat stream (OpenAI SSE, WebSocket, Socket.IO, gRPC) runs through one
+Every chat stream of the target (OpenAI SSE, plain /v1/chat SSE, WebSocket, Socket.IO, gRPC) runs through one
 :class:`LlmEngine`, so they share one queue and one batching slowdown, as streams on one GPU do.
 Chunks leave at absolute deadlines (admission + planned offset, on the loop's monotonic clock), never
 after cumulative sleeps, so a late wake-up does not push every later chunk back; the stamp each chunk
@@ -188,7 +188,7 @@ class LlmEngine:
     async def messages(
         self, protocol: str, endpoint: str, prompt: str, max_tokens: int, received: float
     ) -> AsyncIterator[StreamMessage]:
-        """A chat stream of the WebSocket, Socket.IO and gRPC APIs: one message per chunk, on this engine's clock.
+        """A chat stream of the WebSocket, Socket.IO, gRPC and /v1/chat APIs: one message per chunk, engine-timed.
 
         The words are the reference model's (``model.tokens_for``, ``max_tokens`` of them, no
         reasoning); the queue, TTFT, D, chunking and slowdown are the same as on the OpenAI API.

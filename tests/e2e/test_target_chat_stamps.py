@@ -78,3 +78,12 @@ def test_grpc_generate(chat_target: TargetInfo) -> None:
     assert [r.last for r in replies] == [False, False, True]
     messages = [{"tokens": r.tokens, "text": r.text, "x_server_time": r.x_server_time} for r in replies]
     _check(_record(chat_target, "grpc"), messages)
+
+
+def test_plain_http_sse_chat(chat_target: TargetInfo) -> None:
+    body = {"messages": [{"role": "user", "content": PROMPT}], "max_tokens": 5, "stream": True}
+    with requests.post(f"{chat_target.http_url}/v1/chat", json=body, stream=True, timeout=5) as reply:
+        lines = [line for line in reply.iter_lines(decode_unicode=True) if line.startswith("data: ")]
+    events = [json.loads(line[6:]) for line in lines]
+    assert events[-1] == {"id": events[0]["id"], "tokens": 5}  # the done event
+    _check(_record(chat_target, "http"), [{**e, "text": e["token"]} for e in events[:-1]])
