@@ -19,6 +19,9 @@ Timing, from the moment a request is admitted (after any wait in the max-concurr
 The reply has ``eos_tokens`` content tokens unless ``max_tokens`` is smaller, ``min_tokens`` larger
 or ``ignore_eos`` is set (then exactly ``max_tokens``); ``finish_reason`` is ``length`` when
 ``max_tokens`` cut it, else ``stop``.
+
+The fault knobs (``rate_limit_rate``, ``cut_rate``, ``error_event_rate``) act on the OpenAI API's
+generation requests only; the other chat streams fail through the target's usual faults.
 """
 
 from __future__ import annotations
@@ -77,8 +80,8 @@ KNOB_HELP = {
     "max_concurrency": "streams generating at once; the rest wait in a FIFO queue (0: no limit)",
     "reasoning_tokens": "reasoning tokens sent as delta.reasoning_content before the content",
     "eos_tokens": "natural reply length in tokens when max_tokens is larger and ignore_eos unset",
-    "rate_limit_rate": "share of LLM requests answered 429 (0..1)",
-    "cut_rate": "share of LLM streams cut halfway, before [DONE] (0..1)",
+    "rate_limit_rate": "share of OpenAI-API generation requests answered 429 (0..1)",
+    "cut_rate": "share of OpenAI-API streams cut halfway, before [DONE] (0..1)",
     "error_event_rate": 'share of LLM streams that send a data: {"error": ...} event halfway, then [DONE] (0..1)',
 }
 ENV_PREFIX = "LOAD_TARGET_LLM_"
