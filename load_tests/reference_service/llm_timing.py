@@ -82,7 +82,7 @@ KNOB_HELP = {
     "eos_tokens": "natural reply length in tokens when max_tokens is larger and ignore_eos unset",
     "rate_limit_rate": "share of OpenAI-API generation requests answered 429 (0..1)",
     "cut_rate": "share of OpenAI-API streams cut halfway, before [DONE] (0..1)",
-    "error_event_rate": 'share of LLM streams that send a data: {"error": ...} event halfway, then [DONE] (0..1)',
+    "error_event_rate": "share of OpenAI-API streams that send an error event halfway, then [DONE] (0..1)",
 }
 ENV_PREFIX = "LOAD_TARGET_LLM_"
 
