@@ -2,9 +2,11 @@
 
 Every chat stream of the target (OpenAI SSE, plain /v1/chat SSE, WebSocket, Socket.IO, gRPC) runs through one
 :class:`LlmEngine`, so they share one queue and one batching slowdown, as streams on one GPU do.
-Chunks leave at absolute deadlines (admission + planned offset, on the loop's monotonic clock), never
-after cumulative sleeps, so a late wake-up does not push every later chunk back; the stamp each chunk
-carries (``x_server_time``, epoch seconds) is read just before it is handed to the protocol. The log
+Chunks leave at absolute deadlines (admission + planned offset), never after cumulative sleeps, so a
+late wake-up does not push every later chunk back. Admission, deadlines and the stamp each chunk
+carries (``x_server_time``, epoch seconds, read just before it is handed to the protocol) are all read
+from one clock, so a stamp is never before its deadline in the log: reading a monotonic clock and the
+epoch apart let a preemption between the two reads show stamps milliseconds early. The log
 keeps, per request, what tests need to compute TTFT, ITL and goodput from the server's side.
 """
 
@@ -159,8 +161,7 @@ class LlmEngine:
         """
         await self._admit()
         try:
-            loop = asyncio.get_running_loop()
-            start_loop, record.admitted = loop.time(), time.time()
+            admitted = record.admitted = time.time()
             timing = self.timing
             record.slowdown = timing.slowdown(self.running)
             record.content_tokens = content_tokens
@@ -169,13 +170,12 @@ class LlmEngine:
             for i, chunk in enumerate(chunks):
                 if cut and i >= len(chunks) // 2:
                     return
-                deadline = start_loop + chunk.offset_s
-                delay = deadline - loop.time()
+                deadline = admitted + chunk.offset_s
+                delay = deadline - time.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                now = loop.time()
                 stamp = time.time()
-                late_ms = (now - deadline) * 1000.0
+                late_ms = (stamp - deadline) * 1000.0
                 record.chunk_times.append(stamp)
                 record.chunk_tokens.append(chunk.tokens)
                 record.reasoning_tokens += chunk.tokens if chunk.reasoning else 0

@@ -121,7 +121,8 @@ def test_a_stream_keeps_its_schedule_and_its_stamps_are_the_logged_truth(llm: Ta
     assert min(late_ms) >= 0 and statistics.median(late_ms) < 3
     assert max(late_ms) == pytest.approx(record["max_late_ms"], abs=0.1)
     client_ttft = (result["events"][1][0] - result["sent"]) * 1000  # events[0] is the role chunk
-    assert client_ttft == pytest.approx((stamps[0] - result["sent"]) * 1000, abs=3)
+    server_ttft = (stamps[0] - result["sent"]) * 1000  # one clock: the client reads a chunk after it left
+    assert 0 <= client_ttft - server_ttft < 8, (client_ttft, server_ttft)
 
 
 def test_faults_answer_429_cut_streams_before_done_and_send_error_events() -> None:
