@@ -42,7 +42,7 @@ def _check(record: dict[str, Any], messages: list[dict[str, Any]]) -> None:
     assert stamps == pytest.approx(record["chunk_times"], abs=1e-6)
     offsets = [(s - record["admitted"]) * 1000 for s in stamps]
     for offset, planned in zip(offsets, (30, 40, 50), strict=True):
-        assert planned <= offset < planned + 8, offsets
+        assert planned <= offset < planned + 20, offsets  # never early; late only by what a busy CPU adds
 
 
 def test_websocket_chat(chat_target: TargetInfo) -> None:
