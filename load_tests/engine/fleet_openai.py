@@ -15,7 +15,7 @@ import ssl
 from typing import Any, ClassVar
 
 import gevent
-from locust import between, constant, task
+from locust import between, constant, tag, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.runners import WorkerRunner
 
@@ -50,6 +50,7 @@ class FleetOpenAIUser(FastHttpUser):
             worker = runner.worker_index if isinstance(runner, WorkerRunner) else 0
             self.session = self.workload.session(worker * USERS_PER_WORKER + next(self.user_ids))
 
+    @tag("llm")
     @task
     def ask(self) -> None:
         session = self.session

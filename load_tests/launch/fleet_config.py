@@ -24,7 +24,7 @@ from load_tests.launch.catalogue import LOCUST_DIR, TestType
 from load_tests.launch.options import cli_or_env
 
 FLEET_LOCUSTFILE = LOCUST_DIR / "fleet.py"
-RESERVED = frozenset({"rest", "websocket", "socketio", "grpc", "scripted", "all"})
+RESERVED = frozenset({"rest", "websocket", "socketio", "grpc", "llm", "scripted", "all"})
 _PATH_FIELDS = ("ca_file", "proto", "file", "tokenizer")
 _TEMPLATE_FIELDS = {
     "http": ("path", "query", "headers", "json_body", "form", "multipart", "parquet", "body"),

@@ -101,3 +101,18 @@ def test_bad_workloads_fail_before_any_traffic(tmp_path: Path, workload: str, fi
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")) as error:
         _service(tmp_path, workload)
     assert "\n" not in str(error.value)
+
+
+def test_the_bundled_llm_test_type_is_part_of_all(tmp_path: Path) -> None:
+    from load_tests.core.plan import Services
+    from load_tests.launch.catalogue import resolve_test_types
+
+    names = [t.name for t in resolve_test_types("all")]
+    assert names == ["rest", "websocket", "socketio", "grpc", "llm"]
+    (llm,) = resolve_test_types("llm")
+    assert llm.path.is_file() and llm.users == {"normal": ("LlmChatUser",), "stress": ("LlmStressUser",)}
+    assert Services(rest_url="http://h:1").address_of("llm") == "http://h:1"
+    path = tmp_path / "cfg.yaml"
+    path.write_text(YAML.replace("chat:", "llm:", 1).replace("{WORKLOAD}", "{}"))
+    with pytest.raises(ConfigError, match=r"fleet\.llm: the name 'llm' is taken by the bundled test types"):
+        load_settings({"config": str(path)}, env={})
