@@ -116,3 +116,15 @@ def test_the_bundled_llm_test_type_is_part_of_all(tmp_path: Path) -> None:
     path.write_text(YAML.replace("chat:", "llm:", 1).replace("{WORKLOAD}", "{}"))
     with pytest.raises(ConfigError, match=r"fleet\.llm: the name 'llm' is taken by the bundled test types"):
         load_settings({"config": str(path)}, env={})
+
+
+def test_the_readme_workload_config_is_valid(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("**What to send**", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "traces").mkdir()
+    (tmp_path / "traces/day.jsonl").write_text('{"offset_s": 0, "input_tokens": 5, "output_tokens": 2}\n')
+    path = tmp_path / "llm.yaml"
+    path.write_text(block)
+    settings = load_settings({"config": str(path), "scenario": "poisson_20"}, env={})
+    service = settings.fleet["chat"]  # type: ignore[attr-defined]
+    assert service.workload.turns == 3 and service.workload.think_time == 2.0 and service.ignore_eos
