@@ -138,10 +138,12 @@ def test_text_and_csv_reports_carry_the_token_figures(tmp_path: Path) -> None:
 def test_compare_judges_token_latencies() -> None:
     def run(extra_ttft: float) -> dict:
         recorder = Recorder()
-        _feed(recorder, [(_llm(100 + extra_ttft + i % 7, 10 + i % 3, 8), None) for i in range(60)])
+        _feed(
+            recorder, [(_llm(100 + extra_ttft + i % 7, 10 + i % 3, 8), None) for i in range(90)]
+        )  # compare judges from 86 samples
         return build_summary(recorder, {}, 5.0)
 
-    quick = Tolerance(bootstrap=100)
+    quick = Tolerance()
     rows = {r["scope"]: r for r in compare(run(0), run(200), quick)["rows"]}
     assert rows["llm ttft_ms"]["verdict"] == "regressed" and rows["llm itl_ms"]["verdict"] == "unchanged"
     assert rows["llm ttft_ms"]["new"]["p95_ms"] - rows["llm ttft_ms"]["old"]["p95_ms"] == pytest.approx(200, abs=1)
