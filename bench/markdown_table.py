@@ -14,12 +14,13 @@ def render_markdown(doc: dict[str, Any]) -> str:
         f"Benchmark {doc['profile']} run, {doc['date']}, {m['cpus']} cores ({m['cpu_model']}), Python "
         f"{m['python']}, pinned: {doc['pinned']}. CPU = generator CPU microseconds per request (median of "
         f"{doc['settings']['rounds']} rounds of {doc['settings']['seconds']:g} s at concurrency "
-        f"{doc['settings']['concurrency']}); ratios are per round, median [min-max].",
+        f"{doc['settings']['concurrency']}); ratios are per round, median [min-max].{_busy(doc)}",
         "",
         *_throughput_rows(doc),
         "",
         *_goal_rows(doc),
         *_notes(doc),
+        *_stream_and_master_rows(doc),
     ]
     return "\n".join(lines) + "\n"
 
@@ -38,6 +39,56 @@ def _throughput_rows(doc: dict[str, Any]) -> list[str]:
                 f"{fig['failures']} | {shown} |"
             )
     return lines
+
+
+def _busy(doc: dict[str, Any]) -> str:
+    load = doc.get("load_average")
+    return (
+        f" Load average at the start {load[0]:.1f} (a shared, busy machine: compare ratios, not absolutes)."
+        if load
+        else ""
+    )
+
+
+def _stream_and_master_rows(doc: dict[str, Any]) -> list[str]:
+    """LLM streams (CPU per token vs aiohttp) and the master's cost per worker report."""
+    lines = []
+    if doc.get("sse"):
+        lines += ["", "| LLM streams | contender | tokens/s | CPU us/token | failures | ours / aiohttp |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
+        for streams, data in doc["sse"].items():
+            ratio = data.get("ratio")
+            shown = f"{ratio['median']:.2f} [{ratio['min']:.2f}-{ratio['max']:.2f}]" if ratio else "-"
+            for name, runs in data["runs"].items():
+                rate = _median([r.get("tokens_per_s") for r in runs]) or 0
+                cost = _median([r.get("cpu_us_per_token") for r in runs]) or 0
+                fails = sum(r.get("failures", 0) for r in runs)
+                lines.append(
+                    f"| {streams} | {name} | {rate:,.0f} | {cost:.1f} | {fails} | {shown if name == 'ours' else '-'} |"
+                )
+    master = doc.get("master") or {}
+    deltas, real = master.get("deltas") or {}, master.get("real_master") or {}
+    if "master_ms_per_report" in deltas:
+        lines += ["", f"Master: {deltas['master_ms_per_report']:.2f} ms CPU to decode and merge one worker report "
+                      f"of {deltas['endpoints']} endpoints ({deltas['requests_per_report']:,} requests, histograms "
+                      f"included, {deltas['bytes_per_report']:,} bytes); the worker spends "
+                      f"{deltas['worker_encode_ms']:.2f} ms "
+                      f"encoding it. One master core serves about {deltas['workers_served']:,} such workers at "
+                      f"Locust's {deltas['report_interval_s']:g} s report interval."]  # fmt: skip
+    if "master_ms_per_report" in real:
+        lines.append(f"A real master with {real['workers']} low-load workers: {real['master_ms_per_report']:.2f} ms "
+                     f"CPU per worker report, Locust's own work included ({real['master_cpu_s']:.2f} s over "
+                     f"{real['span_s']:g} s).")  # fmt: skip
+    rows = doc.get("extra_goals") or []
+    if rows:
+        lines += ["", "| goal | limit | measured | met |", "|---|---|---|---|"]
+        lines += [f"| {g['goal']} | {g['limit']} | {g['measured']} | {'yes' if g['met'] else 'no'} |" for g in rows]
+    return lines
+
+
+def _median(values: list[Any]) -> float | None:
+    present = sorted(v for v in values if v is not None)
+    return present[len(present) // 2] if present else None
 
 
 def _goal_rows(doc: dict[str, Any]) -> list[str]:

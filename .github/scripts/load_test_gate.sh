@@ -9,7 +9,8 @@
 # writes save=true to $GITHUB_OUTPUT, so the next step caches it as the next baseline.
 #
 # Environment: SCENARIO, TEST_TYPE (required); TARGET_URL, DURATION, COMPARE_WITH (last-good | none),
-# SETTLE (seconds of warm-up left out of the comparison), BASELINE_DIR (baseline), OUTPUT_DIR (reports),
+# SETTLE (seconds of warm-up left out of the comparison), LOADTEST_CONFIG (the config of the run and of the
+# comparison's tolerances, `compare:`), BASELINE_DIR (baseline), OUTPUT_DIR (reports),
 # PYTHON (python), DEFAULT_BRANCH; GitHub's GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, GITHUB_EVENT_NAME,
 # GITHUB_REF_NAME. `gate.sh key` prints the cache key prefix of this scenario, test type and target.
 set -uo pipefail
@@ -53,14 +54,17 @@ run_dir=$(dirname "$summary")
 output "summary=$summary"
 
 compare_code=0
+report_args=()
+if [ -n "${LOADTEST_CONFIG:-}" ]; then report_args+=(--config "$LOADTEST_CONFIG"); fi  # its compare: tolerances
 if [ "$COMPARE_WITH" = none ]; then
-    "$PYTHON" load_tests/generate_report.py "$summary" > /dev/null
+    "$PYTHON" load_tests/generate_report.py "$summary" "${report_args[@]}" > /dev/null
     note "Comparison skipped (compare with: none)."
 elif [ -f "$baseline" ]; then
-    "$PYTHON" load_tests/generate_report.py "$summary" --compare "$baseline" ${SETTLE:+--settle "$SETTLE"}
+    "$PYTHON" load_tests/generate_report.py "$summary" --compare "$baseline" "${report_args[@]}" \
+        ${SETTLE:+--settle "$SETTLE"}
     compare_code=$?
 else
-    "$PYTHON" load_tests/generate_report.py "$summary" > /dev/null
+    "$PYTHON" load_tests/generate_report.py "$summary" "${report_args[@]}" > /dev/null
     note "No baseline yet (first run of this scenario, test type and target on the default branch): nothing to compare with, the gate passes on the thresholds alone."
 fi
 

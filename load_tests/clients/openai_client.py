@@ -81,9 +81,11 @@ class OpenAIClient:
         self.counter = counter
         self.headers = headers or {}
         self.ttft_timeout_s = ttft_timeout_s
+        self.reply_text = ""  # the content of the last reply (a multi-turn workload carries it in the history)
 
     def send(self, request: LlmRequest) -> bool:
         """Send one request and report it (one request event); False when it failed."""
+        self.reply_text = ""
         if "/embeddings" in request.path:
             return self._embeddings(request)
         timer = TokenTimer(self.counter.source)
@@ -121,6 +123,7 @@ class OpenAIClient:
             if timer.e2e_ms is None or reading.failure is not None:  # a stream that reached [DONE] has its E2E
                 timer.finish(completed=reading.failure is None and status != 0)
             self._count(timer, reading, request)
+            self.reply_text = "".join(reading.texts)
             resp.request_meta["response_time"] = timer.e2e_ms
             resp.request_meta["context"] = timer.context()
             if request.stream:

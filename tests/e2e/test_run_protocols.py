@@ -193,7 +193,9 @@ def test_fifty_grpc_users_for_thirty_seconds_do_not_hang(ran: Ran) -> None:
     assert (exited - datetime.fromisoformat(summary["ended_at"])).total_seconds() <= 6  # ended_at has 1 s resolution
 
 
-@pytest.mark.parametrize("locustfile", ["gateway_websocket.py", "gateway_socketio.py", "grpc_services.py"])
+@pytest.mark.parametrize(
+    "locustfile", ["gateway_websocket.py", "gateway_socketio.py", "grpc_services.py", "llm_openai.py"]
+)
 @pytest.mark.side_by_side(act=_locustfile_alone, seconds=6)
 def test_each_locustfile_runs_alone(ran: Ran, locustfile: str) -> None:
     _, tmp_path, (result, seconds) = ran

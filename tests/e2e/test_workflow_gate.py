@@ -76,6 +76,17 @@ def _run_job(checkout: Path, cache: Path, env: dict[str, str], run_id: str) -> t
     return 0, outputs
 
 
+def _config(checkout: Path) -> str:
+    """The project's config with wider compare tolerances: runs minutes apart on a shared 2-core machine
+    differ by more than sampling noise (tests/e2e/test_compare_verdict.py holds the default tolerances to
+    their false-alarm rate); what is tested here is the gate around the verdict."""
+    config = yaml.safe_load((checkout / "load_tests/config/load_test_config.yaml").read_text())
+    config["compare"].update(latency_pct=50, latency_ms=20)
+    path = checkout / "load_tests/config/gate_test.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path.relative_to(checkout))
+
+
 def _github_env(checkout: Path, target: TargetInfo, run_id: str) -> dict[str, str]:
     bin_dir = str(Path(sys.executable).parent)  # `python` is the interpreter setup-python would give
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "LOADTEST_"))}
@@ -83,6 +94,7 @@ def _github_env(checkout: Path, target: TargetInfo, run_id: str) -> dict[str, st
             "GITHUB_EVENT_NAME": "workflow_dispatch", "GITHUB_REF_NAME": "main", "DEFAULT_BRANCH": "main",
             "GITHUB_RUN_ID": run_id, "GITHUB_WORKSPACE": str(checkout), "TARGET_URL": target.http_url,
             "GITHUB_STEP_SUMMARY": str(checkout.parent / f"step-summary-{run_id}.md"),
+            "LOADTEST_CONFIG": _config(checkout), "LOADTEST_MAX_USERS": "40",
             "LOADTEST_RATE": "60"}  # fmt: skip  # open-model load: 240 requests in 4 s, enough to judge a p95
 
 
@@ -111,7 +123,7 @@ def test_the_job_gates_on_the_last_good_run(tmp_path: Path, target: TargetInfo) 
     assert "✅ no regression" in (tmp_path / "step-summary-2.md").read_text()
 
     shutil.rmtree(checkout / "baseline")
-    requests.post(f"{target.http_url}/admin/faults", json={"extra_delay_ms": 60}, timeout=5).raise_for_status()
+    requests.post(f"{target.http_url}/admin/faults", json={"extra_delay_ms": 200}, timeout=5).raise_for_status()
     code, outputs = _run_job(checkout, cache, _github_env(checkout, target, "3"), "3")
     _, slow = _run_folder(checkout, outputs)
     assert code == 1 and outputs["gate"]["save"] == "false", slow["md"]

@@ -1,0 +1,129 @@
+"""bench/run.py's phases beyond the request contenders: LLM streams against aiohttp, and the master's cost.
+
+- :func:`sse_phase`: CPU per streamed token, our ``openai`` user vs a plain aiohttp client
+  (bench/sse_floor.py), at 16 and 256 concurrent streams against the reference LLM, interleaved
+  round by round like the request contenders, ratios within a round.
+- :func:`master_phase`: CPU and bytes per worker report with our recorder deltas (bench/master_cost.py,
+  50 endpoints, histograms included), and a real ``--workers N`` run's master CPU per worker report
+  with Locust's own work included.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+SSE_STREAMS = (16, 256)
+SSE_LLM = {"ttft_ms": 5, "token_ms": 2}  # fast tokens: the client's cost per token shows, not its idle time
+REAL_MASTER_WORKERS = 4
+MASTER_SETTLE_S = 5.0  # the master's imports and its workers joining are not per-report work
+
+
+def _run_json(cmd: list[str], env: dict[str, str], timeout: float, preexec: Any = None) -> dict[str, Any]:
+    try:
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                             preexec_fn=preexec)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:g} s"}
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if out.returncode != 0 or not lines:
+        return {"error": (out.stderr or out.stdout)[-400:]}
+    return dict(json.loads(lines[-1]))
+
+
+def sse_phase(profile: dict[str, Any], env: dict[str, str], pin: Any) -> dict[str, Any]:
+    """``{streams: {"runs": {aiohttp: [...], ours: [...]}, "ratio": {...}}}`` for 16 and 256 streams."""
+    from bench.run import ratio_stats, schedule
+
+    out: dict[str, Any] = {}
+    for streams in SSE_STREAMS:
+        runs: dict[str, list[dict[str, Any]]] = {"aiohttp": [], "ours": []}
+        for _, name in schedule(["aiohttp", "ours"], profile["rounds"]):
+            cmd = [sys.executable, str(ROOT / "bench" / "sse_floor.py"), name, str(profile["seconds"]), str(streams)]
+            result = _run_json(cmd, env, profile["seconds"] + 90, pin)
+            runs[name].append(result)
+            error = "  ERROR " + result["error"] if "error" in result else ""
+            print(f"  sse {name:<8} {streams:>4} streams {result.get('tokens_per_s', 0):>8.0f} tokens/s "
+                  f"{result.get('cpu_us_per_token') or 0:>6.1f} us/token{error}",
+                  file=sys.stderr, flush=True)  # fmt: skip
+        out[str(streams)] = {"runs": runs, "ratio": ratio_stats(runs, "ours", "aiohttp", "cpu_us_per_token")}
+    return out
+
+
+def _real_master(seconds: float, workers: int) -> dict[str, Any]:
+    """A ``--workers N`` run at low load: the master's CPU over the reports its workers sent meanwhile."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "run_load_tests.py", "--workers", str(workers), "--test-type", "rest", "--tags",
+               "health", "--users", str(2 * workers), "--spawn-rate", str(2 * workers), "--duration",
+               f"{seconds:g}s", "--output-dir", tmp]  # fmt: skip
+        launcher = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        first: tuple[float, float] | None = None
+        last: tuple[float, float] | None = None
+        deadline = time.monotonic() + seconds + 120
+        while launcher.poll() is None and time.monotonic() < deadline:
+            try:
+                master = next((p for p in psutil.Process(launcher.pid).children(recursive=True)
+                               if "--master" in p.cmdline()), None)  # fmt: skip
+                if master is not None and time.time() - master.create_time() >= MASTER_SETTLE_S:
+                    cpu = master.cpu_times()
+                    sample = (time.monotonic(), cpu.user + cpu.system)
+                    first = first or sample
+                    last = sample
+            except psutil.Error:
+                pass
+            time.sleep(0.5)
+        if launcher.poll() is None:
+            launcher.kill()
+        launcher.wait()
+    if first is None or last is None or last[0] - first[0] < 3:
+        return {"error": "the master was not seen for long enough"}
+    span = last[0] - first[0]
+    reports = workers * span / 3.0
+    return {"workers": workers, "span_s": round(span, 1), "master_cpu_s": round(last[1] - first[1], 3),
+            "master_ms_per_report": round(1000.0 * (last[1] - first[1]) / reports, 3)}  # fmt: skip
+
+
+def master_phase(profile: dict[str, Any], pin: Any) -> dict[str, Any]:
+    reports = 30 if profile["rounds"] == 1 else 150
+    synthetic = _run_json([sys.executable, str(ROOT / "bench" / "master_cost.py"), str(reports)], {}, 300, pin)
+    real = _real_master(6.0 if profile["rounds"] == 1 else 12.0, REAL_MASTER_WORKERS)
+    return {"deltas": synthetic, "real_master": real}
+
+
+def extra_goals(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's goals beyond the request ratios: fidelity, CPU per token, master CPU per report."""
+    out = []
+    for f in doc.get("fidelity", []):
+        if f["delay_ms"] == 20:
+            ours, raw = f["p50_minus_delay_ms"], f["raw_p50_minus_delay_ms"]
+            gap = ours - raw
+            out.append({"goal": "p50 - 20 ms delay, ours minus the raw client's", "limit": "<= 0.5 ms",
+                        "measured": f"{gap:.2f} ms ({ours:.2f} vs {raw:.2f})",
+                        "met": gap <= 0.5})  # fmt: skip
+    for streams, data in (doc.get("sse") or {}).items():
+        ratio = data.get("ratio")
+        if ratio:
+            out.append({"goal": f"LLM stream CPU per token, ours / aiohttp, {streams} streams", "limit": "<= 1.00",
+                        "measured": f"{ratio['median']:.3f} [{ratio['min']:.2f}-{ratio['max']:.2f}]",
+                        "met": ratio["median"] <= 1.0})  # fmt: skip
+    deltas = (doc.get("master") or {}).get("deltas") or {}
+    if "master_ms_per_report" in deltas:
+        out.append({"goal": "master CPU per worker report (50 endpoints, decode + merge)", "limit": "< 2 ms",
+                    "measured": f"{deltas['master_ms_per_report']:.2f} ms, {deltas['bytes_per_report']:,} bytes; "
+                                f"{deltas['workers_served']:,} workers per core at 3 s",
+                    "met": deltas["met"]})  # fmt: skip
+    return out
+
+
+def median_of(runs: list[dict[str, Any]], field: str) -> float | None:
+    values = [r[field] for r in runs if r.get(field) is not None]
+    return statistics.median(values) if values else None
