@@ -159,8 +159,10 @@ def test_the_queue_admits_in_arrival_order_and_its_wait_shows_in_ttft() -> None:
     admitted = [r["admitted"] for r in log]
     assert admitted == sorted(admitted)  # FIFO
     waits = [r["queued_ms"] for r in log]
-    assert max(waits[:2]) < 15, waits
-    assert all(60 < w < 100 for w in waits[2:4]) and all(125 < w < 180 for w in waits[4:]), waits
+    assert max(waits[:2]) < 15 and min(waits[2:]) > 50, waits  # two start at once, four wait for a slot
+    for i in range(2, 6):  # a slot passes to the oldest waiter as the stream holding it sends its last chunk
+        handover_ms = (log[i]["admitted"] - log[i - 2]["last_token"]) * 1000
+        assert 0 <= handover_ms < 5, (i, handover_ms)
     for r in log:  # TTFT from arrival = queue wait + 40 ms
         assert r["ttft_ms"] == pytest.approx(r["queued_ms"] + 40, abs=6)
 
