@@ -95,7 +95,7 @@ def _real_master(seconds: float, workers: int) -> dict[str, Any]:
 def master_phase(profile: dict[str, Any], pin: Any) -> dict[str, Any]:
     reports = 30 if profile["rounds"] == 1 else 150
     synthetic = _run_json([sys.executable, str(ROOT / "bench" / "master_cost.py"), str(reports)], {}, 300, pin)
-    real = _real_master(6.0 if profile["rounds"] == 1 else 12.0, REAL_MASTER_WORKERS)
+    real = _real_master(6.0 if profile["rounds"] == 1 else 10.0, REAL_MASTER_WORKERS)
     return {"deltas": synthetic, "real_master": real}
 
 

@@ -45,7 +45,9 @@ CONTENDERS = {
     "http": ["raw", "ours", "fasthttp", "httpuser"],
     "websocket": ["raw", "ours"],
     "socketio": ["raw", "ours", "contrib"],
-    "grpc": ["raw", "sync", "ours", "example"],  # sync: plain grpcio, 8 OS threads, no gevent (grpc_floor.py)
+    # sync: plain grpcio, 8 OS threads, no gevent, one channel (grpc_floor.py); sync_channels: the same with a
+    # channel per concurrent call, the connection count of our users (a channel each) and of the raw gevent loop
+    "grpc": ["raw", "sync", "sync_channels", "ours", "example"],
 }
 # (protocol, ours vs, the most ours may cost per request relative to it): the issue's targets
 GOALS = [  # issue 18
@@ -124,6 +126,8 @@ def _pin(cpu: int) -> Any:
 
 
 def _contender(name: str, seconds: float, concurrency: int, env: dict[str, str], cpu: int | None) -> dict[str, Any]:
+    if name == "grpc_sync_channels":
+        name, env = "grpc_sync", {**env, "BENCH_GRPC_CHANNELS": "per-call"}
     script = "grpc_floor.py" if name == "grpc_sync" else "contenders.py"  # the floor runs without gevent
     cmd = [sys.executable, str(ROOT / "bench" / script)] + ([] if script != "contenders.py" else [name])
     cmd += [str(seconds), str(concurrency)]
