@@ -33,7 +33,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.floors import SSE_LLM, extra_goals, master_phase, sse_phase  # noqa: E402
+from bench.floors import SSE_LLM, extra_goals, master_phase, slow_streams_phase, sse_phase  # noqa: E402
 from bench.markdown_table import render_markdown  # noqa: E402
 from load_tests.launch.plan_writer import plan_from_settings  # noqa: E402
 from load_tests.launch.settings import load_settings  # noqa: E402
@@ -369,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
             psutil.Process(llm_info.pid).cpu_affinity([0])
         pin = _pin(1) if two_cores else None
         doc["sse"] = sse_phase(profile, {**os.environ, "BENCH_LLM_URL": llm_info.http_url}, pin)
+    print("slow LLM streams held by one worker...", file=sys.stderr, flush=True)
+    doc["slow_streams"] = slow_streams_phase(name, _pin(1) if two_cores else None)
     print("master cost per worker report...", file=sys.stderr, flush=True)
     doc["master"] = master_phase(profile, _pin(1) if two_cores else None)
     print("scale-out (--workers 2 over 1)...", file=sys.stderr, flush=True)

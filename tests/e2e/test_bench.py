@@ -35,6 +35,8 @@ def test_a_tiny_run_writes_the_json_and_the_table(tmp_path: Path) -> None:
         for name in ("aiohttp", "ours"):
             run = doc["sse"][streams]["runs"][name][0]
             assert run["tokens"] > 0 and run["failures"] == 0 and run["tokens"] == 32 * run["requests"], run
+    slow = doc["slow_streams"]  # 20 slow streams held at once in the tiny run
+    assert slow["users_running"] == 20 and slow["failures"] == 0 and slow["gaps"] > 0 and slow["peak_rss_mib"] > 0
     deltas = doc["master"]["deltas"]
     assert deltas["merged_requests"] == deltas["reports"] * deltas["requests_per_report"]  # merged exactly
     assert doc["master"]["real_master"]["master_ms_per_report"] > 0
