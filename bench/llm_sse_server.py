@@ -8,8 +8,9 @@ usage chunk (``include_usage``) and ``[DONE]``. ``/v1/embeddings`` answers at on
 per request (keyed by the body's ``user``), the server's epoch times: ``received``, each content chunk's
 send time (``chunks``), ``done``, and the token count. The body's ``x_fault`` asks for a failure: ``429``,
 ``500``, ``error_event`` (an error after 2 chunks), ``cut`` (the connection dropped after 3 chunks),
-``slow_first`` (the first token after 2 s), ``no_usage``; ``x_tokens_per_chunk`` and ``x_reasoning`` override
-the server's knobs for one request; ``--slow-every N`` makes every Nth request wait ``--slow-ttft-ms``.
+``slow_first`` (the first token after 2 s), ``no_usage``, ``json_error`` (200 with a JSON error, no stream);
+``x_tokens_per_chunk`` and ``x_reasoning`` override the server's knobs for one request; ``--slow-every N``
+makes every Nth request wait ``--slow-ttft-ms``.
 
 A stand-in until (and beside) the reference service's own endpoints; gevent, one process, loopback only.
 """
@@ -49,14 +50,14 @@ class Cut(Exception):
     """Drops the connection mid-stream (pywsgi closes the socket without the chunked terminator)."""
 
 
-def _chunk(rid: str, created: int, model: str, delta: dict[str, Any], chat: bool) -> bytes:
+def _chunk(rid: str, created: int, model: str, delta: dict[str, Any], chat: bool, stamp: float | None = None) -> bytes:
     choice: dict[str, Any] = {"index": 0, "finish_reason": None}
     if chat:
         choice["delta"] = delta
     else:
         choice["text"] = delta.get("content", "")
     body = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [choice],
-            "x_server_time": time.time()}  # fmt: skip
+            "x_server_time": stamp or time.time()}  # fmt: skip
     return b"data: " + json.dumps(body).encode() + b"\n\n"
 
 
@@ -75,8 +76,9 @@ def _stream(body: dict[str, Any], chat: bool, entry: dict[str, Any]) -> Iterator
         k = min(per_chunk, n - sent)
         words = "".join(f"w{sent + j} " for j in range(k))
         key = "reasoning_content" if sent < reasoning else "content"
-        entry["chunks"].append(time.time())
-        yield _chunk(rid, created, model, {key: words}, chat)
+        stamp = time.time()
+        entry["chunks"].append(stamp)
+        yield _chunk(rid, created, model, {key: words}, chat, stamp)
         sent, i = sent + k, i + 1
         if fault == "error_event" and i == 2:
             yield b'data: {"error": {"type": "overloaded_error", "message": "try later"}}\n\n'
@@ -111,6 +113,9 @@ def app(environ: dict[str, Any], start_response: Any) -> Any:
         status = "429 Too Many Requests" if fault == "429" else "500 Internal Server Error"
         start_response(status, [("Content-Type", "application/json")])
         return [json.dumps({"error": {"type": "rate_limit" if fault == "429" else "server_error"}}).encode()]
+    if fault == "json_error":  # a gateway that answers a stream request with plain JSON
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b'{"error": {"type": "gateway_error", "message": "upstream down"}}']
     if path.endswith("/embeddings"):
         start_response("200 OK", [("Content-Type", "application/json")])
         return [json.dumps({"data": [{"embedding": [0.1, 0.2]}], "usage": {"prompt_tokens": 3}}).encode()]

@@ -337,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     two_cores = (os.cpu_count() or 1) >= 2 and hasattr(os, "sched_setaffinity")
     started = time.monotonic()
     zero = [arg for op in sorted(OPERATIONS) for arg in ("--service-time", f"{op}=0")]
+    zero += ["--llm-ttft-ms", "0", "--llm-token-ms", "0"]  # chat streams are timed by the reference LLM
     doc: dict[str, Any] = {
         "benchmark": "harness_overhead",
         "profile": name,

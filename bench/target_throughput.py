@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args(argv)
     zero = [arg for op in sorted(OPERATIONS) for arg in ("--service-time", f"{op}=0")]
+    zero += ["--llm-ttft-ms", "0", "--llm-token-ms", "0"]  # chat streams are timed by the reference LLM
     results: dict[str, dict[str, float]] = {}
     with TargetProcess(*zero) as info:
         for name, factory in (("http", _http), ("websocket", _websocket), ("socketio", _socketio), ("grpc", _grpc)):

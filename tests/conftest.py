@@ -226,6 +226,8 @@ def harness_counts(summary: dict) -> dict[str, int]:
         if row["request_type"] == "SSE first token":
             continue
         name = row["name"].removesuffix(" (audio)")
+        if row["request_type"] in ("LLM stream", "LLM request"):
+            name = name.removeprefix("POST ")  # the openai rows: "POST /v1/chat/completions"
         counts[name] = counts.get(name, 0) + row["requests"]
     return counts
 

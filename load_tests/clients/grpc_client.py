@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from load_tests.clients.token_streams import finish_tokens, note_tokens, stream_timer
 from load_tests.core.request_types import (
     GRPC_BIDI_STREAM,
     GRPC_CLIENT_STREAM,
@@ -36,6 +37,7 @@ from load_tests.core.request_types import (
     Failure,
     grpc_method_name,
 )
+from load_tests.core.token_rule import TokenRule
 from load_tests.engine.request_hook import RequestEvent, StreamTimer, elapsed_ms, report
 
 _gevent_ready = False
@@ -47,6 +49,7 @@ CallCheck = Callable[[str, Any, list[Any]], str | None]
 class CallScope(NamedTuple):
     name: str
     check: CallCheck | None = None
+    tokens: TokenRule | None = None  # a server stream's token rule: its row carries TTFT, ITL, TPOT
 
 
 # Per greenlet (greenlet gives each its own context): the row name and check of the calls made now.
@@ -54,9 +57,10 @@ _scope: ContextVar[CallScope | None] = ContextVar("grpc_call_scope", default=Non
 
 
 @contextmanager
-def call_scope(name: str, check: CallCheck | None = None) -> Iterator[None]:
-    """Report the calls made inside under ``name``, judged by ``check`` (see :data:`CallCheck`)."""
-    token = _scope.set(CallScope(name, check))
+def call_scope(name: str, check: CallCheck | None = None, tokens: TokenRule | None = None) -> Iterator[None]:
+    """Report the calls made inside under ``name``, judged by ``check`` (see :data:`CallCheck`); a response
+    stream made inside counts ``tokens`` by that rule (``core/token_rule.py``)."""
+    token = _scope.set(CallScope(name, check, tokens))
     try:
         yield
     finally:
@@ -110,10 +114,10 @@ class _TimedStream:
 
     def __init__(
         self, call: Any, request_type: str, name: str, event: RequestEvent, timer: StreamTimer,
-        check: CallCheck | None = None,
+        check: CallCheck | None = None, tokens: TokenRule | None = None,
     ) -> None:  # fmt: skip
         self._call, self._type, self._name, self._event, self._timer = call, request_type, name, event, timer
-        self._check = check
+        self._check, self._tokens = check, tokens
         self._messages: list[Any] = []  # kept for the check only
         self._reported = False
 
@@ -132,6 +136,7 @@ class _TimedStream:
         if self._check is not None:
             self._messages.append(message)
         first = self._timer.message()
+        note_tokens(self._timer, self._tokens, message)
         if first is not None:
             report(self._event, GRPC_FIRST, self._name, first)
         return message
@@ -141,6 +146,7 @@ class _TimedStream:
             self._reported = True
             if self._check is not None:
                 error = _judged(self._check, error, source, self._messages)
+            finish_tokens(self._timer, source is self._call)  # ended by the server's status, not an RpcError
             report(self._event, self._type, self._name, self._timer.elapsed_ms(), context=self._timer.context(),
                    exception=error)  # fmt: skip
 
@@ -192,10 +198,12 @@ class TimingInterceptor(
         self, kind: str, continuation: Callable[..., Any], details: grpc.ClientCallDetails, request: Any
     ) -> Any:
         scope = _scope.get()
-        timer = StreamTimer()
+        tokens = scope.tokens if scope is not None else None
+        timer = stream_timer(tokens)
         call = continuation(self._details(details), request)
         name = scope.name if scope is not None else grpc_method_name(details.method)
-        return _TimedStream(call, kind, name, self.event, timer, scope.check if scope is not None else None)
+        check = scope.check if scope is not None else None
+        return _TimedStream(call, kind, name, self.event, timer, check, tokens)
 
     def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         return self._single(GRPC_UNARY, continuation, client_call_details, request)

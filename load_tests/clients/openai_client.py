@@ -33,6 +33,7 @@ from load_tests.engine.request_hook import TokenTimer, report
 DONE = "[DONE]"
 CUT = "stream cut before [DONE]"
 TTFT_TIMEOUT = "first token timeout"
+DRAIN_S = 0.1  # after [DONE], how long the body's end may take before the connection is closed instead
 
 
 class TokenCounter:
@@ -80,9 +81,11 @@ class OpenAIClient:
         self.counter = counter
         self.headers = headers or {}
         self.ttft_timeout_s = ttft_timeout_s
+        self.reply_text = ""  # the content of the last reply (a multi-turn workload carries it in the history)
 
     def send(self, request: LlmRequest) -> bool:
         """Send one request and report it (one request event); False when it failed."""
+        self.reply_text = ""
         if "/embeddings" in request.path:
             return self._embeddings(request)
         timer = TokenTimer(self.counter.source)
@@ -111,14 +114,16 @@ class OpenAIClient:
             resp.request_meta["request_type"] = LLM_STREAM if request.stream else LLM_REQUEST
             status = resp.status_code or 0
             if status and status < 400:
-                if request.stream:
+                if request.stream and "json" not in str(resp.headers.get("content-type") or ""):
                     self._read_stream(resp, timer, reading, timeout)
-                else:
+                else:  # not asked to stream, or a server (a gateway's error) that answered plain JSON anyway
                     self._read_whole(resp, timer, reading)
             elif status:
                 reading.failure = f"HTTP {status}"
-            timer.finish(completed=reading.failure is None and status != 0)
+            if timer.e2e_ms is None or reading.failure is not None:  # a stream that reached [DONE] has its E2E
+                timer.finish(completed=reading.failure is None and status != 0)
             self._count(timer, reading, request)
+            self.reply_text = "".join(reading.texts)
             resp.request_meta["response_time"] = timer.e2e_ms
             resp.request_meta["context"] = timer.context()
             if request.stream:
@@ -129,12 +134,11 @@ class OpenAIClient:
             return status != 0  # status 0: no connection; FastHttpSession already names the exception
 
     def _read_stream(self, resp: Any, timer: TokenTimer, reading: _Reading, timeout: Any) -> None:
-        """Read the SSE body to its end, every content chunk timed as it lands. Reading on after ``[DONE]``
-        to the body's end lets the connection be reused; a stream left unread is closed, never reused."""
+        """Read the SSE body, every content chunk timed as it lands, to ``[DONE]`` (the end of E2E) or its end."""
         raw = resp._response  # geventhttpclient's response: readline returns each line as it lands
         parser = SseParser()
         try:
-            while line := raw.readline(b"\n"):
+            while not reading.done and (line := raw.readline(b"\n")):
                 reading.size += len(line)
                 for event in parser.feed(line):
                     timer.message()
@@ -143,6 +147,10 @@ class OpenAIClient:
                     if reading.failure is not None:
                         raw.release()  # half read: should_close() holds, so the socket is closed
                         return
+            if reading.done:
+                timer.finish(completed=True)
+                _drain(raw)
+                return
         except gevent.Timeout as exc:
             if exc is not timeout:
                 raise
@@ -244,6 +252,17 @@ class OpenAIClient:
                     resp.failure("bad reply: no data")
                     return False
             return status != 0
+
+
+def _drain(raw: Any) -> None:
+    """After ``[DONE]``: read the body's last bytes (the chunked terminator, at once in practice) so the
+    connection can be reused; a server that holds the stream open longer gets it closed instead."""
+    try:
+        with gevent.Timeout(DRAIN_S):
+            while raw.readline(b"\n"):
+                pass
+    except (gevent.Timeout, Exception):  # readline released (closed) the connection: nothing was lost
+        pass
 
 
 def _error_type(payload: Any) -> str:

@@ -20,6 +20,7 @@ import requests
 import socketio
 from gevent.queue import Empty, Queue
 
+from load_tests.clients.token_streams import finish_tokens, note_tokens, stream_timer
 from load_tests.core.request_types import (
     SIO_ACK,
     SIO_CONNECT,
@@ -31,7 +32,8 @@ from load_tests.core.request_types import (
     SIO_STREAM,
     Failure,
 )
-from load_tests.engine.request_hook import RequestEvent, StreamTimer, elapsed_ms, report
+from load_tests.core.token_rule import TokenRule
+from load_tests.engine.request_hook import RequestEvent, elapsed_ms, report
 
 _DROPPED = object()
 MAX_BACKOFF_S = 5.0
@@ -214,17 +216,19 @@ class SocketIOClient:
         expect_messages: int | None = None,
         check: Check | None = None,
         timeout: float | None = None,
+        tokens: TokenRule | None = None,
     ) -> list[Any]:
         """Emit ``data`` with a fresh ``id``; collect item events until the end event (``SIO stream``).
 
-        ``check`` judges a complete stream (its end event's data and its items) on this same row."""
+        ``check`` judges a complete stream (its end event's data and its items) on this same row.
+        ``tokens``: what a token is in this stream; the row then carries TTFT, ITL and TPOT (``context["llm"]``)."""
         request_id = data.get(self.id_field) or f"r{next(self._ids)}"
         end_event = end_event or self._end_event
         queue: Queue = Queue()
         self._pending[request_id] = queue
         items: list[Any] = []
         error: BaseException | None = None
-        timer = StreamTimer()
+        timer, ended = stream_timer(tokens), False
         row = name or event
         try:
             self._ensure_connected()
@@ -236,6 +240,7 @@ class SocketIOClient:
                     raise Failure("connection dropped")
                 kind, payload = got
                 if kind == end_event:
+                    ended = True
                     if expect_messages is not None and len(items) != expect_messages:
                         raise Failure(f"message count mismatch: expected {expect_messages}, got {len(items)}")
                     if check is not None and (failure := check(payload, items)) is not None:
@@ -245,6 +250,7 @@ class SocketIOClient:
                     raise Failure(f"error {payload.get('status', '')}".strip())
                 items.append(payload)
                 first = timer.message()
+                note_tokens(timer, tokens, payload)
                 if first is not None:
                     report(self.event, SIO_FIRST, row, first)
         except Empty:
@@ -255,6 +261,7 @@ class SocketIOClient:
             error = exc
         finally:
             self._pending.pop(request_id, None)
+        finish_tokens(timer, ended)
         report(self.event, SIO_STREAM, row, timer.elapsed_ms(), context=timer.context(), exception=error)
         return items
 

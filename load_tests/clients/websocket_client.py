@@ -24,6 +24,7 @@ import websocket
 from gevent.event import AsyncResult, Event
 from gevent.queue import Empty, Queue
 
+from load_tests.clients.token_streams import finish_tokens, note_tokens, stream_timer
 from load_tests.core.request_types import (
     WS_CONNECT,
     WS_CONNECTION,
@@ -36,7 +37,8 @@ from load_tests.core.request_types import (
     WS_STREAM,
     Failure,
 )
-from load_tests.engine.request_hook import RequestEvent, StreamTimer, elapsed_ms, report
+from load_tests.core.token_rule import TokenRule
+from load_tests.engine.request_hook import RequestEvent, elapsed_ms, report
 
 _DROPPED = object()
 _MALFORMED = {"type": "__malformed__"}
@@ -270,27 +272,31 @@ class WebSocketClient:
         is_end: Callable[[dict[str, Any]], bool] | None = None,
         check: Check | None = None,
         timeout: float | None = None,
+        tokens: TokenRule | None = None,
     ) -> list[dict[str, Any]]:
         """Send ``message`` and collect replies until one of ``end_type`` (``WS first message``, ``WS stream``).
 
         ``expect_messages``: how many messages a correct stream has; another count is a failure.
         ``is_end`` replaces the ``end_field``/``end_type`` test (an end marker deeper in the message);
         ``check`` judges a complete stream (its end message and its items) on this same row.
+        ``tokens``: what a token is in this stream; the row then carries TTFT, ITL and TPOT (``context["llm"]``).
         """
-        msg_id, items, size, error = None, [], 0, None
-        timer = StreamTimer()
+        msg_id, items, size, error, ended = None, [], 0, None, False
+        timer = stream_timer(tokens)
         try:
             msg_id, queue, timer.start = self._exchange(message)
             while True:
                 reply, n = self._next(queue, timeout)
                 size += n
                 if is_end(reply) if is_end is not None else reply.get(end_field) == end_type:
+                    ended = True
                     if expect_messages is not None and len(items) != expect_messages:
                         raise Failure(f"message count mismatch: expected {expect_messages}, got {len(items)}")
                     _judged(check, reply, items)
                     break
                 items.append(reply)
                 first = timer.message()
+                note_tokens(timer, tokens, reply)
                 if first is not None:
                     report(self.event, WS_FIRST, name, first)
         except Failure as exc:
@@ -299,6 +305,7 @@ class WebSocketClient:
             error = exc
         finally:
             self._pending.pop(msg_id, None)
+        finish_tokens(timer, ended)
         report(self.event, WS_STREAM, name, timer.elapsed_ms(), response_length=size, context=timer.context(),
                exception=error)  # fmt: skip
         return items

@@ -28,7 +28,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from load_tests.core.llm_workloads import Workload
 from load_tests.core.scenarios import parse_duration
+from load_tests.core.token_rule import Tokens
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
 
@@ -153,6 +155,7 @@ class WebSocketOperation(Step):
     reply: Literal["id", "next", "none"] = "id"  # matched by id_field; the next message; fire-and-forget
     id_field: str = "id"
     stream_end: StreamEnd | None = None  # collect messages until this one
+    tokens: Tokens | None = None  # a stream's token rule: TTFT, ITL, TPOT (core/token_rule.py)
 
 
 class SocketIOOperation(Step):
@@ -162,6 +165,7 @@ class SocketIOOperation(Step):
     stream_event: str | None = None  # events carrying the stream's items, matched by id_field
     end_event: str = "done"
     id_field: str = "id"
+    tokens: Tokens | None = None  # a stream's token rule: TTFT, ITL, TPOT (core/token_rule.py)
 
 
 class GrpcOperation(Step):
@@ -170,6 +174,7 @@ class GrpcOperation(Step):
     messages: list[Any] | None = None  # client-streaming and bidi: the messages, in order
     messages_from_data: bool = False  # client-streaming and bidi: one message per feed row (all rows)
     metadata: dict[str, str] = {}
+    tokens: Tokens | None = None  # a server stream's token rule: TTFT, ITL, TPOT (core/token_rule.py)
 
 
 class _Service(_Model):
@@ -240,8 +245,10 @@ class OpenAIService(_Model):
     a bearer token; it is never written anywhere. Streams are timed token by token (TTFT, ITL, TPOT:
     core/llm_metrics.py). Token counts: the server's ``usage`` (asked for with ``include_usage``), else
     ``tokenizer`` (a local ``tokenizer.json``), else an estimate of 4 characters per token, labelled so.
-    The request's content is ``prompt`` for now; workloads (prompt files, synthetic lengths) will come
-    as a ``workload:`` field beside it.
+    The request's content is ``prompt``, or with a ``workload:`` (core/llm_workloads.py: synthetic
+    lengths, prompt files, multi-turn sessions, trace rows) each user's session's next prompt and its
+    ``max_tokens``. ``ignore_eos: true`` adds ``ignore_eos`` and ``min_tokens`` = ``max_tokens`` to each
+    request, so a vLLM-style server generates exactly the length asked for, not its natural reply.
     """
 
     protocol: Literal["openai"]
@@ -253,6 +260,8 @@ class OpenAIService(_Model):
     include_usage: bool = True  # stream_options.include_usage: the server's own token counts
     max_tokens: int | None = Field(default=None, ge=1)
     prompt: str = Field(default="Say hello.", min_length=1)
+    workload: Workload | None = None  # replaces prompt and max_tokens (max_tokens stays the fallback)
+    ignore_eos: bool = False  # each request also asks for exactly max_tokens (ignore_eos + min_tokens)
     system: str | None = None  # chat: a system message before the prompt
     extra_body: dict[str, Any] = {}  # merged into every request body: temperature, ignore_eos, min_tokens...
     headers: dict[str, str] = {}

@@ -206,6 +206,11 @@ class Session:
         input_tokens = sum(counted) + (tokens if tokens is not None else count_tokens(text, counter))
         return LlmPrompt(messages, prompt_text, max_tokens, input_tokens, used_row)
 
+    @property
+    def more_turns(self) -> bool:
+        """True while the current conversation has turns left (the user thinks before the next one)."""
+        return 0 < self.turn < self._turns
+
     def add_reply(self, text: str) -> None:
         """The server's answer to the last prompt: the next turn of this conversation carries it."""
         self.history.append({"role": "assistant", "content": text})

@@ -45,8 +45,8 @@ class Services:
 
     def address_of(self, test_type: str) -> str | None:
         """Where the service of a test type is (URL or host:port), or None."""
-        return {"rest": self.rest_url, "websocket": self.websocket_url, "socketio": self.socketio_url,
-                "grpc": self.grpc_target}.get(test_type)  # fmt: skip
+        return {"rest": self.rest_url, "llm": self.rest_url, "websocket": self.websocket_url,
+                "socketio": self.socketio_url, "grpc": self.grpc_target}.get(test_type)  # fmt: skip
 
     @property
     def needs_bundled_target(self) -> bool:

@@ -8,6 +8,8 @@ A run writes into ``<output>/<scenario>/<timestamp>/``::
     locust_report_<ts>_stats.csv         one row per endpoint, protocol and total
     locust_builtin_<ts>.html, locust_<ts>_*.csv   Locust's own reports
     analysis/summary.txt, analysis/metrics.csv, analysis/*.png
+    summary.md                           the Markdown summary (also appended to $GITHUB_STEP_SUMMARY)
+    junit.xml                            JUnit XML of thresholds and compare verdicts (when CI is set)
     comparison.json                      written by ``generate_report.py --compare``
 
 Exit codes of ``run_load_tests.py`` (and of Locust's process, which decides the first four):
@@ -33,6 +35,8 @@ ANALYSIS_DIR = "analysis"
 SUMMARY_TEXT = "summary.txt"
 METRICS_CSV = "metrics.csv"
 COMPARISON_FILE = "comparison.json"
+SUMMARY_MD = "summary.md"
+JUNIT_FILE = "junit.xml"
 SUMMARY_GLOB = "locust_report_*.json"
 
 
@@ -74,6 +78,14 @@ class RunFolder:
     @property
     def stats_csv(self) -> Path:
         return self.path / f"locust_report_{self.timestamp}_stats.csv"
+
+    @property
+    def summary_md(self) -> Path:
+        return self.path / SUMMARY_MD
+
+    @property
+    def junit_xml(self) -> Path:
+        return self.path / JUNIT_FILE
 
     @property
     def locust_html(self) -> Path:

@@ -3,18 +3,22 @@
 ``timeline``: one point per second with ``t_s`` (end of that second, from the run's start), ``stage``,
 ``users``, ``requests``, ``failures``, ``rps``, ``failures_per_s``, ``p50_ms`` and ``p95_ms``, and where
 token streams were in flight ``output_tokens_per_s`` (tokens counted in the second their chunk arrived)
-and ``llm_concurrency`` (their mean number in flight) (the first
-and last seconds are partial: their rates are over the part the run covered); ``endpoint_timeline``: one point
-per 5-second bucket with each endpoint's figures. In a distributed run windows arrive from workers a
-few seconds late, so the master turns them into points only after a lag; a window that still comes
-later (a slow worker) adds its counts to the point already made.
+and ``llm_concurrency`` (their mean number in flight) (the first and last seconds are partial: their
+rates are over the part the run covered); ``endpoint_timeline``: one point per 5-second bucket with
+each endpoint's figures, its ``requests``, ``failures`` and ``histogram`` (HDR, base64, two
+significant digits), so that a comparison can leave the warm-up out exactly (reporting/settle.py). In
+a distributed run windows arrive from workers a few seconds late, so the master turns them into points
+only after a lag; a window that still comes later (a slow worker) adds its counts to the point already
+made.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from load_tests.core.recorder import ENDPOINT_BUCKET_S, Window
+from hdrh.histogram import HdrHistogram
+
+from load_tests.core.recorder import ENDPOINT_BUCKET_S, WINDOW_DIGITS, Window, summed
 from load_tests.core.scenarios import Scenario
 
 
@@ -74,14 +78,16 @@ class Timeline:
                 t = round(min(end, now) - self.started, 3)
                 point = self.endpoint_points[bucket] = {"t_s": t, "users": self._users_at(int(end) - 1),
                                                         "endpoints": {}, "_span": self._span(start, end, now),
-                                                        "_counts": {}}  # fmt: skip
+                                                        "_counts": {}, "_hists": {}}  # fmt: skip
             span = point["_span"]
             for key, window in windows.items():
                 counts = point["_counts"].setdefault(key, [0, 0])
                 counts[0] += window.requests
                 counts[1] += window.failures
                 figures = point["endpoints"].get(key) or window.figures(span)  # late: counts only
-                figures.update(rps=counts[0] / span, failures_per_s=counts[1] / span)
+                figures.update(rps=counts[0] / span, failures_per_s=counts[1] / span, requests=counts[0],
+                               failures=counts[1])  # fmt: skip
+                point["_hists"][key] = summed(point["_hists"].get(key), window.histogram, WINDOW_DIGITS)
                 point["endpoints"][key] = figures
 
     def latest(self) -> dict[str, Any] | None:
@@ -92,4 +98,11 @@ class Timeline:
         timeline = [{k: v for k, v in p.items() if not k.startswith("_")} for _, p in sorted(self.points.items())]
         endpoints = [{k: v for k, v in p.items() if not k.startswith("_")}
                      for _, p in sorted(self.endpoint_points.items())]  # fmt: skip
+        for point, (_, raw) in zip(endpoints, sorted(self.endpoint_points.items()), strict=True):
+            point["endpoints"] = {key: {**figures, "histogram": _encoded(raw["_hists"].get(key))}
+                                  for key, figures in point["endpoints"].items()}  # fmt: skip
         return timeline, endpoints
+
+
+def _encoded(histogram: HdrHistogram | None) -> str | None:
+    return histogram.encode().decode("ascii") if histogram is not None and histogram.total_count else None

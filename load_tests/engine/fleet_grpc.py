@@ -185,7 +185,8 @@ class FleetGrpcUser(FleetUser):
             report(self.environment.events.request, method.kind, step.name, None, exception=f"request: {exc}")
             return False
         passed: list[bool] = []
-        with call_scope(step.name, self._verdict(step, method, context, passed)):
+        tokens = op.tokens.rule() if op.tokens is not None else None
+        with call_scope(step.name, self._verdict(step, method, context, passed), tokens):
             try:
                 call = self._callable(method)(request, timeout=op.timeout, metadata=metadata)
                 if method.server_streaming:

@@ -36,8 +36,10 @@ def step_fields(step: Any) -> tuple[str, dict[str, Any]]:
 class FleetHttpUser(FleetUser, FastHttpUser):
     abstract = True
     insecure = False  # verify TLS certificates (FastHttpUser's default skips it)
+    service_host = ""  # the service's own URL: Locust sets every user class's host to --host when it starts
 
     def __init__(self, environment: Any) -> None:
+        self.host = self.service_host or self.host  # so two services on two hosts each reach their own
         super().__init__(environment)
         self._sessions: dict[float, FastHttpSession] = {}
 
@@ -137,7 +139,8 @@ def _trusting(ca_file: str) -> Any:
 
 def http_user(name: str, class_name: str, config: HttpService, worker_count: int) -> type:
     runtime: ServiceRuntime = runtime_for(name, config, step_fields, worker_count)
-    attributes: dict[str, Any] = {"host": config.url.rstrip("/"), "network_timeout": config.timeout,
+    host = config.url.rstrip("/")
+    attributes: dict[str, Any] = {"host": host, "service_host": host, "network_timeout": config.timeout,
                                   "connection_timeout": config.timeout}  # fmt: skip
     if config.headers:
         attributes["default_headers"] = runtime_headers(config, name)

@@ -84,7 +84,8 @@ class FleetSocketIOUser(FleetUser):
             if data.get(op.id_field) is None:
                 data[op.id_field] = context["id"]
             self.client.stream(op.emit, data, name=step.name, end_event=op.end_event,
-                               check=reply_verdict(self, step, context, passed), timeout=op.timeout)  # fmt: skip
+                               check=reply_verdict(self, step, context, passed), timeout=op.timeout,
+                               tokens=op.tokens.rule() if op.tokens is not None else None)  # fmt: skip
         elif op.ack:
             self.client.call(op.emit, payload, name=step.name, check=reply_verdict(self, step, context, passed),
                              timeout=op.timeout)  # fmt: skip

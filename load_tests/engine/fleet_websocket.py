@@ -148,7 +148,9 @@ class FleetWebSocketUser(FleetUser):
         passed: list[bool] = []
         check = reply_verdict(self, step, context, passed)
         if op.stream_end is not None:
-            self.client.stream(message, name=step.name, is_end=self.ends[id(op)], check=check, timeout=op.timeout)
+            tokens = op.tokens.rule() if op.tokens is not None else None
+            self.client.stream(message, name=step.name, is_end=self.ends[id(op)], check=check, timeout=op.timeout,
+                               tokens=tokens)  # fmt: skip
         elif op.reply == "id":
             self.client.request(message, name=step.name, check=check, timeout=op.timeout)
         else:

@@ -42,6 +42,7 @@ TEST_TYPES: dict[str, TestType] = {
             {"normal": ("SocketIOChatUser", "SocketIOPollingUser"), "stress": ("SocketIOStressUser",)},
         ),
         TestType("grpc", "grpc_services.py", {"normal": ("GrpcServicesUser",), "stress": ("GrpcStressUser",)}),
+        TestType("llm", "llm_openai.py", {"normal": ("LlmChatUser",), "stress": ("LlmStressUser",)}),
         TestType(
             "scripted",
             "scripted_services.py",

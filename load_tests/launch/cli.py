@@ -19,6 +19,7 @@ from load_tests.launch.openapi import write_config
 from load_tests.launch.series import dry_run_series, run_series
 from load_tests.launch.settings import load_settings
 from load_tests.launch.sweep import dry_run_sweep, run_sweep
+from load_tests.reporting.junit import write_junit_of_run
 
 
 def _add_load_flags(parser: OneLineArgumentParser) -> None:
@@ -86,6 +87,9 @@ def build_parser() -> OneLineArgumentParser:
                         "and the trade-off plot with the knee marked")  # fmt: skip
     parser.add_argument("--list-scenarios", action="store_true", help="print the scenario catalogue and exit")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and the Locust command, run nothing")
+    parser.add_argument(
+        "--junit", metavar="FILE", help="also write JUnit XML of the thresholds here (in CI: junit.xml)"
+    )
     return parser
 
 
@@ -130,7 +134,11 @@ def main(argv: list[str] | None = None) -> int:
             return dry_run_series(vars(args))
         if (repeat > 1 or args.matrix) and not args.dry_run:
             return run_series(vars(args), repeat, args.matrix)
-        return run(settings, dry_run=args.dry_run)
+        run_dirs: list[Path] = []
+        code = run(settings, dry_run=args.dry_run, run_dirs=run_dirs)
+        if args.junit and run_dirs:
+            write_junit_of_run(run_dirs[0], Path(args.junit))
+        return code
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -269,6 +269,7 @@ class CompareConfig(_Model):
     latency_ms: float = Field(default=2.0, ge=0)
     error_rate_pct: float = Field(default=1.0, ge=0, le=100)
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    settle_s: float = Field(default=0.0, ge=0)  # leave out the first seconds (warm-up) of both runs
 
 
 class SloConfig(_Model):

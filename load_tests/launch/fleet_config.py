@@ -18,12 +18,13 @@ from load_tests.core.checks import CompiledCheck, compile_captures
 from load_tests.core.errors import ConfigError
 from load_tests.core.feeds import columns, load_rows
 from load_tests.core.fleet import LocustfileService, OpenAIService, Step, class_name_of, steps_of
+from load_tests.core.llm_workloads import WorkloadSource
 from load_tests.core.templates import Template
 from load_tests.launch.catalogue import LOCUST_DIR, TestType
 from load_tests.launch.options import cli_or_env
 
 FLEET_LOCUSTFILE = LOCUST_DIR / "fleet.py"
-RESERVED = frozenset({"rest", "websocket", "socketio", "grpc", "scripted", "all"})
+RESERVED = frozenset({"rest", "websocket", "socketio", "grpc", "llm", "scripted", "all"})
 _PATH_FIELDS = ("ca_file", "proto", "file", "tokenizer")
 _TEMPLATE_FIELDS = {
     "http": ("path", "query", "headers", "json_body", "form", "multipart", "parquet", "body"),
@@ -46,6 +47,7 @@ def prepare_fleet(fleet: Mapping[str, Any], base: Path, source: str, env: Mappin
             raise ConfigError(f"{where}: the name clashes with {other!r} ('-' and '_' read the same)")
         service = _absolute(service, base, where)
         if isinstance(service, OpenAIService):
+            service = _with_workload(service, base, where)
             _check_openai(service, where, env)
         elif not isinstance(service, LocustfileService):
             _check_service(service, where, env)
@@ -68,6 +70,15 @@ def _absolute(service: Any, base: Path, where: str) -> Any:
         path = Path(data.file).expanduser()
         changes["data"] = data.model_copy(update={"file": str(path if path.is_absolute() else (base / path).resolve())})
     return service.model_copy(update=changes) if changes else service
+
+
+def _with_workload(service: OpenAIService, base: Path, where: str) -> OpenAIService:
+    """The workload's files made absolute and read now: a bad prompt file or trace fails before any traffic."""
+    if service.workload is None:
+        return service
+    workload = service.workload.with_base(base)
+    WorkloadSource(workload, f"{where}.workload")
+    return service.model_copy(update={"workload": workload})
 
 
 def _check_openai(service: OpenAIService, where: str, env: Mapping[str, str]) -> None:

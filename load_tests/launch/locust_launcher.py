@@ -113,6 +113,7 @@ def _check_data(settings: Settings) -> None:
 
 _HOW = {
     "rest": "--host or services.rest.url",
+    "llm": "--host or services.rest.url (the OpenAI-compatible API's server)",
     "websocket": "--host or services.websocket.url",
     "socketio": "--host or services.socketio.url",
     "grpc": "--grpc-target or services.grpc.target",

@@ -8,9 +8,9 @@ the right token count; a wrong answer is a failure with its reason. Tasks are ta
 
 from __future__ import annotations
 
+import json
 import random
 import ssl
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,16 +20,18 @@ from locust.contrib.fasthttp import FastHttpUser, ResponseContextManager
 from load_tests.clients.sse import incremental_chunks, parse_events
 from load_tests.core import domain
 from load_tests.core.request_types import SSE_FIRST_TOKEN, SSE_STREAM
+from load_tests.core.token_rule import TokenRule
 from load_tests.engine.harness import install
 from load_tests.engine.payloads import audio_samples, feature_rows, multipart
 from load_tests.engine.plan_source import current_plan
-from load_tests.engine.request_hook import elapsed_ms, report
+from load_tests.engine.request_hook import TokenTimer, elapsed_ms, report
 from load_tests.reference_service.model import read_wav
 
 install()
 
 CHAT_TOKENS = 16
 LLM_TOKENS = 32
+TOKENS = TokenRule("count", "tokens")  # each /v1/chat stream event says how many tokens it carries
 
 
 def _trusting(ca_file: str) -> Callable[..., ssl.SSLContext]:
@@ -147,7 +149,8 @@ class RestUser(FastHttpUser):
             "max_tokens": CHAT_TOKENS,
             "stream": True,
         }
-        start = time.perf_counter()
+        timer = TokenTimer(TOKENS.count_source)  # TTFT, ITL and TPOT by the count each event carries
+        start = timer.start
         with self.client.post("/v1/chat", json=payload, name=name, stream=True, catch_response=True) as resp:
             resp.request_meta["request_type"] = SSE_STREAM
             if resp.status_code != 200:
@@ -163,13 +166,19 @@ class RestUser(FastHttpUser):
                         break
                     if tokens == 0:
                         report(self.environment.events.request, SSE_FIRST_TOKEN, name, elapsed_ms(start))
-                    tokens += 1
+                    timer.message()
+                    n, text = TOKENS.tokens(json.loads(event.data))
+                    if n:
+                        timer.chunk(n, text=text)
+                    tokens += n
             except Exception as exc:  # a broken stream is a failure of this request, named by its cause
                 resp.failure(f"stream broken: {type(exc).__name__}")
                 return
             finally:
+                timer.finish(done)
                 resp.request_meta["response_time"] = elapsed_ms(start)
                 resp.request_meta["response_length"] = size
+                resp.request_meta["context"] = timer.context()
             if not done:
                 resp.failure("stream ended without done event")
             else:

@@ -1,23 +1,35 @@
 """Socket.IO users of the gateway: ``locust -f load_tests/locust/gateway_socketio.py --host http://127.0.0.1:8000``.
 
 Rows: ``SIO connect`` (per transport: websocket and polling), ``SIO ack`` (ping, load_file, each
-counted once), ``SIO first event`` + ``SIO stream`` (chat: ``token`` events then ``done``), ``SIO send``
-(typing, no ack), ``SIO event`` (unexpected server events), ``SIO connection`` and ``SIO reconnect``.
+counted once), ``SIO first event`` + ``SIO stream`` (chat: ``token`` events then ``done``, with
+TTFT, ITL and TPOT by each event's ``tokens`` count), ``SIO send`` (typing, no ack), ``SIO event``
+(unexpected server events), ``SIO connection`` and ``SIO reconnect``.
 """
 
 from __future__ import annotations
 
 import random
 import time
+from typing import Any
 
 from locust import between, tag, task
 
 from load_tests.core import domain
+from load_tests.core.token_rule import TokenRule
 from load_tests.engine.harness import install
 from load_tests.engine.users import SocketIOUser
 
 install()
 CHAT_TOKENS = 16
+TOKENS = TokenRule("count", "tokens")  # each token event says how many tokens it carries
+
+
+def all_tokens(_end: Any, chunks: list[Any]) -> str | None:
+    """A chat stream is whole when its events carry every token asked for (however they are chunked)."""
+    got = TOKENS.total(chunks)
+    return None if got == CHAT_TOKENS else f"token count mismatch: expected {CHAT_TOKENS}, got {got}"
+
+
 MODEL_FILES = (("classifier.onnx", 4_000_000), ("tokenizer.json", 500_000), ("voice.bin", 12_000_000))
 
 
@@ -42,9 +54,9 @@ class SocketIOChatUser(SocketIOUser):
     @task(3)
     def chat(self) -> None:
         start = time.perf_counter()
-        tokens = self.client.stream("chat", {"message": "hello", "max_tokens": CHAT_TOKENS}, name="chat",
-                                    expect_messages=CHAT_TOKENS)  # fmt: skip
-        domain.generated(len(tokens), time.perf_counter() - start)
+        chunks = self.client.stream("chat", {"message": "hello", "max_tokens": CHAT_TOKENS}, name="chat",
+                                    check=all_tokens, tokens=TOKENS)  # fmt: skip
+        domain.generated(TOKENS.total(chunks), time.perf_counter() - start)
 
     @tag("typing")
     @task(1)

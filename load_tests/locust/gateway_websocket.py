@@ -1,23 +1,33 @@
 """WebSocket users of the gateway's ``/ws/chat``: ``locust -f load_tests/locust/gateway_websocket.py --host http://127.0.0.1:8000``.
 
 Rows: ``WS connect``, ``WS reply`` (ping, echo, subscribe), ``WS first message`` + ``WS stream`` (chat:
-16 tokens then ``done``), ``WS send`` (notify, no reply), ``WS ping`` (protocol ping/pong), ``WS push``
-(server notifications), ``WS connection`` (drops) and ``WS reconnect``.
+16 tokens then ``done``, with TTFT, ITL and TPOT by each message's ``tokens`` count), ``WS send``
+(notify, no reply), ``WS ping`` (protocol ping/pong), ``WS push`` (server notifications),
+``WS connection`` (drops) and ``WS reconnect``.
 """
 
 from __future__ import annotations
 
 import random
 import time
+from typing import Any
 
 from locust import between, tag, task
 
 from load_tests.core import domain
+from load_tests.core.token_rule import TokenRule
 from load_tests.engine.harness import install
 from load_tests.engine.users import WebSocketUser
 
 install()
 CHAT_TOKENS = 16
+TOKENS = TokenRule("count", "tokens")  # each token message says how many tokens it carries
+
+
+def all_tokens(_end: Any, chunks: list[Any]) -> str | None:
+    """A chat stream is whole when its messages carry every token asked for (however they are chunked)."""
+    got = TOKENS.total(chunks)
+    return None if got == CHAT_TOKENS else f"token count mismatch: expected {CHAT_TOKENS}, got {got}"
 
 
 class WebSocketChatUser(WebSocketUser):
@@ -41,8 +51,8 @@ class WebSocketChatUser(WebSocketUser):
     def chat(self) -> None:
         message = {"type": "chat", "message": "stream me a reply", "max_tokens": CHAT_TOKENS}
         start = time.perf_counter()
-        tokens = self.client.stream(message, name="chat", expect_messages=CHAT_TOKENS)
-        domain.generated(len(tokens), time.perf_counter() - start)
+        chunks = self.client.stream(message, name="chat", check=all_tokens, tokens=TOKENS)
+        domain.generated(TOKENS.total(chunks), time.perf_counter() - start)
 
     @tag("subscribe")
     @task(1)

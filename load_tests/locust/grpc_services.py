@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from load_tests.clients.grpc_client import consume, init_gevent_once
+from load_tests.clients.grpc_client import call_scope, consume, init_gevent_once
 
 init_gevent_once()  # before any channel exists, or grpcio hangs under gevent
 
@@ -20,6 +20,7 @@ import grpc  # noqa: E402
 from locust import between, tag, task  # noqa: E402
 
 from load_tests.core import domain  # noqa: E402
+from load_tests.core.token_rule import TokenRule  # noqa: E402
 from load_tests.engine.harness import install  # noqa: E402
 from load_tests.engine.payloads import audio_samples, feature_rows  # noqa: E402
 from load_tests.engine.users import GrpcUser  # noqa: E402
@@ -28,6 +29,7 @@ from load_tests.reference_service.model import read_wav  # noqa: E402
 
 install()
 GENERATE_TOKENS = 16
+TOKENS = TokenRule("count", "tokens")
 
 
 def _unary(call: Callable[[], Any]) -> Any:
@@ -60,8 +62,9 @@ class GrpcServicesUser(GrpcUser):
     def generate(self) -> None:
         request = inference_pb2.GenerateRequest(prompt="tell me more", max_tokens=GENERATE_TOKENS)
         start = time.perf_counter()
-        tokens = consume(self.inference.Generate(request))
-        domain.generated(len(tokens), time.perf_counter() - start)
+        with call_scope("Inference/Generate", tokens=TOKENS):  # TTFT, ITL and TPOT by each message's count
+            chunks = consume(self.inference.Generate(request))
+        domain.generated(sum(c.tokens for c in chunks), time.perf_counter() - start)
 
     @tag("upload")
     @task(1)

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!load_tests/protos/inference.proto\x12\x16loadtests.inference.v1\"6\n\x0ePredictRequest\x12\x10\n\x08\x66\x65\x61tures\x18\x01 \x03(\x01\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"\xbd\x01\n\x0fPredictResponse\x12\r\n\x05label\x18\x01 \x01(\t\x12Q\n\rprobabilities\x18\x02 \x03(\x0b\x32:.loadtests.inference.v1.PredictResponse.ProbabilitiesEntry\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x1a\x34\n\x12ProbabilitiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"I\n\x0fGenerateRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x12\n\nmax_tokens\x18\x02 \x01(\x05\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"F\n\x05Token\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\x12\x0c\n\x04last\x18\x03 \x01(\x08\x12\x12\n\nrequest_id\x18\x04 \x01(\t\")\n\x0bUploadChunk\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"R\n\rUploadSummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0btotal_bytes\x18\x02 \x01(\x03\x12\x0e\n\x06\x63hunks\x18\x03 \x01(\x05\x12\x0e\n\x06sha256\x18\x04 \x01(\t2\x95\x02\n\tInference\x12Z\n\x07Predict\x12&.loadtests.inference.v1.PredictRequest\x1a\'.loadtests.inference.v1.PredictResponse\x12T\n\x08Generate\x12\'.loadtests.inference.v1.GenerateRequest\x1a\x1d.loadtests.inference.v1.Token0\x01\x12V\n\x06Upload\x12#.loadtests.inference.v1.UploadChunk\x1a%.loadtests.inference.v1.UploadSummary(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!load_tests/protos/inference.proto\x12\x16loadtests.inference.v1\"6\n\x0ePredictRequest\x12\x10\n\x08\x66\x65\x61tures\x18\x01 \x03(\x01\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"\xbd\x01\n\x0fPredictResponse\x12\r\n\x05label\x18\x01 \x01(\t\x12Q\n\rprobabilities\x18\x02 \x03(\x0b\x32:.loadtests.inference.v1.PredictResponse.ProbabilitiesEntry\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x1a\x34\n\x12ProbabilitiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"I\n\x0fGenerateRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x12\n\nmax_tokens\x18\x02 \x01(\x05\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"m\n\x05Token\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x05\x12\x0c\n\x04last\x18\x03 \x01(\x08\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x0e\n\x06tokens\x18\x05 \x01(\x05\x12\x15\n\rx_server_time\x18\x06 \x01(\x01\")\n\x0bUploadChunk\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"R\n\rUploadSummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0btotal_bytes\x18\x02 \x01(\x03\x12\x0e\n\x06\x63hunks\x18\x03 \x01(\x05\x12\x0e\n\x06sha256\x18\x04 \x01(\t2\x95\x02\n\tInference\x12Z\n\x07Predict\x12&.loadtests.inference.v1.PredictRequest\x1a\'.loadtests.inference.v1.PredictResponse\x12T\n\x08Generate\x12\'.loadtests.inference.v1.GenerateRequest\x1a\x1d.loadtests.inference.v1.Token0\x01\x12V\n\x06Upload\x12#.loadtests.inference.v1.UploadChunk\x1a%.loadtests.inference.v1.UploadSummary(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,11 +42,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GENERATEREQUEST']._serialized_start=309
   _globals['_GENERATEREQUEST']._serialized_end=382
   _globals['_TOKEN']._serialized_start=384
-  _globals['_TOKEN']._serialized_end=454
-  _globals['_UPLOADCHUNK']._serialized_start=456
-  _globals['_UPLOADCHUNK']._serialized_end=497
-  _globals['_UPLOADSUMMARY']._serialized_start=499
-  _globals['_UPLOADSUMMARY']._serialized_end=581
-  _globals['_INFERENCE']._serialized_start=584
-  _globals['_INFERENCE']._serialized_end=861
+  _globals['_TOKEN']._serialized_end=493
+  _globals['_UPLOADCHUNK']._serialized_start=495
+  _globals['_UPLOADCHUNK']._serialized_end=536
+  _globals['_UPLOADSUMMARY']._serialized_start=538
+  _globals['_UPLOADSUMMARY']._serialized_end=620
+  _globals['_INFERENCE']._serialized_start=623
+  _globals['_INFERENCE']._serialized_end=900
 # @@protoc_insertion_point(module_scope)

@@ -42,16 +42,20 @@ class GenerateRequest(_message.Message):
     def __init__(self, prompt: _Optional[str] = ..., max_tokens: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class Token(_message.Message):
-    __slots__ = ("text", "index", "last", "request_id")
+    __slots__ = ("text", "index", "last", "request_id", "tokens", "x_server_time")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     LAST_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    X_SERVER_TIME_FIELD_NUMBER: _ClassVar[int]
     text: str
     index: int
     last: bool
     request_id: str
-    def __init__(self, text: _Optional[str] = ..., index: _Optional[int] = ..., last: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+    tokens: int
+    x_server_time: float
+    def __init__(self, text: _Optional[str] = ..., index: _Optional[int] = ..., last: _Optional[bool] = ..., request_id: _Optional[str] = ..., tokens: _Optional[int] = ..., x_server_time: _Optional[float] = ...) -> None: ...
 
 class UploadChunk(_message.Message):
     __slots__ = ("name", "data")

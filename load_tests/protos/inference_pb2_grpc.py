@@ -62,7 +62,7 @@ class InferenceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Generate(self, request, context):
-        """Stream generated tokens, one message per token.
+        """Stream generated tokens, one message per chunk (one token unless the target's --llm-tokens-per-chunk says more).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -157,9 +157,9 @@ class WorkModel:
     def _draw(self, rate: float, protocol: str, operation: str | None) -> bool:
         return rate > 0 and self.faults.applies_to(protocol, operation) and self.rng.random() < rate
 
-    async def serve(self, protocol: str, operation: str) -> None:
-        """Spend the call's service time, then raise InjectedFault if this call is chosen to fail."""
-        delay = self.delay_s(protocol, operation)
+    async def serve(self, protocol: str, operation: str, timed: bool = True) -> None:
+        """Spend the call's service time (if ``timed``), then raise InjectedFault if this call is chosen to fail."""
+        delay = self.delay_s(protocol, operation) if timed else 0.0
         if delay:
             await asyncio.sleep(delay)
         if self.should_fail(protocol, operation):

@@ -7,7 +7,9 @@ objects for all four protocols. One server interceptor counts every RPC under ``
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -90,11 +92,16 @@ def _denying_handler(handler: grpc.RpcMethodHandler | None) -> grpc.RpcMethodHan
 
 
 async def _serve(
-    service: Service, context: grpc.aio.ServicerContext, endpoint: str, operation: str, db: bool = False
+    service: Service,
+    context: grpc.aio.ServicerContext,
+    endpoint: str,
+    operation: str,
+    db: bool = False,
+    timed: bool = True,
 ) -> None:
     """Spend the RPC's service time (the interceptor already counted it); a fault aborts it with UNAVAILABLE."""
     try:
-        await service.call(PROTOCOL, endpoint, operation, db=db, count=False)
+        await service.call(PROTOCOL, endpoint, operation, db=db, count=False, timed=timed)
     except InjectedFault:
         await context.abort(grpc.StatusCode.UNAVAILABLE, "injected fault")
 
@@ -121,13 +128,19 @@ class InferenceServicer(inference_pb2_grpc.InferenceServicer):
     async def Generate(
         self, request: inference_pb2.GenerateRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[inference_pb2.Token]:
-        await _serve(self.service, context, "Inference/Generate", "llm")
-        tokens = model.tokens_for(request.prompt, max(1, min(request.max_tokens or 16, MAX_TOKENS)))
-        for i, token in enumerate(tokens):
-            if i:
-                await self.service.work.token_gap()
-            yield inference_pb2.Token(text=token, index=i, last=i == len(tokens) - 1, request_id=request.request_id)
-        self.service.telemetry.stream_messages(PROTOCOL, "Inference/Generate", len(tokens))
+        received = time.time()
+        await _serve(self.service, context, "Inference/Generate", "llm", timed=False)
+        max_tokens = max(1, min(request.max_tokens or 16, MAX_TOKENS))
+        sent = 0
+        stream = self.service.llm.messages(PROTOCOL, "Inference/Generate", request.prompt, max_tokens, received)
+        async with contextlib.aclosing(stream):
+            async for m in stream:
+                yield inference_pb2.Token(
+                    text=m.text, index=m.index, last=m.last, request_id=request.request_id, tokens=m.tokens,
+                    x_server_time=m.stamp,
+                )  # fmt: skip
+                sent += 1
+        self.service.telemetry.stream_messages(PROTOCOL, "Inference/Generate", sent)
 
     async def Upload(
         self, request_iterator: AsyncIterator[inference_pb2.UploadChunk], context: grpc.aio.ServicerContext

@@ -7,7 +7,9 @@ harness's per-endpoint figures can be checked against ``GET /metrics`` one for o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -201,25 +203,30 @@ def _add_generation_routes(app: FastAPI, service: Service) -> None:
 
     @app.post("/v1/chat")
     async def chat(body: ChatBody) -> Response:
-        endpoint = "/v1/chat (stream)" if body.stream else "/v1/chat"
+        """Plain: answered after the chat service time. Streamed: timed by the reference LLM like every chat
+        stream, each event carrying its words (``token``), their count (``tokens``) and ``x_server_time``."""
+        endpoint, received = "/v1/chat (stream)" if body.stream else "/v1/chat", time.time()
         try:
-            await call(HTTP, endpoint, "chat")
+            await call(HTTP, endpoint, "chat", timed=not body.stream)
         except InjectedFault:
             return _injected()
-        tokens = model.tokens_for(body.messages[-1].content, body.max_tokens)
-        chat_id = uuid.uuid4().hex
+        prompt, chat_id = body.messages[-1].content, uuid.uuid4().hex
         if not body.stream:
+            tokens = model.tokens_for(prompt, body.max_tokens)
             return JSONResponse(
                 {"id": chat_id, "message": {"role": "assistant", "content": " ".join(tokens)}, "tokens": len(tokens)}
             )
 
         async def events() -> AsyncIterator[bytes]:
-            for i, token in enumerate(tokens):
-                if i:
-                    await service.work.token_gap()
-                yield f"data: {json.dumps({'id': chat_id, 'index': i, 'token': token})}\n\n".encode()
-            service.telemetry.stream_messages(HTTP, endpoint, len(tokens))
-            yield f"event: done\ndata: {json.dumps({'id': chat_id, 'tokens': len(tokens)})}\n\n".encode()
+            sent = 0
+            stream = service.llm.messages(HTTP, endpoint, prompt, body.max_tokens, received)
+            async with contextlib.aclosing(stream):
+                async for m in stream:
+                    event = {"id": chat_id, "index": m.index, "token": m.text, "tokens": m.tokens}
+                    yield f"data: {json.dumps({**event, 'x_server_time': m.stamp})}\n\n".encode()
+                    sent += 1
+            service.telemetry.stream_messages(HTTP, endpoint, sent)
+            yield f"event: done\ndata: {json.dumps({'id': chat_id, 'tokens': body.max_tokens})}\n\n".encode()
 
         return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 

@@ -26,6 +26,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from load_tests.reference_service.llm_admin import add_llm_admin_routes
 from load_tests.reference_service.llm_engine import LlmEngine, Record, Sent
 from load_tests.reference_service.llm_timing import (
     MAX_OUTPUT_TOKENS,
@@ -34,10 +35,9 @@ from load_tests.reference_service.llm_timing import (
     count_words,
     embedding,
     output_length,
-    parse_timing,
     reply_words,
 )
-from load_tests.reference_service.service import LOOPBACK, Service
+from load_tests.reference_service.service import Service
 
 HTTP = "http"
 CHAT = "/v1/chat/completions"
@@ -167,34 +167,44 @@ class _Generation:
             "created": int(record.received),
             "model": MODEL_NAME,
         }
+        self.prefix = "data: " + json.dumps(self.base, separators=(",", ":"))[:-1] + ","  # the object, still open
 
-    def _choice(self, sent: Sent | None, finish: str | None) -> dict[str, Any]:
-        if not self.chat:
-            text = _text_of(sent, self.ask, 0) if sent else ""
-            return {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
-        if sent is None:
-            delta: dict[str, Any] = {"role": "assistant"}
-        else:
-            key = "reasoning_content" if sent.chunk.reasoning else "content"
-            delta = {key: _text_of(sent, self.ask, self.reasoning)}
-        return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-
-    async def events(self, cut: bool) -> AsyncIterator[bytes]:
+    async def events(self, fault: str | None) -> AsyncIterator[bytes]:
         total = self.reasoning + self.ask.content_tokens
-        generator = self.engine.generate(self.record, self.ask.content_tokens, self.reasoning, cut)
+        generator = self.engine.generate(self.record, self.ask.content_tokens, self.reasoning, fault is not None)
         async with contextlib.aclosing(generator):
             async for sent in generator:
                 if sent is None and not self.chat:
                     continue  # completions streams have no role chunk
                 last = sent is not None and sent.chunk.first_token + sent.chunk.tokens == total
                 finish = self.ask.finish_reason if last else None
-                stamp = sent.stamp if sent else time.time()
-                yield _sse({**self.base, "choices": [self._choice(sent, finish)], "x_server_time": stamp})
+                if sent is None:
+                    role = {"index": 0, "delta": {"role": "assistant"}, "logprobs": None, "finish_reason": None}
+                    yield _sse({**self.base, "choices": [role], "x_server_time": time.time()})
+                else:
+                    yield self._content_event(sent, finish)
+        if fault == "error_event":
+            error = {"message": "generation failed (injected by --llm-error-event-rate)", "type": "server_error",
+                     "param": None, "code": 500}  # fmt: skip
+            yield _sse({"error": error, "x_server_time": time.time()}) + b"data: [DONE]\n\n"
         if not self.record.completed:
-            return  # cut: no end, no usage, no [DONE]
+            return  # cut (or failed): no end, no usage
+        end = b"data: [DONE]\n\n"  # in the same write as the usage chunk: one system call less per stream
         if self.ask.include_usage:
-            yield _sse({**self.base, "choices": [], "usage": _usage(self.record), "x_server_time": time.time()})
-        yield b"data: [DONE]\n\n"
+            end = _sse({**self.base, "choices": [], "usage": _usage(self.record), "x_server_time": time.time()}) + end
+        yield end
+
+    def _content_event(self, sent: Sent, finish: str | None) -> bytes:
+        """The event of one content chunk, built around a per-stream JSON prefix: at 200 streams a chunk's
+        cost is what delays the next stream's chunk, and ``json.dumps`` of the whole object was a third of it."""
+        text = json.dumps(_text_of(sent, self.ask, self.reasoning))
+        end = "null" if finish is None else f'"{finish}"'
+        if self.chat:
+            key = "reasoning_content" if sent.chunk.reasoning else "content"
+            choice = f'{{"index":0,"delta":{{"{key}":{text}}},"logprobs":null,"finish_reason":{end}}}'
+        else:
+            choice = f'{{"index":0,"text":{text},"logprobs":null,"finish_reason":{end}}}'
+        return f'{self.prefix}"choices":[{choice}],"x_server_time":{sent.stamp!r}}}\n\n'.encode()
 
     async def reply(self) -> dict[str, Any]:
         parts: dict[bool, list[str]] = {True: [], False: []}
@@ -244,7 +254,7 @@ async def _generate(service: Service, request: Request, endpoint: str, chat: boo
     if not ask.stream:
         return JSONResponse(await generation.reply())
     return SseResponse(
-        generation.events(engine.draw_cut()), lambda sent: telemetry.stream_messages(HTTP, endpoint, sent)
+        generation.events(engine.draw_break(record)), lambda sent: telemetry.stream_messages(HTTP, endpoint, sent)
     )
 
 
@@ -361,45 +371,4 @@ def add_llm_routes(app: FastAPI, service: Service) -> None:
     async def embeddings(request: Request) -> Response:
         return await _embeddings(service, request)
 
-    _add_llm_admin_routes(app, service)
-
-
-def _loopback_only(request: Request) -> Response | None:
-    if request.client is None or request.client.host not in LOOPBACK:
-        return JSONResponse({"error": "admin endpoints accept loopback callers only"}, status_code=403)
-    return None
-
-
-def _add_llm_admin_routes(app: FastAPI, service: Service) -> None:
-    """``/admin/llm`` (the timing knobs: GET, POST to change some) and ``/admin/llm/requests`` (GET, DELETE)."""
-
-    @app.get("/admin/llm", include_in_schema=False)
-    async def get_timing(request: Request) -> Response:
-        return _loopback_only(request) or JSONResponse(service.llm.timing.as_dict())
-
-    @app.post("/admin/llm", include_in_schema=False)
-    async def set_timing(request: Request) -> Response:
-        refused = _loopback_only(request)
-        if refused:
-            return refused
-        try:
-            data = json.loads(await request.body() or b"{}")
-            if not isinstance(data, dict):
-                raise ValueError("body must be a JSON object")
-            service.llm.timing = parse_timing(data, service.llm.timing)
-        except ValueError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse(service.llm.timing.as_dict())
-
-    @app.get("/admin/llm/requests", include_in_schema=False)
-    async def requests_log(request: Request) -> Response:
-        return _loopback_only(request) or JSONResponse(service.llm.log())
-
-    @app.delete("/admin/llm/requests", include_in_schema=False)
-    async def clear_log(request: Request) -> Response:
-        refused = _loopback_only(request)
-        if refused:
-            return refused
-        cleared = len(service.llm.log())
-        service.llm.reset_log()
-        return JSONResponse({"cleared": cleared})
+    add_llm_admin_routes(app, service)

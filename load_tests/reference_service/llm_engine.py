@@ -1,6 +1,6 @@
 """The reference LLM at run time: the max-concurrency FIFO queue, the token schedule and the truth log.
 
-Every protocol's chat stream (OpenAI SSE, WebSocket, Socket.IO, gRPC) runs through one
+Every chat stream of the target (OpenAI SSE, plain /v1/chat SSE, WebSocket, Socket.IO, gRPC) runs through one
 :class:`LlmEngine`, so they share one queue and one batching slowdown, as streams on one GPU do.
 Chunks leave at absolute deadlines (admission + planned offset, on the loop's monotonic clock), never
 after cumulative sleeps, so a late wake-up does not push every later chunk back; the stamp each chunk
@@ -11,6 +11,7 @@ keeps, per request, what tests need to compute TTFT, ITL and goodput from the se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import random
 import time
@@ -19,7 +20,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from load_tests.reference_service.llm_timing import Chunk, LlmTiming, plan_chunks
+from load_tests.reference_service import model
+from load_tests.reference_service.llm_timing import Chunk, LlmTiming, count_words, plan_chunks
 
 LOG_LIMIT = 20_000  # requests kept in the truth log (oldest forgotten first)
 
@@ -31,6 +33,17 @@ class Sent:
     chunk: Chunk
     stamp: float
     late_ms: float
+
+
+@dataclass(frozen=True)
+class StreamMessage:
+    """One chunk of a non-HTTP chat stream: its index, words, token count, server stamp, and whether it ends it."""
+
+    index: int
+    text: str
+    tokens: int
+    stamp: float
+    last: bool
 
 
 @dataclass
@@ -51,6 +64,7 @@ class Record:
     chunk_tokens: list[int] = field(default_factory=list)
     max_late_ms: float = 0.0
     completed: bool = False
+    fault: str | None = None  # an injected stream fault: "cut" or "error_event"
 
     def as_dict(self) -> dict[str, Any]:
         admitted = self.admitted
@@ -73,6 +87,7 @@ class Record:
             "slowdown": self.slowdown,
             "max_late_ms": self.max_late_ms,
             "completed": self.completed,
+            "fault": self.fault,
         }
 
 
@@ -100,9 +115,15 @@ class LlmEngine:
             return True
         return False
 
-    def draw_cut(self) -> bool:
-        """Draw the cut fault for one stream: True when it must stop halfway, before its end."""
-        return self.timing.cut_rate > 0 and self.rng.random() < self.timing.cut_rate
+    def draw_break(self, record: Record) -> str | None:
+        """Draw the stream faults for one stream: ``cut`` (it stops halfway, before its end), ``error_event``
+        (halfway it sends an error event and ends), or None; the log keeps it as ``fault``."""
+        timing = self.timing
+        if timing.cut_rate > 0 and self.rng.random() < timing.cut_rate:
+            record.fault = "cut"
+        elif timing.error_event_rate > 0 and self.rng.random() < timing.error_event_rate:
+            record.fault = "error_event"
+        return record.fault
 
     async def _admit(self) -> None:
         limit = self.timing.max_concurrency
@@ -163,6 +184,26 @@ class LlmEngine:
             record.completed = True
         finally:
             self._release()
+
+    async def messages(
+        self, protocol: str, endpoint: str, prompt: str, max_tokens: int, received: float
+    ) -> AsyncIterator[StreamMessage]:
+        """A chat stream of the WebSocket, Socket.IO, gRPC and /v1/chat APIs: one message per chunk, engine-timed.
+
+        The words are the reference model's (``model.tokens_for``, ``max_tokens`` of them, no
+        reasoning); the queue, TTFT, D, chunking and slowdown are the same as on the OpenAI API.
+        """
+        record = self.new_record(protocol, endpoint, count_words(prompt), received)
+        words = model.tokens_for(prompt, max_tokens)
+        generator = self.generate(record, len(words))
+        async with contextlib.aclosing(generator):
+            index = 0
+            async for sent in generator:
+                if sent is not None:
+                    first, n = sent.chunk.first_token, sent.chunk.tokens
+                    text = " ".join(words[first : first + n])
+                    yield StreamMessage(index, text, n, sent.stamp, first + n == len(words))
+                    index += 1
 
     def log(self) -> list[dict[str, Any]]:
         return [r.as_dict() for r in self._log]

@@ -19,6 +19,9 @@ Timing, from the moment a request is admitted (after any wait in the max-concurr
 The reply has ``eos_tokens`` content tokens unless ``max_tokens`` is smaller, ``min_tokens`` larger
 or ``ignore_eos`` is set (then exactly ``max_tokens``); ``finish_reason`` is ``length`` when
 ``max_tokens`` cut it, else ``stop``.
+
+The fault knobs (``rate_limit_rate``, ``cut_rate``, ``error_event_rate``) act on the OpenAI API's
+generation requests only; the other chat streams fail through the target's usual faults.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class LlmTiming:
     eos_tokens: int = 64  # the natural reply length (content tokens) when max_tokens does not cut it
     rate_limit_rate: float = 0.0  # share of requests answered 429 at once (error injection)
     cut_rate: float = 0.0  # share of streams cut halfway, before their end and [DONE] (error injection)
+    error_event_rate: float = 0.0  # share of streams that send an error event halfway, then [DONE] (vLLM's way)
 
     def slowdown(self, running: int) -> float:
         """Decode slowdown of a request admitted while ``running`` streams (itself included) generate."""
@@ -64,7 +68,7 @@ class LlmTiming:
 
 
 _INTS = frozenset({"tokens_per_chunk", "max_concurrency", "reasoning_tokens", "eos_tokens"})
-_RATES = frozenset({"rate_limit_rate", "cut_rate"})
+_RATES = frozenset({"rate_limit_rate", "cut_rate", "error_event_rate"})
 _MIN_ONE = frozenset({"tokens_per_chunk", "eos_tokens"})
 KNOBS = tuple(f.name for f in fields(LlmTiming))
 KNOB_HELP = {
@@ -76,8 +80,9 @@ KNOB_HELP = {
     "max_concurrency": "streams generating at once; the rest wait in a FIFO queue (0: no limit)",
     "reasoning_tokens": "reasoning tokens sent as delta.reasoning_content before the content",
     "eos_tokens": "natural reply length in tokens when max_tokens is larger and ignore_eos unset",
-    "rate_limit_rate": "share of LLM requests answered 429 (0..1)",
-    "cut_rate": "share of LLM streams cut halfway, before [DONE] (0..1)",
+    "rate_limit_rate": "share of OpenAI-API generation requests answered 429 (0..1)",
+    "cut_rate": "share of OpenAI-API streams cut halfway, before [DONE] (0..1)",
+    "error_event_rate": "share of OpenAI-API streams that send an error event halfway, then [DONE] (0..1)",
 }
 ENV_PREFIX = "LOAD_TARGET_LLM_"
 

@@ -38,11 +38,13 @@ class Service:
         auth = get("authorization") or ""
         return auth[7:] if auth.lower().startswith("bearer ") else None
 
-    async def call(self, protocol: str, endpoint: str, operation: str, *, db: bool = False, count: bool = True) -> None:
+    async def call(
+        self, protocol: str, endpoint: str, operation: str, *, db: bool = False, count: bool = True, timed: bool = True
+    ) -> None:
         """Count one call, spend its service time (holding a DB connection if asked) and apply faults.
 
         Raises InjectedFault after counting the error, so handlers only translate it to their
-        protocol's error answer.
+        protocol's error answer. ``timed=False``: no service time (chat streams take theirs from the LLM engine).
         """
         telemetry = self.telemetry
         if count:  # gRPC's interceptor counts every RPC on arrival itself
@@ -56,9 +58,9 @@ class Service:
             async with telemetry.in_flight(protocol):
                 if db:
                     async with telemetry.db_connection():
-                        await self.work.serve(protocol, operation)
+                        await self.work.serve(protocol, operation, timed)
                 else:
-                    await self.work.serve(protocol, operation)
+                    await self.work.serve(protocol, operation, timed)
         except InjectedFault:
             telemetry.error(protocol, endpoint, "injected")
             raise

@@ -5,7 +5,9 @@ Events, on the default namespace and on ``/chat``:
 - ``ping`` ``{"id": ...}``: answered through the ack with ``{"id": ..., "pong": true}``.
 - ``load_file`` ``{"name": ..., "size": bytes}``: after a simulated load time, the ack carries metadata.
 - ``chat`` ``{"id": ..., "message": ..., "max_tokens": n}``: the ack says ``accepted``, then ``token``
-  events and a ``done`` event follow, each carrying the request id.
+  events and a ``done`` event follow, each carrying the request id; a ``token`` event carries
+  ``token`` (its words), ``tokens`` (how many) and ``x_server_time`` (epoch s), timed by the
+  reference LLM (:mod:`llm_engine`), as every chat stream of the target.
 - ``typing`` (any data): counted, never answered (fire-and-forget).
 
 Errors come back as an ack ``{"error": ..., "status": 500}`` (or an ``error`` event for ``chat``).
@@ -14,11 +16,12 @@ The API key is taken from the ``auth`` payload (``{"api_key": ...}``) or the ``X
 
 from __future__ import annotations
 
+import contextlib
+import time
 from typing import Any
 
 import socketio
 
-from load_tests.reference_service import model
 from load_tests.reference_service.faults import InjectedFault
 from load_tests.reference_service.service import Service
 from load_tests.reference_service.wire_faults import malformed_json
@@ -120,24 +123,29 @@ def _on_chat(sio: socketio.AsyncServer, service: Service) -> None:
         if await _dropped(sio, service, sid, namespace, "chat"):
             return None
         data = data if isinstance(data, dict) else {}
-        request_id = data.get("id")
+        request_id, received = data.get("id"), time.time()
         try:
-            await service.call(PROTOCOL, "chat", "chat")
+            await service.call(PROTOCOL, "chat", "chat", timed=False)
         except InjectedFault:
             await sio.emit("error", {"id": request_id, **_ERROR}, to=sid, namespace=namespace)
             return _ERROR
         max_tokens = data.get("max_tokens") if isinstance(data.get("max_tokens"), int) else 16
-        tokens = model.tokens_for(str(data.get("message", "")), max(1, min(max_tokens, MAX_TOKENS)))
-        sio.start_background_task(_stream, sid, namespace, request_id, tokens)
+        max_tokens = max(1, min(max_tokens, MAX_TOKENS))
+        prompt = str(data.get("message", ""))
+        sio.start_background_task(_stream, sid, namespace, request_id, prompt, max_tokens, received)
         return {"id": request_id, "accepted": True}  # the stream is what the client reads
 
-    async def _stream(sid: str, namespace: str, request_id: Any, tokens: list[str]) -> None:
-        for i, token in enumerate(tokens):
-            if i:
-                await service.work.token_gap()
-            await sio.emit("token", {"id": request_id, "index": i, "token": token}, to=sid, namespace=namespace)
-        service.telemetry.stream_messages(PROTOCOL, "chat", len(tokens))
-        await sio.emit("done", {"id": request_id, "tokens": len(tokens)}, to=sid, namespace=namespace)
+    async def _stream(sid: str, namespace: str, request_id: Any, prompt: str, max_tokens: int, received: float) -> None:
+        sent = 0
+        stream = service.llm.messages(PROTOCOL, "chat", prompt, max_tokens, received)
+        async with contextlib.aclosing(stream):
+            async for m in stream:
+                token = {"id": request_id, "index": m.index, "token": m.text, "tokens": m.tokens}
+                await sio.emit("token", {**token, "x_server_time": m.stamp}, to=sid, namespace=namespace)
+                sent += 1
+        service.telemetry.stream_messages(PROTOCOL, "chat", sent)
+        done = {"id": request_id, "tokens": max_tokens, "x_server_time": time.time()}
+        await sio.emit("done", done, to=sid, namespace=namespace)
 
     _on_every_namespace(sio, "chat", chat)
 

@@ -5,7 +5,9 @@ match replies to requests:
 
 - ``{"type": "ping", "id": 1}`` -> ``{"type": "pong", "id": 1}``
 - ``{"type": "echo", "id": 2, "payload": ...}`` -> ``{"type": "echo", "id": 2, "payload": ...}``
-- ``{"type": "chat", "id": 3, "message": "hi", "max_tokens": 8}`` -> ``token`` messages, then ``done``
+- ``{"type": "chat", "id": 3, "message": "hi", "max_tokens": 8}`` -> ``token`` messages, then ``done``;
+  each ``token`` carries ``token`` (its words), ``tokens`` (how many) and ``x_server_time`` (epoch s),
+  timed by the reference LLM (:mod:`llm_engine`), as every chat stream of the target
 - ``{"type": "subscribe", "id": 4, "count": 3}`` -> ``{"type": "subscribed"}`` then 3 server pushes
 - ``{"type": "notify", ...}`` -> nothing (fire-and-forget: counted, never answered)
 
@@ -14,12 +16,13 @@ Malformed JSON or an unknown type gets ``{"type": "error", ...}`` and the connec
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from load_tests.reference_service import model
 from load_tests.reference_service.faults import InjectedFault
 from load_tests.reference_service.service import Service
 
@@ -83,8 +86,9 @@ async def _answer(service: Service, websocket: WebSocket, message: dict[str, Any
     if kind == "notify":
         service.telemetry.request(PROTOCOL, kind)
         return True
+    received = time.time()
     try:
-        await service.call(PROTOCOL, kind, operation)
+        await service.call(PROTOCOL, kind, operation, timed=kind != "chat")
     except InjectedFault:
         await _send(websocket, {"type": "error", "id": msg_id, "code": 500, "error": "injected fault"})
         return True
@@ -93,7 +97,7 @@ async def _answer(service: Service, websocket: WebSocket, message: dict[str, Any
     elif kind == "echo":
         await _send(websocket, {"type": "echo", "id": msg_id, "payload": message.get("payload")})
     elif kind == "chat":
-        await _stream_tokens(service, websocket, message, msg_id)
+        await _stream_tokens(service, websocket, message, msg_id, received)
     else:
         await _push(service, websocket, message, msg_id)
     return True
@@ -103,14 +107,19 @@ def _bounded_int(value: Any, default: int) -> int:
     return max(1, min(int(value), MAX_TOKENS)) if isinstance(value, int) and not isinstance(value, bool) else default
 
 
-async def _stream_tokens(service: Service, websocket: WebSocket, message: dict[str, Any], msg_id: Any) -> None:
-    tokens = model.tokens_for(str(message.get("message", "")), _bounded_int(message.get("max_tokens"), 16))
-    for i, token in enumerate(tokens):
-        if i:
-            await service.work.token_gap()
-        await _send(websocket, {"type": "token", "id": msg_id, "index": i, "token": token})
-    service.telemetry.stream_messages(PROTOCOL, "chat", len(tokens))
-    await _send(websocket, {"type": "done", "id": msg_id, "tokens": len(tokens)})
+async def _stream_tokens(
+    service: Service, websocket: WebSocket, message: dict[str, Any], msg_id: Any, received: float
+) -> None:
+    max_tokens = _bounded_int(message.get("max_tokens"), 16)
+    sent = 0
+    stream = service.llm.messages(PROTOCOL, "chat", str(message.get("message", "")), max_tokens, received)
+    async with contextlib.aclosing(stream):
+        async for m in stream:
+            token = {"type": "token", "id": msg_id, "index": m.index, "token": m.text, "tokens": m.tokens}
+            await _send(websocket, {**token, "x_server_time": m.stamp})
+            sent += 1
+    service.telemetry.stream_messages(PROTOCOL, "chat", sent)
+    await _send(websocket, {"type": "done", "id": msg_id, "tokens": max_tokens, "x_server_time": time.time()})
 
 
 async def _push(service: Service, websocket: WebSocket, message: dict[str, Any], msg_id: Any) -> None:

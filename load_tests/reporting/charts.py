@@ -26,7 +26,7 @@ def _save(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def _bars(rows: list[dict[str, Any]], series: list[tuple[str, str]], title: str, unit: str) -> bytes:
+def _bars(rows: list[dict[str, Any]], series: list[tuple[str, str]], title: str, unit: str, empty: str = "") -> bytes:
     """Horizontal bars, one group per endpoint, one bar per (field, legend) in ``series``."""
     rows = list(reversed(rows))
     fig, ax = plt.subplots(figsize=(WIDTH_IN, max(2.5, 0.38 * len(rows) + 1.2)))
@@ -38,6 +38,12 @@ def _bars(rows: list[dict[str, Any]], series: list[tuple[str, str]], title: str,
     ax.set_xlabel(unit)
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
+    if not any(row.get(field) for row in rows for field, _ in series):  # all zero: an axis from 0, said in words
+        ax.set_xlim(0, 1)
+        ax.text(0.5, 0.5, empty or f"all 0 {unit}", transform=ax.transAxes, ha="center", va="center", fontsize=12,
+                color="grey")  # fmt: skip
+    else:  # these figures are never negative: matplotlib would otherwise pad below 0
+        ax.set_xlim(left=0)
     if len(series) > 1:
         ax.legend(loc="lower right", fontsize=8)
     return _save(fig)
@@ -58,7 +64,8 @@ def p95_response_time(summary: dict[str, Any]) -> bytes:
 
 
 def error_rate_by_endpoint(summary: dict[str, Any]) -> bytes:
-    return _bars(summary["endpoints"], [("error_rate_pct", "error rate")], "Error rate by endpoint", "% of requests")
+    return _bars(summary["endpoints"], [("error_rate_pct", "error rate")], "Error rate by endpoint", "% of requests",
+                 empty="No request failed: 0 % on every endpoint")  # fmt: skip
 
 
 def latency_over_time(summary: dict[str, Any], compare: dict[str, Any] | None = None) -> bytes | None:
@@ -90,6 +97,8 @@ def rps_users_over_time(summary: dict[str, Any], compare: dict[str, Any] | None 
         ax.plot(t, [p["failures_per_s"] for p in points], style, label=f"{prefix}failures/s")
         users_ax.plot(t, [p["users"] for p in points], style, color="grey", label=f"{prefix}users")
     ax.set_xlabel("seconds since start")
+    ax.set_ylim(bottom=0)
+    users_ax.set_ylim(bottom=0)
     ax.set_ylabel("per second")
     users_ax.set_ylabel("users")
     ax.set_title("Throughput and users over time")

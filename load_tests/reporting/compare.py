@@ -1,11 +1,17 @@
 """Before/after comparison of two run summaries, judged by a statistical test, not by eye.
 
 For each endpoint and protocol present in both runs, p50/p95/p99, error rate and RPS are shown with
-absolute and relative deltas. The verdict uses a bootstrap confidence interval of the p95 difference,
-resampled from the two exact HDR histograms the summaries carry, and a two-proportion test on the
-error rates: a row is *regressed* only when the whole interval lies beyond the tolerance (relative
-and absolute, so sub-millisecond jitter is not a regression) or the error rate rose significantly
-beyond its tolerance; *improved* mirrors that; anything else is *unchanged*, noise included.
+absolute and relative deltas. The verdict rests on a distribution-free interval of the p95 difference
+(order statistics of the two exact HDR histograms the summaries carry, see
+:mod:`load_tests.reporting.quantiles`) and a two-proportion test on the error rates: a row is
+*regressed* only when the whole interval lies beyond the tolerance (relative and absolute, so
+sub-millisecond jitter is not a regression) or the error rate rose significantly beyond its
+tolerance; *improved* mirrors that; anything else is *unchanged*, noise included.
+
+A row is judged only when both runs have at least :func:`min_samples_for` timed requests (86 at the
+default 95 % confidence): below that no interval of the p95 reaches the confidence asked for, whatever
+the data, so the row says ``too few samples (n=1 now; ...)`` and never fails the gate. The warm-up can be left
+out of both runs with ``settle_s`` (see :mod:`load_tests.reporting.settle`).
 """
 
 from __future__ import annotations
@@ -17,8 +23,12 @@ from typing import Any
 import numpy as np
 
 from load_tests.core.summary import decode_histogram
+from load_tests.reporting.quantiles import min_samples, quantile_interval
+from load_tests.reporting.settle import settled
 
 FIGURES = ("p50_ms", "p95_ms", "p99_ms", "error_rate_pct", "rps")
+VERDICTS = ("regressed", "improved", "unchanged", "too_few")
+TOO_FEW = "too_few"
 
 
 @dataclass(frozen=True)
@@ -27,8 +37,18 @@ class Tolerance:
     latency_ms: float = 2.0  # ... and more than this (absolute) to count
     error_rate_pct: float = 1.0  # percentage points
     confidence: float = 0.95
-    bootstrap: int = 400
-    seed: int = 7
+    settle_s: float = 0.0  # leave out the first seconds of both runs (warm-up), see reporting/settle.py
+
+
+def per_run_level(confidence: float) -> float:
+    """Each run's p95 interval is taken at 1 - (1 - confidence) / 2, so that both hold together with
+    probability >= ``confidence`` (Bonferroni) and so does the difference interval built from them."""
+    return 1.0 - (1.0 - confidence) / 2.0
+
+
+def min_samples_for(confidence: float) -> int:
+    """Timed requests each run needs before its p95 can be judged (86 at 95 % confidence)."""
+    return min_samples(0.95, per_run_level(confidence))
 
 
 def _samples(row: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -43,30 +63,24 @@ def _samples(row: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
     return np.asarray(values), np.asarray(counts, dtype=np.int64)
 
 
-def _weighted_percentile(values: np.ndarray, counts: np.ndarray, q: float) -> float:
-    cumulative = np.cumsum(counts)
-    rank = max(1, math.ceil(q / 100.0 * cumulative[-1] - 1e-9))
-    return float(values[np.searchsorted(cumulative, rank)])
+def timed_count(row: dict[str, Any]) -> int:
+    return int(row.get("requests") or 0) - int(row.get("no_reply") or 0) if row.get("histogram") else 0
 
 
 def p95_difference_interval(old: dict[str, Any], new: dict[str, Any], tol: Tolerance) -> tuple[float, float] | None:
-    """Bootstrap interval of new p95 - old p95 (ms); None when either side has no timed requests."""
+    """Interval of new p95 - old p95 (ms) at ``tol.confidence``; None when either side has too few samples.
+
+    Each run's p95 gets an order-statistic interval at :func:`per_run_level`; the difference lies in
+    [new low - old high, new high - old low] whenever both hold.
+    """
     a, b = _samples(old), _samples(new)
     if a is None or b is None:
         return None
-    rng = np.random.default_rng(tol.seed)
-    diffs = np.empty(tol.bootstrap)
-    pa, pb = a[1] / a[1].sum(), b[1] / b[1].sum()
-    for i in range(tol.bootstrap):
-        ca = rng.multinomial(int(a[1].sum()), pa)
-        cb = rng.multinomial(int(b[1].sum()), pb)
-        keep_a, keep_b = ca > 0, cb > 0
-        diffs[i] = _weighted_percentile(b[0][keep_b], cb[keep_b], 95) - _weighted_percentile(
-            a[0][keep_a], ca[keep_a], 95
-        )
-    tail = (1 - tol.confidence) / 2 * 100
-    low, high = np.percentile(diffs, [tail, 100 - tail])
-    return float(low), float(high)
+    level = per_run_level(tol.confidence)
+    old_ci, new_ci = quantile_interval(*a, 0.95, level), quantile_interval(*b, 0.95, level)
+    if old_ci is None or new_ci is None:
+        return None
+    return new_ci[0] - old_ci[1], new_ci[1] - old_ci[0]
 
 
 def _error_rate_shift(old: dict[str, Any], new: dict[str, Any], tol: Tolerance) -> int:
@@ -83,15 +97,27 @@ def _error_rate_shift(old: dict[str, Any], new: dict[str, Any], tol: Tolerance) 
     return (1 if z > 0 else -1) if abs(z) > 2.576 else 0  # 99 % two-sided
 
 
+def _too_few(old: dict[str, Any], new: dict[str, Any], tol: Tolerance) -> str | None:
+    """The reason a row cannot be judged, or None when both runs have enough timed requests."""
+    need = min_samples_for(tol.confidence)
+    n_old, n_new = timed_count(old), timed_count(new)
+    if n_old >= need and n_new >= need:
+        return None
+    counts = ", ".join(f"n={n} {side}" for n, side in ((n_old, "before"), (n_new, "now")) if n < need)
+    return f"too few samples ({counts}; at least {need} per run are needed for a {tol.confidence:.0%} p95 interval)"
+
+
 def compare_rows(
     scope: str, old: dict[str, Any], new: dict[str, Any], tol: Tolerance, noise_ms: float | None = None
 ) -> dict[str, Any]:
     """``noise_ms``: how far this row's p95 moved between repeats of the old run (``--repeat``); a
-    change must also exceed it."""
-    interval = p95_difference_interval(old, new, tol)
+    change must also exceed it. A row with too few timed samples is ``too_few``: its p95 is not judged,
+    and its error rate only when both runs made as many requests (a row whose calls all failed untimed)."""
+    too_few = _too_few(old, new, tol)
+    interval = None if too_few else p95_difference_interval(old, new, tol)
     base = old.get("p95_ms") or 0.0
     threshold = max(tol.latency_ms, base * tol.latency_pct / 100.0, noise_ms or 0.0)
-    verdict, reasons = "unchanged", []
+    verdict, reasons = (TOO_FEW, [too_few]) if too_few else ("unchanged", [])
     if interval is not None:
         low, high = interval
         if low > threshold:
@@ -100,7 +126,8 @@ def compare_rows(
         elif high < -threshold:
             verdict = "improved"
             reasons.append(f"p95 down {-high:.1f}..{-low:.1f} ms ({tol.confidence:.0%} CI) > {threshold:.1f} ms")
-    shift = _error_rate_shift(old, new, tol)
+    enough = min(old.get("requests") or 0, new.get("requests") or 0) >= min_samples_for(tol.confidence)
+    shift = _error_rate_shift(old, new, tol) if enough else 0  # untimed failures still count here
     if shift > 0:
         verdict = "regressed"
         reasons.append(f"error rate {old['error_rate_pct']:.2f}% -> {new['error_rate_pct']:.2f}%")
@@ -119,6 +146,8 @@ def compare_rows(
         "delta": delta,
         "delta_pct": delta_pct,
         "p95_diff_ci_ms": interval,
+        "threshold_ms": threshold,
+        "samples": [timed_count(old), timed_count(new)],
         "noise_ms": noise_ms,
     }
 
@@ -126,8 +155,9 @@ def compare_rows(
 def compare(
     old: dict[str, Any], new: dict[str, Any], tol: Tolerance | None = None, old_label: str = "old"
 ) -> dict[str, Any]:
-    """Every common protocol and endpoint row judged improved / regressed / unchanged."""
+    """Every common protocol and endpoint row judged improved / regressed / unchanged / too few samples."""
     tol = tol or Tolerance()
+    old, new = settled(old, tol.settle_s), settled(new, tol.settle_s)
     spread = old.get("spread") or {}  # a baseline.json of --repeat: the p95 range its runs showed
 
     def noise(scope: str) -> float | None:
@@ -144,10 +174,11 @@ def compare(
             scope = f"{key[0]} {key[1]}"
             rows.append(compare_rows(scope, old_rows[key], row, tol, noise(scope)))
     rows += compare_llm(old.get("llm") or {}, new.get("llm") or {}, tol)
-    counts = {v: sum(r["verdict"] == v for r in rows) for v in ("regressed", "improved", "unchanged")}
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
     only_old = sorted(f"{t} {n}" for t, n in set(old_rows) - {(r["request_type"], r["name"]) for r in new["endpoints"]})
     return {"old_label": old_label, "rows": rows, "counts": counts, "regressed": counts["regressed"] > 0,
             "only_in_old": only_old, "tolerance": tol.__dict__, "noise_runs": old.get("spread_runs"),
+            "min_samples": min_samples_for(tol.confidence), "settle_s": tol.settle_s,
             "custom": compare_custom(old.get("custom") or {}, new.get("custom") or {}, tol)}  # fmt: skip
 
 
@@ -155,8 +186,9 @@ LLM_LATENCIES = ("ttft_ms", "itl_ms", "tpot_ms")
 
 
 def compare_llm(old: dict[str, Any], new: dict[str, Any], tol: Tolerance) -> list[dict[str, Any]]:
-    """The run's token latencies (``summary["llm"]``) judged like rows: the bootstrap interval of the p95
-    difference from the exact histograms; scopes ``llm ttft_ms``, ``llm itl_ms``, ``llm tpot_ms``."""
+    """The run's token latencies (``summary["llm"]``) judged like rows: the order-statistic interval of the
+    p95 difference from the exact histograms, and the same minimum of samples; scopes ``llm ttft_ms``,
+    ``llm itl_ms``, ``llm tpot_ms``. A settle window does not reach them (they have no windows)."""
     rows = []
     for figure in LLM_LATENCIES:
         before, after = (_llm_row(side, figure) for side in (old, new))

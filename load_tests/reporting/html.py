@@ -1,4 +1,5 @@
-"""The HTML report: one self-contained file (charts inlined as PNG data, no CDN, no web fonts or scripts)."""
+"""The HTML report: one self-contained file. Interactive charts (uPlot and the data inline, see
+reporting/interactive.py) and the PNG charts inlined as data: no CDN, no web fonts, no request anywhere."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from markupsafe import Markup
 
 from load_tests.core.request_types import is_facet
 from load_tests.core.thresholds import value_at
+from load_tests.reporting.interactive import LLM_FIGURES, llm_rows, script_block
 from load_tests.reporting.text import corrected_label, custom_figures, window_line
 
 COLUMNS = (("requests", "reqs", 0), ("failures", "fails", 0), ("error_rate_pct", "err %", 2), ("rps", "RPS", 2),
@@ -71,4 +73,7 @@ def render_html(summary: dict[str, Any], charts: dict[str, bytes], comparison: d
         corrected_label=corrected_label(summary["total"]),
         validity=summary.get("validity") or {"valid": True, "reasons": []},
         lost_workers=(summary.get("workers") or {}).get("lost", []),
+        interactive=script_block(summary),
+        llm_rows=llm_rows(summary),
+        llm_figures=LLM_FIGURES,
     )

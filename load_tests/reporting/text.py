@@ -52,13 +52,20 @@ def render_text(summary: dict[str, Any]) -> str:
     lines += _resource_lines(summary)
     thresholds = summary.get("thresholds")
     if thresholds:
-        lines += ["", "Thresholds:"]
-        for v in thresholds["verdicts"]:
-            lines.append(f"  {'PASS' if v['passed'] else 'FAIL'}  {v['scope']:<28} {v['metric']:<15} {v['reason']}")
+        lines += ["", "Thresholds:", *_verdict_lines(thresholds["verdicts"])]
         lines.append(f"Result: {'PASSED' if thresholds['passed'] else 'FAILED'}")
     if summary.get("validity") and not summary["validity"]["valid"]:
         lines.append("Run INVALID (exit code 4): " + "; ".join(summary["validity"]["reasons"]))
     return "\n".join(lines) + "\n"
+
+
+def _verdict_lines(verdicts: list[dict[str, Any]]) -> list[str]:
+    """One line per verdict; the scope and metric columns are as wide as their longest entry (at least 28
+    and 15), so ``slo_attainment_pct min`` does not push its reason out of line."""
+    scope = max([28, *(len(str(v["scope"])) for v in verdicts)])
+    metric = max([15, *(len(str(v["metric"])) for v in verdicts)])
+    return [f"  {'PASS' if v['passed'] else 'FAIL'}  {v['scope']:<{scope}} {v['metric']:<{metric}} {v['reason']}"
+            for v in verdicts]  # fmt: skip
 
 
 def window_line(summary: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ CASES = {
     "cut": {"x_fault": "cut"},
     "slow_first": {"x_fault": "slow_first"},
     "no_usage": {"x_fault": "no_usage"},
+    "json_error": {"x_fault": "json_error"},
 }
 
 

@@ -14,7 +14,7 @@ KEY = "sk-test-4f1c9a7e2b"
 
 
 def _run(target_http: str, grpc_target: str, out: Path, env: dict[str, str], *args: str) -> tuple[int, dict, str]:
-    types = "rest,websocket,socketio,grpc"
+    types = "rest,websocket,socketio,grpc,llm"
     result = run_cli("--host", target_http, "--grpc-target", grpc_target, "--test-type", types, "--users", "8",
                      "--spawn-rate", "8", "--duration", "5s", "--output-dir", str(out), *args, env=env)  # fmt: skip
     return result.returncode, load_summary(out), result.stdout + result.stderr
@@ -39,6 +39,7 @@ def test_the_key_is_sent_on_every_protocol_and_never_written(ran: Ran) -> None:
     assert code == 0, summary["total"]["failures_by_type"]
     assert set(summary["protocols"]) == {"http", "websocket", "socketio", "grpc"}
     assert summary["total"]["failures"] == 0
+    assert sum(r["requests"] for r in summary["endpoints"] if r["request_type"] == "LLM stream") > 0
     assert KEY not in output
     for path in (tmp_path / "with").rglob("*"):
         if path.is_file():
@@ -48,6 +49,8 @@ def test_the_key_is_sent_on_every_protocol_and_never_written(ran: Ran) -> None:
     assert code == 1
     rows = {(r["request_type"], r["name"]): r for r in summary["endpoints"]}
     kinds = {k for r in summary["endpoints"] for k in r["failures_by_type"]}
+    llm = [r for r in summary["endpoints"] if r["request_type"] == "LLM stream"]
+    assert llm and all(r["failures_by_type"] == {"HTTP 401": r["requests"]} for r in llm)
     assert {"HTTP 401", "UNAUTHENTICATED", "connect failed: unauthorized: missing or invalid API key"} <= kinds
     refused = rows[("WS connection", "/ws/chat")]
     # Refused once per WebSocket user, not a reconnect storm.

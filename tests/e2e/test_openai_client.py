@@ -53,13 +53,14 @@ def test_every_case_is_reported_as_it_happened(sse_server: str, tmp_path: Path) 
     assert len(llm["chunk_ms"]) == 10  # the role-only first chunk and the usage chunk are not tokens
     assert (llm["output_tokens"], llm["input_tokens"], llm["count_source"], llm["completed"]) == (10, 7, "usage", True)
     server_ttft = (log["plain"]["chunks"][0] - log["plain"]["received"]) * 1000
-    assert 0 <= llm["chunk_ms"][0] - server_ttft < 25 and llm["chunk_ms"][0] >= 30
+    assert 0 <= llm["chunk_ms"][0] - server_ttft < 100 and llm["chunk_ms"][0] >= 30  # tight bounds: the next test
     multi = results["multi"]["llm"]  # 10 tokens in chunks of 4, 4, 2: three chunks, 10 tokens
     assert len(multi["chunk_ms"]) == 3 and multi["output_tokens"] == 10
     assert results["reasoning"]["llm"]["reasoning_tokens"] == 3 and results["reasoning"]["llm"]["output_tokens"] == 10
     assert results["too_many"]["exception"] == "HTTP 429" and results["broken"]["exception"] == "HTTP 500"
     assert results["too_many"]["llm"]["completed"] is False  # counted among LLM requests, never met an SLO
     assert results["error_event"]["exception"] == "stream error: overloaded_error"
+    assert results["json_error"]["exception"] == "stream error: gateway_error"  # 200, but JSON, not a stream
     cut = results["cut"]
     assert cut["exception"] == "stream cut before [DONE]" and len(cut["llm"]["chunk_ms"]) == 3
     assert (cut["llm"]["output_tokens"], cut["llm"]["count_source"]) == (3, "tokenizer")  # partial tokens count
@@ -78,8 +79,9 @@ def test_every_case_is_reported_as_it_happened(sse_server: str, tmp_path: Path) 
 
 @pytest.mark.parametrize("per_chunk", [1, 3])
 def test_token_figures_match_the_server_stamps(per_chunk: int) -> None:
-    """20 concurrent streams: client TTFT, ITL (per chunk) and TPOT (per token) minus the server's stamps,
-    with bounds loose enough for a shared 2-core machine (bench/llm_accuracy.py has the tight ones)."""
+    """20 concurrent streams against the reference service: client TTFT, ITL (per chunk) and TPOT (per token)
+    minus its stamps, with bounds loose enough for a shared 2-core machine (bench/llm_accuracy.py: the tight
+    ones). Its first token leaves alone, then chunks of ``per_chunk``: ITL has one sample per chunk gap."""
     bench = subprocess.run([sys.executable, str(ROOT / "bench" / "llm_accuracy.py"), "--streams", "20", "--requests",
                             "2", "--tokens", "12", "--tokens-per-chunk", str(per_chunk), "--ttft-ms", "30",
                             "--delay-ms", "10", "--ramp-s", "0.2"], capture_output=True, text=True, timeout=90,
@@ -87,7 +89,8 @@ def test_token_figures_match_the_server_stamps(per_chunk: int) -> None:
     assert bench.returncode == 0, bench.stderr[-3000:]
     report = json.loads(bench.stdout)["difference_ms"]
     assert report["requests"] == report["completed"] == report["counts_equal_usage"] == 20
-    assert report["itl_ms"]["n"] == 20 * (-(-12 // per_chunk) - 1)  # one sample per gap between chunks
+    chunks = 1 + -(-(12 - 1) // per_chunk)
+    assert report["itl_ms"]["n"] == 20 * (chunks - 1) and report["unmatched"] == 0  # one sample per gap
     for figure in ("ttft_ms", "itl_ms", "tpot_ms"):
         stats = report[figure]
         assert abs(stats["p50"]) <= 3.0 and abs(stats["p99"]) <= 15.0 and abs(stats["p1"]) <= 15.0, (figure, stats)

@@ -12,7 +12,7 @@ def test_compare_calls_a_real_shift_regressed_and_noise_unchanged() -> None:
     same = _summary(Recorder(), seed=2)  # same distribution, other draws
     slower = _summary(Recorder(), seed=3, shift_ms={"/predict": 20.0})
     faster = _summary(Recorder(), seed=4, shift_ms={"chat": -3.0})
-    assert compare(old, same)["counts"] == {"regressed": 0, "improved": 0, "unchanged": 5}  # 2 protocols, 3 rows
+    assert compare(old, same)["counts"] == {"regressed": 0, "improved": 0, "unchanged": 5, "too_few": 0}  # 2 + 3 rows
     verdicts = {r["scope"]: r["verdict"] for r in compare(old, slower)["rows"]}
     assert verdicts["POST /predict"] == "regressed"
     assert verdicts["GET /health"] == verdicts["WS stream chat"] == "unchanged"

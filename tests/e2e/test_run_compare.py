@@ -31,11 +31,12 @@ def test_delay_is_regressed_where_added_and_healthy_runs_are_unchanged(tmp_path:
     assert generate_report([str(healthy), "--compare", str(baseline), "--out", str(tmp_path / "same")]) == 0
     assert generate_report([str(delayed), "--compare", str(baseline), "--out", str(tmp_path / "slow")]) == 1
     same = json.loads((tmp_path / "same" / "comparison.json").read_text())
-    assert same["counts"]["regressed"] == 0 and same["counts"]["unchanged"] >= 4
+    assert same["counts"]["regressed"] == 0 and same["counts"]["unchanged"] + same["counts"]["too_few"] == 4
+    assert same["counts"]["unchanged"] >= 2  # protocol http and /predict have hundreds of samples; /health may not
     slow = {r["scope"]: r for r in json.loads((tmp_path / "slow" / "comparison.json").read_text())["rows"]}
     assert slow["POST /predict"]["verdict"] == "regressed"
     assert slow["POST /predict"]["delta"]["p95_ms"] > 40
-    for scope in ("GET /health", "POST /v1/chat"):
-        assert slow[scope]["verdict"] == "unchanged", slow[scope]
+    for scope in ("GET /health", "POST /v1/chat"):  # judged unchanged, or not judged below 86 samples: never regressed
+        assert slow[scope]["verdict"] in ("unchanged", "too_few"), slow[scope]
     html = (tmp_path / "slow").glob("locust_report_*.html")
     assert "Comparison with" in next(html).read_text()

@@ -119,7 +119,11 @@ def test_healthy_run_counts_match_the_target_and_streams_are_timed(ran: Ran, pro
         streamed = metric(target.http_url, "target_stream_messages_total", protocol=protocol, endpoint=endpoint)
         assert row["stream"]["messages"] == streamed > 0
         assert row["stream"]["gap_p50_ms"] is not None and row["stream"]["gap_p50_ms"] < row["p50_ms"]
-    assert (STREAMS[protocol][0][0], STREAMS[protocol][0][1]) in rows
+    chat = rows[(STREAMS[protocol][0][0], STREAMS[protocol][0][1])]
+    llm = chat["llm"]  # the bundled chat users count tokens: 16 per reply, by the count each message carries
+    assert llm["requests"] == chat["requests"] and llm["output_tokens"] == 16 * chat["requests"]
+    assert llm["count_source"] == "field" and 0 < llm["ttft_ms"]["p50"] < llm["e2e_ms"]["p50"]
+    assert llm["itl_ms"]["p50"] is not None and llm["tpot_ms"]["p50"] is not None
     if protocol == "websocket":
         assert rows[("WS connect", "/ws/chat")]["requests"] == 8
         assert rows[("WS send", "notify")]["avg_ms"] is None  # fire-and-forget: counted, never timed
@@ -189,7 +193,9 @@ def test_fifty_grpc_users_for_thirty_seconds_do_not_hang(ran: Ran) -> None:
     assert (exited - datetime.fromisoformat(summary["ended_at"])).total_seconds() <= 6  # ended_at has 1 s resolution
 
 
-@pytest.mark.parametrize("locustfile", ["gateway_websocket.py", "gateway_socketio.py", "grpc_services.py"])
+@pytest.mark.parametrize(
+    "locustfile", ["gateway_websocket.py", "gateway_socketio.py", "grpc_services.py", "llm_openai.py"]
+)
 @pytest.mark.side_by_side(act=_locustfile_alone, seconds=6)
 def test_each_locustfile_runs_alone(ran: Ran, locustfile: str) -> None:
     _, tmp_path, (result, seconds) = ran

@@ -81,6 +81,8 @@ def test_smoke_run_counts_what_the_target_served(ran: Ran) -> None:
     rows = {(r["request_type"], r["name"]): r for r in summary["endpoints"]}
     first, whole = rows[("SSE first token", "/v1/chat (stream)")], rows[("SSE stream", "/v1/chat (stream)")]
     assert first["p50_ms"] < whole["p50_ms"]  # the first token comes before the end of a 16-token stream
+    llm = whole["llm"]  # the bundled streamed chat counts tokens too: TTFT, ITL and TPOT on plain SSE
+    assert llm["output_tokens"] == 16 * whole["requests"] and 0 < llm["ttft_ms"]["p50"] < llm["e2e_ms"]["p50"]
     assert summary["thresholds"]["passed"] and summary["partial"] is False
     predict = rows[("POST", "/predict")]
     assert predict["requests"] == max(r["requests"] for r in summary["endpoints"])  # heaviest task

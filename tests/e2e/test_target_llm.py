@@ -124,7 +124,7 @@ def test_a_stream_keeps_its_schedule_and_its_stamps_are_the_logged_truth(llm: Ta
     assert client_ttft == pytest.approx((stamps[0] - result["sent"]) * 1000, abs=3)
 
 
-def test_faults_answer_429_and_cut_streams_before_done() -> None:
+def test_faults_answer_429_cut_streams_before_done_and_send_error_events() -> None:
     with TargetProcess(llm={"rate_limit_rate": 1.0}) as info:
         answer = requests.post(f"{info.http_url}/v1/chat/completions", json=_chat(3), timeout=5)
         assert answer.status_code == 429 and answer.json()["error"]["code"] == "rate_limit_exceeded"
@@ -132,8 +132,12 @@ def test_faults_answer_429_and_cut_streams_before_done() -> None:
         result = _stream(info.http_port, _chat(10))
         datas = [json.loads(d) for _, d in result["events"]]
         assert [len(d["choices"]) for d in datas] == [1] * 6  # role chunk + 5 of 10 tokens: no usage, no [DONE]
-        logged = [(r["status"], r["completed"], r["output_tokens"]) for r in _log(info)]
-        assert logged == [(429, False, 0), (200, False, 5)]
+        requests.post(f"{info.http_url}/admin/llm", json={"cut_rate": 0, "error_event_rate": 1.0}, timeout=5)
+        events = [d for _, d in _stream(info.http_port, _chat(10))["events"]]
+        assert len(events) == 8 and events[-1] == "[DONE]"  # role + 5 tokens, the error, [DONE]
+        assert json.loads(events[-2])["error"]["type"] == "server_error"
+        logged = [(r["status"], r["completed"], r["output_tokens"], r["fault"]) for r in _log(info)]
+        assert logged == [(429, False, 0, None), (200, False, 5, "cut"), (200, False, 5, "error_event")]
 
 
 def test_the_queue_admits_in_arrival_order_and_its_wait_shows_in_ttft() -> None:

@@ -17,7 +17,7 @@ def _run(info: TargetInfo, ca_file: Path, out: Path, run: str = "{}") -> tuple[i
     config = out.parent / f"{out.name}.yaml"
     config.write_text(f"services:\n  ca_file: {ca_file}\nrun: {run}\n")
     result = run_cli("--host", info.http_url, "--grpc-target", info.grpc_target, "--config", str(config),
-                     "--test-type", "rest,websocket,socketio,grpc", "--users", "8", "--spawn-rate", "8",
+                     "--test-type", "rest,websocket,socketio,grpc,llm", "--users", "8", "--spawn-rate", "8",
                      "--duration", "6s", "--output-dir", str(out))  # fmt: skip
     return result.returncode, load_summary(out)
 
@@ -48,6 +48,7 @@ def test_every_protocol_over_tls_with_the_ca_from_config(ran: Ran) -> None:
     assert set(summary["protocols"]) == {"http", "websocket", "socketio", "grpc"}
     assert summary["total"]["failures"] == 0
     assert all(row["requests"] > 0 for row in summary["protocols"].values())
+    assert any(row["request_type"] == "LLM stream" and row["requests"] > 0 for row in summary["endpoints"])
 
 
 @pytest.mark.side_by_side(act=lambda _, out: _against_a_tls_target(out, wrong_ca=True), target=None, seconds=12)

@@ -15,7 +15,7 @@ from load_tests.core.recorder import Recorder
 from load_tests.core.request_types import Failure
 from load_tests.core.summary import build_summary
 from load_tests.core.wire import decode_delta, encode_delta
-from load_tests.reporting.compare import compare
+from load_tests.reporting.compare import Tolerance, compare
 from load_tests.reporting.tables import write_csv
 from load_tests.reporting.text import render_text
 
@@ -138,13 +138,16 @@ def test_text_and_csv_reports_carry_the_token_figures(tmp_path: Path) -> None:
 def test_compare_judges_token_latencies() -> None:
     def run(extra_ttft: float) -> dict:
         recorder = Recorder()
-        _feed(recorder, [(_llm(100 + extra_ttft + i % 7, 10 + i % 3, 8), None) for i in range(60)])
+        _feed(
+            recorder, [(_llm(100 + extra_ttft + i % 7, 10 + i % 3, 8), None) for i in range(90)]
+        )  # compare judges from 86 samples
         return build_summary(recorder, {}, 5.0)
 
-    rows = {r["scope"]: r for r in compare(run(0), run(200))["rows"]}
+    quick = Tolerance()
+    rows = {r["scope"]: r for r in compare(run(0), run(200), quick)["rows"]}
     assert rows["llm ttft_ms"]["verdict"] == "regressed" and rows["llm itl_ms"]["verdict"] == "unchanged"
     assert rows["llm ttft_ms"]["new"]["p95_ms"] - rows["llm ttft_ms"]["old"]["p95_ms"] == pytest.approx(200, abs=1)
-    same = compare(run(0), run(0))
+    same = compare(run(0), run(0), quick)
     assert not same["regressed"] and {"llm ttft_ms", "llm itl_ms", "llm tpot_ms"} <= {r["scope"] for r in same["rows"]}
 
 

@@ -74,21 +74,25 @@ def test_a_rising_error_rate_is_a_regression() -> None:
     assert verdicts["GET /health"][0] == "regressed" and "error rate" in verdicts["GET /health"][1]
 
 
-def test_reports_are_written_self_contained_and_readable(tmp_path: Path) -> None:
+def test_reports_are_written_self_contained_and_readable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)  # in CI junit.xml is written too (tests/unit/test_ci_outputs.py)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     summary = with_verdicts(_summary(Recorder()), evaluate(_summary(Recorder()), merge_rules({"p95_ms": 1}, {})))
     written = write_reports(summary, tmp_path, "ts", compare(summary, summary), summary)
     names = {p.relative_to(tmp_path).as_posix() for p in written}
     assert {"locust_report_ts.html", "locust_report_ts_stats.csv", "analysis/metrics.csv", "analysis/summary.txt",
             "analysis/response_time_by_endpoint.png", "analysis/p95_response_time.png",
             "analysis/error_rate_by_endpoint.png", "analysis/latency_over_time.png",
-            "analysis/rps_users_over_time.png"} == names  # fmt: skip
+            "analysis/rps_users_over_time.png", "summary.md"} == names  # fmt: skip
     for png in tmp_path.glob("analysis/*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     html = (tmp_path / "locust_report_ts.html").read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html), "no external resource"
-    assert not re.search(r"url\(\s*['\"]?https?:", html) and "@import" not in html and "<script" not in html
+    assert not re.search(r"url\(\s*['\"]?https?:", html) and "@import" not in html
+    assert not re.search(r"<script[^>]*\ssrc", html) and html.count("<script") == 3  # uPlot, data, drawing: inline
     assert html.count("data:image/png;base64,") == 5
-    assert html.index("FAILED") < html.index("By protocol") < html.index("Charts") < html.index("Failures by type")
+    assert html.index("FAILED") < html.index("<h2>Over time") < html.index("<h2>By protocol") < html.index("<h2>Charts")
+    assert html.index("<h2>Charts") < html.index("<h2>Failures by type")
     csv_lines = (tmp_path / "analysis/metrics.csv").read_text().splitlines()
     assert csv_lines[0].startswith("protocol,request_type,name,requests") and len(csv_lines) == 1 + 3 + 2 + 1
 

@@ -29,13 +29,21 @@ def test_load_test_workflow_schedule_inputs_and_commands() -> None:
     inputs = workflow["on"]["workflow_dispatch"]["inputs"]
     assert inputs["scenario"]["options"] == list(BUILTIN_SCENARIOS) and inputs["scenario"]["default"] == "smoke"
     assert inputs["test_type"]["options"] == ["all", *TEST_TYPES]
-    assert inputs["target_url"]["required"] is False
+    assert inputs["target_url"]["required"] is False and inputs["duration"]["required"] is False
+    assert inputs["compare_with"]["options"] == ["last-good", "none"]
     runs = _runs(workflow)
-    assert "python run_load_tests.py" in runs and "-r requirements.txt" in runs
+    gate = (REPO_ROOT / ".github" / "scripts" / "load_test_gate.sh").read_text()
+    assert "bash .github/scripts/load_test_gate.sh" in runs and "-r requirements.txt" in runs
+    assert '"$PYTHON" run_load_tests.py' in gate and "generate_report.py" in gate
     assert not re.search(r"\$\{\{\s*inputs\.", runs), "inputs reach scripts through env, never inlined"
     steps = workflow["jobs"]["load-test"]["steps"]
     upload = next(s for s in steps if "upload-artifact" in s.get("uses", ""))
     assert upload["if"] == "always()" and upload["with"]["path"] == "reports/"
+    restore = next(s for s in steps if "cache/restore" in s.get("uses", ""))
+    save = next(s for s in steps if "cache/save" in s.get("uses", ""))
+    assert restore["with"]["path"] == save["with"]["path"] == "baseline/"
+    assert restore["with"]["restore-keys"] == "${{ steps.key.outputs.prefix }}"  # the newest baseline of the prefix
+    assert save["if"] == "steps.gate.outputs.save == 'true'"  # only a run that passed becomes the next baseline
     for path in ("run_load_tests.py", "requirements.txt"):
         assert (REPO_ROOT / path).is_file()
 

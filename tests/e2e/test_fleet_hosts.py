@@ -1,0 +1,86 @@
+"""Two HTTP services of one fleet on two servers: each server sees only its own service's requests
+(Locust's --host, the first service's URL, must not replace the other service's host)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import load_summary, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+class _Counting(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.paths: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        server: _Counting = self.server  # type: ignore[assignment]
+        with server.lock:
+            server.paths[self.path] += 1
+        body = b"{}"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[_Counting, _Counting]]:
+    pair = (_Counting(), _Counting())
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in pair]
+    for thread in threads:
+        thread.start()
+    try:
+        yield pair
+    finally:
+        for server in pair:
+            server.shutdown()
+            server.server_close()
+
+
+def test_each_service_reaches_its_own_server(servers: tuple[_Counting, _Counting], tmp_path: Path) -> None:
+    first, second = servers
+    config = tmp_path / "fleet.yaml"
+    config.write_text(f"""
+fleet:
+  alpha:
+    protocol: http
+    url: {first.url}
+    think_time: 0.05s
+    operations: [{{method: GET, path: /alpha}}]
+  beta:
+    protocol: http
+    url: {second.url}
+    think_time: 0.05s
+    operations: [{{method: GET, path: /beta}}]
+""")
+    out = tmp_path / "out"
+    result = run_cli("--config", str(config), "--output-dir", str(out), "--users", "4", "--spawn-rate", "4",
+                     "--duration", "3s")  # fmt: skip
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert set(first.paths) == {"/alpha"} and set(second.paths) == {"/beta"}, (first.paths, second.paths)
+    rows = {r["name"]: r["requests"] for r in load_summary(out)["endpoints"]}
+    assert rows["GET /alpha"] == first.paths["/alpha"] > 10 and rows["GET /beta"] == second.paths["/beta"] > 10
