@@ -27,6 +27,9 @@ from load_tests.protos import inference_pb2, inference_pb2_grpc
 from load_tests.reference_service.launcher import TargetInfo
 
 THREADS = 8
+# "one": every call on one channel (one HTTP/2 connection), as a plain client is written; "per-call": one
+# channel per concurrent call, as our users (a channel per user) and the gevent loop do
+CHANNELS = os.environ.get("BENCH_GRPC_CHANNELS", "one")
 WARMUP_S = 0.5
 
 
@@ -35,20 +38,27 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run(target: str, seconds: float, concurrency: int) -> dict[str, Any]:
+def _stub(target: str) -> inference_pb2_grpc.InferenceStub:
     channel = grpc.insecure_channel(target)
     grpc.channel_ready_future(channel).result(timeout=10)
-    stub = inference_pb2_grpc.InferenceStub(channel)
+    return inference_pb2_grpc.InferenceStub(channel)
+
+
+def run(target: str, seconds: float, concurrency: int) -> dict[str, Any]:
     request = inference_pb2.PredictRequest(features=[55.0, 2.0, 5.0, 70.0])
     threads = min(THREADS, concurrency)
     per_thread = [concurrency // threads + (1 if i < concurrency % threads else 0) for i in range(threads)]
     state = {"measure": False, "stop": False}
     counts, errors = [0] * threads, [0] * threads
 
+    stubs = [_stub(target) for _ in range(concurrency if CHANNELS == "per-call" else 1)]
+
     def loop(i: int) -> None:
-        in_flight = [stub.Predict.future(request, timeout=10) for _ in range(per_thread[i])]
+        mine = [stubs[(sum(per_thread[:i]) + k) % len(stubs)] for k in range(per_thread[i])]
+        in_flight = [stub.Predict.future(request, timeout=10) for stub in mine]
         while not state["stop"]:
             for slot, future in enumerate(in_flight):
+                stub = mine[slot]
                 try:
                     future.result()
                     ok = True
@@ -77,7 +87,8 @@ def run(target: str, seconds: float, concurrency: int) -> dict[str, Any]:
     return {"requests": requests, "failures": sum(errors), "cpu_s": cpu_s, "wall_s": wall_s,
             "rps": requests / wall_s if wall_s else 0.0,
             "cpu_us_per_request": 1e6 * cpu_s / requests if requests else None,
-            "rss_mb": psutil.Process().memory_info().rss / 1e6, "threads": threads}  # fmt: skip
+            "rss_mb": psutil.Process().memory_info().rss / 1e6, "threads": threads,
+            "channels": len(stubs)}  # fmt: skip
 
 
 if __name__ == "__main__":

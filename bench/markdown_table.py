@@ -1,11 +1,28 @@
 """The benchmark's ``latest.md``: the figures of ``latest.json`` as tables, each goal marked met or not.
 
 Kept apart from bench/run.py, which measures (it imports ``render_markdown`` from here).
+``python bench/markdown_table.py --readme [latest.json]`` puts the table of a finished run into the
+README between the ``bench-table`` markers, the one way that section is written.
 """
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+START, END = "<!-- bench-table -->\n", "<!-- /bench-table -->"
+
+
+def replace_readme_table(readme: str, table: str) -> str:
+    """``readme`` with the text between the bench-table markers replaced by ``table``."""
+    head, found, rest = readme.partition(START)
+    _, found_end, tail = rest.partition(END)
+    if not found or not found_end:
+        raise ValueError(f"README: the markers {START.strip()} and {END} are missing")
+    return head + START + table.rstrip("\n") + "\n" + END + tail
 
 
 def render_markdown(doc: dict[str, Any]) -> str:
@@ -76,9 +93,11 @@ def _stream_and_master_rows(doc: dict[str, Any]) -> list[str]:
                       f"encoding it. One master core serves about {deltas['workers_served']:,} such workers at "
                       f"Locust's {deltas['report_interval_s']:g} s report interval."]  # fmt: skip
     if "master_ms_per_report" in real:
-        lines.append(f"A real master with {real['workers']} low-load workers: {real['master_ms_per_report']:.2f} ms "
-                     f"CPU per worker report, Locust's own work included ({real['master_cpu_s']:.2f} s over "
-                     f"{real['span_s']:g} s).")  # fmt: skip
+        share = 100.0 * real["master_cpu_s"] / real["span_s"]
+        lines.append(f"A real master with {real['workers']} low-load workers used {real['master_cpu_s']:.2f} s CPU "
+                     f"over "
+                     f"{real['span_s']:g} s ({share:.0f}% of a core, its idle work and end-of-run summary included): "
+                     f"{real['master_ms_per_report']:.2f} ms per worker report.")  # fmt: skip
     rows = doc.get("extra_goals") or []
     if rows:
         lines += ["", "| goal | limit | measured | met |", "|---|---|---|---|"]
@@ -140,3 +159,18 @@ def _notes(doc: dict[str, Any]) -> list[str]:
             f"{c['fasthttp_rps'] or 0:,.0f}/s ({c['fasthttp_cpu_us_per_request'] or 0:.1f} us/request)."
         )
     return lines
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] != "--readme":
+        print("usage: python bench/markdown_table.py --readme [bench/results/latest.json]", file=sys.stderr)
+        return 2
+    source = Path(argv[1]) if len(argv) > 1 else ROOT / "bench" / "results" / "latest.json"
+    readme = ROOT / "README.md"
+    table = render_markdown(json.loads(source.read_text(encoding="utf-8")))
+    readme.write_text(replace_readme_table(readme.read_text(encoding="utf-8"), table), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

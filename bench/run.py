@@ -33,7 +33,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.floors import SSE_LLM, extra_goals, master_phase, sse_phase  # noqa: E402
+from bench.floors import SSE_LLM, extra_goals, master_phase, slow_streams_phase, sse_phase  # noqa: E402
 from bench.markdown_table import render_markdown  # noqa: E402
 from load_tests.launch.plan_writer import plan_from_settings  # noqa: E402
 from load_tests.launch.settings import load_settings  # noqa: E402
@@ -45,7 +45,9 @@ CONTENDERS = {
     "http": ["raw", "ours", "fasthttp", "httpuser"],
     "websocket": ["raw", "ours"],
     "socketio": ["raw", "ours", "contrib"],
-    "grpc": ["raw", "sync", "ours", "example"],  # sync: plain grpcio, 8 OS threads, no gevent (grpc_floor.py)
+    # sync: plain grpcio, 8 OS threads, no gevent, one channel (grpc_floor.py); sync_channels: the same with a
+    # channel per concurrent call, the connection count of our users (a channel each) and of the raw gevent loop
+    "grpc": ["raw", "sync", "sync_channels", "ours", "example"],
 }
 # (protocol, ours vs, the most ours may cost per request relative to it): the issue's targets
 GOALS = [  # issue 18
@@ -124,6 +126,8 @@ def _pin(cpu: int) -> Any:
 
 
 def _contender(name: str, seconds: float, concurrency: int, env: dict[str, str], cpu: int | None) -> dict[str, Any]:
+    if name == "grpc_sync_channels":
+        name, env = "grpc_sync", {**env, "BENCH_GRPC_CHANNELS": "per-call"}
     script = "grpc_floor.py" if name == "grpc_sync" else "contenders.py"  # the floor runs without gevent
     cmd = [sys.executable, str(ROOT / "bench" / script)] + ([] if script != "contenders.py" else [name])
     cmd += [str(seconds), str(concurrency)]
@@ -366,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
             psutil.Process(llm_info.pid).cpu_affinity([0])
         pin = _pin(1) if two_cores else None
         doc["sse"] = sse_phase(profile, {**os.environ, "BENCH_LLM_URL": llm_info.http_url}, pin)
+    print("slow LLM streams held by one worker...", file=sys.stderr, flush=True)
+    doc["slow_streams"] = slow_streams_phase(name, _pin(1) if two_cores else None)
     print("master cost per worker report...", file=sys.stderr, flush=True)
     doc["master"] = master_phase(profile, _pin(1) if two_cores else None)
     print("scale-out (--workers 2 over 1)...", file=sys.stderr, flush=True)

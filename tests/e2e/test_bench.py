@@ -28,12 +28,15 @@ def test_a_tiny_run_writes_the_json_and_the_table(tmp_path: Path) -> None:
     assert http["runs"]["ours"][0]["recorder_requests"] == http["runs"]["ours"][0]["requests"]  # counted once
     assert set(http["ratios"]) == {"ours/raw", "ours/fasthttp", "ours/httpuser"}
     assert [g["against"] for g in doc["goals"]] == ["fasthttp", "sync"]
-    grpc_sync = doc["protocols"]["grpc"]["runs"]["sync"][0]  # the plain grpcio floor, no gevent
-    assert grpc_sync["requests"] > 0 and grpc_sync["failures"] == 0 and grpc_sync["threads"] == 2
+    for floor, channels in (("sync", 1), ("sync_channels", 2)):  # the plain grpcio floor, no gevent
+        run = doc["protocols"]["grpc"]["runs"][floor][0]
+        assert run["requests"] > 0 and run["failures"] == 0 and (run["threads"], run["channels"]) == (2, channels)
     for streams in ("16", "256"):  # CPU per streamed token, ours vs aiohttp, same round
         for name in ("aiohttp", "ours"):
             run = doc["sse"][streams]["runs"][name][0]
             assert run["tokens"] > 0 and run["failures"] == 0 and run["tokens"] == 32 * run["requests"], run
+    slow = doc["slow_streams"]  # 20 slow streams held at once in the tiny run
+    assert slow["users_running"] == 20 and slow["failures"] == 0 and slow["gaps"] > 0 and slow["peak_rss_mib"] > 0
     deltas = doc["master"]["deltas"]
     assert deltas["merged_requests"] == deltas["reports"] * deltas["requests_per_report"]  # merged exactly
     assert doc["master"]["real_master"]["master_ms_per_report"] > 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench.markdown_table import replace_readme_table
 from bench.run import goals, ratio_stats, schedule
 
 
@@ -26,3 +27,10 @@ def test_ratios_pair_runs_of_the_same_round_and_give_median_and_range() -> None:
     assert verdicts == [
         {"protocol": "grpc", "against": "sync", "limit": 1.25, "median": pytest.approx(1.1), "met": True}
     ]
+
+
+def test_the_readme_table_is_replaced_between_its_markers_only() -> None:
+    readme = "intro\n<!-- bench-table -->\nold table\n<!-- /bench-table -->\n\nafter\n"
+    assert replace_readme_table(readme, "new\n") == "intro\n<!-- bench-table -->\nnew\n<!-- /bench-table -->\n\nafter\n"
+    with pytest.raises(ValueError, match="markers"):
+        replace_readme_table("no markers", "new")
