@@ -174,6 +174,7 @@ def compare(
             scope = f"{key[0]} {key[1]}"
             rows.append(compare_rows(scope, old_rows[key], row, tol, noise(scope)))
     rows += compare_llm(old.get("llm") or {}, new.get("llm") or {}, tol)
+    rows += compare_slo(old.get("llm") or {}, new.get("llm") or {}, tol)
     counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
     only_old = sorted(f"{t} {n}" for t, n in set(old_rows) - {(r["request_type"], r["name"]) for r in new["endpoints"]})
     return {"old_label": old_label, "rows": rows, "counts": counts, "regressed": counts["regressed"] > 0,
@@ -206,6 +207,31 @@ def _llm_row(llm: dict[str, Any], figure: str) -> dict[str, Any] | None:
     count = decode_histogram(encoded).total_count
     return {"histogram": encoded, "p50_ms": stats["p50"], "p95_ms": stats["p95"], "p99_ms": stats["p99"],
             "requests": count, "failures": 0, "error_rate_pct": 0.0, "rps": None}  # fmt: skip
+
+
+def compare_slo(old: dict[str, Any], new: dict[str, Any], tol: Tolerance) -> list[dict[str, Any]]:
+    """SLO attainment (``llm.goodput``) judged like an error rate, the SLO misses standing for the failures:
+    regressed when the share of requests missing an SLO rose by more than ``error_rate_pct`` points and
+    significantly (the same two-proportion test), with at least the minimum of requests in both runs.
+    Only runs judged against the same SLO are compared: attainment against another SLO means nothing."""
+    before, after = old.get("goodput"), new.get("goodput")
+    if not before or not after or before.get("slo") != after.get("slo"):
+        return []
+    sides = [{"requests": llm.get("requests") or 0, "failures": (llm.get("requests") or 0) - g["met"],
+              "error_rate_pct": 100.0 - g["attainment_pct"]} for llm, g in ((old, before), (new, after))]  # fmt: skip
+    need = min_samples_for(tol.confidence)
+    n_old, n_new = sides[0]["requests"], sides[1]["requests"]
+    shift = _error_rate_shift(sides[0], sides[1], tol) if min(n_old, n_new) >= need else None
+    change = f"SLO attainment {before['attainment_pct']:.1f}% -> {after['attainment_pct']:.1f}%"
+    verdict, reason = {None: (TOO_FEW, f"too few requests (n={n_old} before, n={n_new} now; at least {need} per run)"),
+                       1: ("regressed", change), -1: ("improved", change),
+                       0: ("unchanged", f"{change}: within noise and tolerance")}[shift]  # fmt: skip
+    figures = [{**dict.fromkeys(FIGURES), "error_rate_pct": side["error_rate_pct"]} for side in sides]
+    delta = {k: (figures[1][k] - figures[0][k]) if figures[0][k] is not None else None for k in FIGURES}
+    return [{"scope": "llm slo_attainment_pct", "verdict": verdict, "reason": reason, "old": figures[0],
+             "new": figures[1], "delta": delta, "delta_pct": dict.fromkeys(FIGURES), "p95_diff_ci_ms": None,
+             "threshold_ms": 0.0, "samples": [n_old, n_new], "noise_ms": None,
+             "goodput_rps": [before.get("goodput_rps"), after.get("goodput_rps")]}]  # fmt: skip
 
 
 HEADLINE = {"counter": "per_second", "rate": "rate", "trend": "p95"}  # the figure a domain metric is compared by

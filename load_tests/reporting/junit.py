@@ -60,8 +60,9 @@ def _compare_cases(comparison: dict[str, Any], classname: str) -> list[ET.Elemen
             ci = row["p95_diff_ci_ms"]
             failure = ET.SubElement(case, "failure", type="regression", message=f"{row['scope']}: {row['reason']}")
             failure.text = (f"p95 {row['old']['p95_ms']} -> {row['new']['p95_ms']} ms, change interval {ci} ms, "
-                            f"limit {row['threshold_ms']:.1f} ms; error rate {row['old']['error_rate_pct']} -> "
-                            f"{row['new']['error_rate_pct']} %")  # fmt: skip
+                            f"limit {row['threshold_ms']:.1f} ms; " if row["old"]["p95_ms"] is not None else "") + (
+                            f"error rate {row['old']['error_rate_pct']} -> {row['new']['error_rate_pct']} %"
+                            if row["scope"] != "llm slo_attainment_pct" else row["reason"])  # fmt: skip
         elif row["verdict"] == "too_few":
             ET.SubElement(case, "skipped", message=row["reason"])
         else:

@@ -158,3 +158,22 @@ def test_token_windows_survive_the_wire() -> None:
     assert {s: (w.tokens, w.busy_s) for s, w in decoded.seconds.items()} == {
         s: (w.tokens, w.busy_s) for s, w in recorder.seconds.items()}  # fmt: skip
     assert sum(w.tokens for w in decoded.seconds.values()) == pytest.approx(11 + 12)
+
+
+def test_compare_judges_slo_attainment_like_an_error_rate() -> None:
+    def run(missed: int, requests: int = 200, slo: Slo | None = None) -> dict:
+        recorder = Recorder(llm_slo=slo or Slo(ttft_ms=500))
+        _feed(recorder, [(_llm(900 if i < missed else 100, 10, 4), None) for i in range(requests)])
+        return build_summary(recorder, {}, 10.0)
+
+    def slo_row(old: dict, new: dict) -> dict:
+        (row,) = [r for r in compare(old, new)["rows"] if r["scope"] == "llm slo_attainment_pct"]
+        return row
+
+    worse = slo_row(run(10), run(60))  # 95 % -> 70 % of 200 requests met the SLO
+    assert worse["verdict"] == "regressed" and worse["reason"] == "SLO attainment 95.0% -> 70.0%"
+    assert (worse["old"]["error_rate_pct"], worse["new"]["error_rate_pct"], worse["samples"]) == (5.0, 30.0, [200, 200])
+    assert slo_row(run(60), run(10))["verdict"] == "improved"
+    assert slo_row(run(10), run(11))["verdict"] == "unchanged"  # 0.5 point: within the tolerance
+    assert slo_row(run(1, 40), run(30, 40))["verdict"] == "too_few"  # 40 requests: under the minimum of 86
+    assert not [r for r in compare(run(10), run(60, slo=Slo(ttft_ms=800)))["rows"] if r["scope"].startswith("llm slo")]
