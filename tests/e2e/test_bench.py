@@ -10,13 +10,19 @@ from pathlib import Path
 import pytest
 
 from bench.run import render_markdown
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, Ran
+
+
+def _tiny_bench(_: None, out: Path) -> subprocess.CompletedProcess[str]:
+    """A tiny benchmark run: its figures are not checked, only what it wrote, so it runs in the lane."""
+    return subprocess.run([sys.executable, "bench/run.py", "--tiny", "--protocols", "http,grpc", "--out", str(out)],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
 
 
 @pytest.mark.slow
-def test_a_tiny_run_writes_the_json_and_the_table(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "bench/run.py", "--tiny", "--protocols", "http,grpc", "--out",
-                             str(tmp_path)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)  # fmt: skip
+@pytest.mark.side_by_side(act=_tiny_bench, target=None, weight=2, seconds=75)
+def test_a_tiny_run_writes_the_json_and_the_table(ran: Ran) -> None:
+    _, tmp_path, result = ran
     assert result.returncode == 0, result.stderr[-3000:]
     doc = json.loads((tmp_path / "latest.json").read_text())
     assert set(doc["protocols"]) == {"http", "grpc"}

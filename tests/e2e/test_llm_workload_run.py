@@ -5,23 +5,20 @@ conversations carry their growing history, and a trace replay gives row k's leng
 from __future__ import annotations
 
 import json
+import subprocess
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from load_tests.reference_service.launcher import TargetProcess
-from tests.conftest import load_summary, run_cli
+from load_tests.reference_service.launcher import TargetInfo
+from tests.conftest import Ran, load_summary, run_cli
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def llm_server() -> Iterator[str]:
-    with TargetProcess(llm={"ttft_ms": 5, "token_ms": 2}) as info:
-        yield info.http_url
+LLM = ("--llm-ttft-ms", "5", "--llm-token-ms", "2")  # the reference service's LLM: TTFT 5 ms, 2 ms per token
 
 
 def _log(url: str) -> list[dict]:
@@ -43,13 +40,18 @@ fleet:
     return config
 
 
-def test_multi_turn_sessions_send_the_drawn_lengths_and_the_history(llm_server: str, tmp_path: Path) -> None:
-    config = _config(tmp_path, llm_server, "{input_tokens: 20, output_tokens: 5, turns: 3}")
+def _multi_turn(target: TargetInfo, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    config = _config(tmp_path, target.http_url, "{input_tokens: 20, output_tokens: 5, turns: 3}")
+    return run_cli("--config", str(config), "--output-dir", str(tmp_path / "out"), "--users", "2", "--spawn-rate", "2",
+                   "--duration", "3s")  # fmt: skip
+
+
+@pytest.mark.side_by_side(act=_multi_turn, target=LLM, seconds=9)
+def test_multi_turn_sessions_send_the_drawn_lengths_and_the_history(ran: Ran) -> None:
+    target, tmp_path, result = ran
     out = tmp_path / "out"
-    result = run_cli("--config", str(config), "--output-dir", str(out), "--users", "2", "--spawn-rate", "2",
-                     "--duration", "3s")  # fmt: skip
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    log = _log(llm_server)
+    log = _log(target.http_url)
     inputs = Counter(r["input_tokens"] for r in log)
     # turn 1: 20 words; turn 2: 20 + the 5-token reply + 20; turn 3: 45 + 5 + 20 (the server counts words)
     assert set(inputs) == {20, 45, 70}, inputs
@@ -59,15 +61,22 @@ def test_multi_turn_sessions_send_the_drawn_lengths_and_the_history(llm_server: 
     assert llm["requests"] == len(log) >= 30 and llm["input_tokens"] == sum(inputs.elements())
 
 
-def test_a_trace_replay_sends_row_k_lengths(llm_server: str, tmp_path: Path) -> None:
-    rows = [(0.05 * k, 3 + 7 * k, 1 + k % 4) for k in range(8)]
+TRACE = [(0.05 * k, 3 + 7 * k, 1 + k % 4) for k in range(8)]  # offset, input tokens, output tokens
+
+
+def _replay(target: TargetInfo, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     (tmp_path / "day.jsonl").write_text(
-        "".join(f'{{"offset_s": {t:.2f}, "input_tokens": {i}, "output_tokens": {o}}}\n' for t, i, o in rows)
+        "".join(f'{{"offset_s": {t:.2f}, "input_tokens": {i}, "output_tokens": {o}}}\n' for t, i, o in TRACE)
     )
-    config = _config(tmp_path, llm_server, "{kind: trace, file: day.jsonl}",
+    config = _config(tmp_path, target.http_url, "{kind: trace, file: day.jsonl}",
                      "scenarios:\n  replay: {kind: trace, trace: day.jsonl, max_users: 4}\n")  # fmt: skip
-    out = tmp_path / "out"
-    result = run_cli("--config", str(config), "--output-dir", str(out), "--scenario", "replay")
+    return run_cli("--config", str(config), "--output-dir", str(tmp_path / "out"), "--scenario", "replay")
+
+
+@pytest.mark.side_by_side(act=_replay, target=LLM, seconds=7)
+def test_a_trace_replay_sends_row_k_lengths(ran: Ran) -> None:
+    target, _, result = ran
+    rows = TRACE
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    sent = sorted((r["input_tokens"], r["output_tokens"]) for r in _log(llm_server))
+    sent = sorted((r["input_tokens"], r["output_tokens"]) for r in _log(target.http_url))
     assert sent == sorted((i, o) for _, i, o in rows)
