@@ -157,9 +157,15 @@ class WorkModel:
     def _draw(self, rate: float, protocol: str, operation: str | None) -> bool:
         return rate > 0 and self.faults.applies_to(protocol, operation) and self.rng.random() < rate
 
+    def fault_delay_s(self, protocol: str, operation: str) -> float:
+        """The injected ``extra_delay_ms`` alone, for calls whose own timing lies elsewhere (the LLM clock)."""
+        applies = self.faults.extra_delay_ms and self.faults.applies_to(protocol, operation)
+        return self.faults.extra_delay_ms / 1000.0 if applies else 0.0
+
     async def serve(self, protocol: str, operation: str, timed: bool = True) -> None:
-        """Spend the call's service time (if ``timed``), then raise InjectedFault if this call is chosen to fail."""
-        delay = self.delay_s(protocol, operation) if timed else 0.0
+        """Spend the call's service time (if ``timed``; the injected extra delay in any case: chat streams keep
+        their own clock but are still slowed by the fault), then raise InjectedFault if this call is chosen."""
+        delay = self.delay_s(protocol, operation) if timed else self.fault_delay_s(protocol, operation)
         if delay:
             await asyncio.sleep(delay)
         if self.should_fail(protocol, operation):

@@ -44,7 +44,8 @@ class Service:
         """Count one call, spend its service time (holding a DB connection if asked) and apply faults.
 
         Raises InjectedFault after counting the error, so handlers only translate it to their
-        protocol's error answer. ``timed=False``: no service time (chat streams take theirs from the LLM engine).
+        protocol's error answer. ``timed=False``: no service time (chat streams take theirs from the LLM
+        engine), but the injected extra delay still.
         """
         telemetry = self.telemetry
         if count:  # gRPC's interceptor counts every RPC on arrival itself
