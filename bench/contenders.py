@@ -20,7 +20,6 @@ monkey.patch_all()
 
 import json  # noqa: E402
 import os  # noqa: E402
-import resource  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -31,15 +30,11 @@ import gevent  # noqa: E402
 import psutil  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.measure import process_cpu_s, start_users  # noqa: E402
 from bench.target_throughput import _grpc, _http, _socketio, _websocket  # noqa: E402
 from load_tests.reference_service.launcher import TargetInfo  # noqa: E402
 
 WARMUP_S = 0.5
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _result(requests: int, failures: int, cpu_s: float, wall_s: float, **extra: Any) -> dict[str, Any]:
@@ -72,11 +67,11 @@ def run_raw(make_call: Callable[[], Callable[[], None]], concurrency: int, secon
 
     greenlets = [gevent.spawn(loop, i) for i in range(concurrency)]
     gevent.sleep(WARMUP_S)
-    cpu0, t0 = _cpu(), time.perf_counter()
+    cpu0, t0 = process_cpu_s(), time.perf_counter()
     state["measure"] = True
     gevent.sleep(seconds)
     state["measure"] = False
-    cpu1, t1 = _cpu(), time.perf_counter()
+    cpu1, t1 = process_cpu_s(), time.perf_counter()
     state["stop"] = True
     gevent.joinall(greenlets, timeout=5)
     extra = {}
@@ -105,16 +100,13 @@ def run_locust(
     if ours:  # our per-request cost: the recorder listener every run of ours has
         environment.events.request.add_listener(recorder.record)
     runner = environment.create_local_runner()
-    runner.start(concurrency, spawn_rate=10_000)
-    deadline = time.monotonic() + 30
-    while runner.user_count < concurrency and time.monotonic() < deadline:
-        gevent.sleep(0.05)
+    start_users(runner, concurrency)
     gevent.sleep(WARMUP_S)
     total = environment.stats.get(*only) if only else environment.stats.total
-    n0, f0, cpu0, t0 = total.num_requests, total.num_failures, _cpu(), time.perf_counter()
+    n0, f0, cpu0, t0 = total.num_requests, total.num_failures, process_cpu_s(), time.perf_counter()
     recorder_before = recorder.totals()["requests"]
     gevent.sleep(seconds)
-    n1, f1, cpu1, t1 = total.num_requests, total.num_failures, _cpu(), time.perf_counter()
+    n1, f1, cpu1, t1 = total.num_requests, total.num_failures, process_cpu_s(), time.perf_counter()
     extra: dict[str, Any] = {}
     if ours:
         extra["recorder_requests"] = recorder.totals()["requests"] - recorder_before

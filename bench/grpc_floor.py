@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import sys
 import threading
 import time
@@ -23,6 +22,7 @@ import grpc
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.measure import process_cpu_s
 from load_tests.protos import inference_pb2, inference_pb2_grpc
 from load_tests.reference_service.launcher import TargetInfo
 
@@ -31,11 +31,6 @@ THREADS = 8
 # channel per concurrent call, as our users (a channel per user) and the gevent loop do
 CHANNELS = os.environ.get("BENCH_GRPC_CHANNELS", "one")
 WARMUP_S = 0.5
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _stub(target: str) -> inference_pb2_grpc.InferenceStub:
@@ -75,11 +70,11 @@ def run(target: str, seconds: float, concurrency: int) -> dict[str, Any]:
     for worker in workers:
         worker.start()
     time.sleep(WARMUP_S)
-    cpu0, t0 = _cpu(), time.perf_counter()
+    cpu0, t0 = process_cpu_s(), time.perf_counter()
     state["measure"] = True
     time.sleep(seconds)
     state["measure"] = False
-    cpu1, t1 = _cpu(), time.perf_counter()
+    cpu1, t1 = process_cpu_s(), time.perf_counter()
     state["stop"] = True
     for worker in workers:
         worker.join(timeout=5)

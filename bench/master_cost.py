@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import random
-import resource
 import statistics
 import sys
 from pathlib import Path
@@ -23,17 +22,13 @@ from typing import Any
 import msgpack
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.measure import process_cpu_s
 from load_tests.core.recorder import Recorder
 from load_tests.core.wire import decode_delta, encode_delta
 
 ENDPOINTS, STREAMS = 50, 10
 REPORT_INTERVAL_S = 3.0  # locust.runners.WORKER_REPORT_INTERVAL (not imported: no gevent here)
 GOAL_MS = 2.0
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def worker_delta(requests_per_endpoint: int, seed: int = 1) -> Recorder:
@@ -61,11 +56,11 @@ def measure(reports: int = 200, requests_per_endpoint: int = 20) -> dict[str, An
     master = Recorder()
     encode_us, decode_us, sizes = [], [], []
     for delta in deltas:
-        cpu0 = _cpu()
+        cpu0 = process_cpu_s()
         packed = msgpack.packb({"load_tests": {"delta": encode_delta(delta)}}, use_bin_type=True)
-        cpu1 = _cpu()
+        cpu1 = process_cpu_s()
         master.merge(decode_delta(msgpack.unpackb(packed, raw=False)["load_tests"]["delta"]))
-        cpu2 = _cpu()
+        cpu2 = process_cpu_s()
         encode_us.append((cpu1 - cpu0) * 1e6)
         decode_us.append((cpu2 - cpu1) * 1e6)
         sizes.append(len(packed))

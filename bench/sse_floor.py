@@ -20,22 +20,17 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "ours":
 
 import json
 import os
-import resource
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.measure import process_cpu_s, start_users
 
 TOKENS = 32
 WARMUP_S = 1.0
 BODY = {"model": "reference-llm", "messages": [{"role": "user", "content": "Say hello"}], "stream": True,
         "max_tokens": TOKENS, "ignore_eos": True, "stream_options": {"include_usage": True}}  # fmt: skip
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _result(tokens: int, streams: int, failures: int, cpu_s: float, wall_s: float) -> dict[str, Any]:
@@ -90,11 +85,11 @@ def run_aiohttp(url: str, seconds: float, streams: int) -> dict[str, Any]:
         async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
             tasks = [asyncio.create_task(loop(session)) for _ in range(streams)]
             await asyncio.sleep(WARMUP_S)
-            cpu0, t0 = _cpu(), time.perf_counter()
+            cpu0, t0 = process_cpu_s(), time.perf_counter()
             state["measure"] = True
             await asyncio.sleep(seconds)
             state["measure"] = False
-            cpu1, t1 = _cpu(), time.perf_counter()
+            cpu1, t1 = process_cpu_s(), time.perf_counter()
             state["stop"] = True
             await asyncio.wait(tasks, timeout=10)
         return _result(state["tokens"], state["streams"], state["failures"], cpu1 - cpu0, t1 - t0)
@@ -131,16 +126,13 @@ def run_ours(url: str, seconds: float, streams: int) -> dict[str, Any]:
 
     environment.events.request.add_listener(count)
     runner = environment.create_local_runner()
-    runner.start(streams, spawn_rate=10_000)
-    deadline = time.monotonic() + 30
-    while runner.user_count < streams and time.monotonic() < deadline:
-        gevent.sleep(0.05)
+    start_users(runner, streams)
     gevent.sleep(WARMUP_S)
-    cpu0, t0 = _cpu(), time.perf_counter()
+    cpu0, t0 = process_cpu_s(), time.perf_counter()
     state["measure"] = True
     gevent.sleep(seconds)
     state["measure"] = False
-    cpu1, t1 = _cpu(), time.perf_counter()
+    cpu1, t1 = process_cpu_s(), time.perf_counter()
     runner.quit()
     return _result(state["tokens"], state["streams"], state["failures"], cpu1 - cpu0, t1 - t0)
 

@@ -17,6 +17,7 @@ With ``per: message`` a ``field`` is optional: its text is only kept for the cha
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -30,6 +31,11 @@ class TokenRule:
 
     per: Per = "message"
     field: str | None = None
+    # the field's path, split once here rather than for every message of every stream
+    steps: tuple[str, ...] = dataclass_field(default=(), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", tuple(self.field.split(".")) if self.field else ())
 
     @property
     def count_source(self) -> str:
@@ -38,7 +44,7 @@ class TokenRule:
 
     def tokens(self, message: Any) -> tuple[int, str]:
         """``(tokens, text)`` that one stream message carries; 0 tokens: not a content chunk."""
-        value = _lookup(message, self.field) if self.field else None
+        value = _lookup(message, self.steps) if self.steps else None
         text = value if isinstance(value, str) else ""
         if self.per == "message":
             return 1, text
@@ -53,10 +59,11 @@ class TokenRule:
         return sum(self.tokens(m)[0] for m in messages)
 
 
-def _lookup(message: Any, path: str) -> Any:
-    """The value at a dotted ``path`` in a JSON object, or an attribute path of any other object (protobuf)."""
+def _lookup(message: Any, steps: tuple[str, ...]) -> Any:
+    """The value at a dotted path (its ``steps``) in a JSON object, or an attribute path of any other
+    object (protobuf), which is why templates' ``follow`` (JSON only) is not used here."""
     value = message
-    for key in path.split("."):
+    for key in steps:
         if isinstance(value, dict):
             value = value.get(key)
         elif value is None or isinstance(value, (str, int, float, list)):
