@@ -80,7 +80,8 @@ class LlmRecord:
         for gap in figures.itl_ms:
             self._note("itl_ms", gap)
         if slo is not None:
-            self.slo = slo.as_dict()
+            if self.slo is None:  # the run's one SLO: its dict once, not one per request
+                self.slo = slo.as_dict()
             self.met += meets(figures, slo, failed)
 
     def merge(self, other: LlmRecord) -> None:
