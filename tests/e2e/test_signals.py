@@ -5,6 +5,7 @@ anything was measured), stops the target and leaves no process behind. (Mid-run:
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -69,6 +70,12 @@ class Run:
         assert alive == [], [(p.pid, p.cmdline()) for p in alive]
 
 
+def _users_in(line: str) -> int:
+    """The user count of a progress line (``[00:04] stage 1/1  users 12  rps ...``); 0 for others."""
+    found = re.match(r"\[\d\d:\d\d\] .*?  users (\d+)", line)
+    return int(found.group(1)) if found else 0
+
+
 def _marked(process: psutil.Process, mark: str) -> bool:
     try:
         return process.status() != psutil.STATUS_ZOMBIE and process.environ().get(MARK) == mark
@@ -78,8 +85,10 @@ def _marked(process: psutil.Process, mark: str) -> bool:
 
 def _during_ramp_up(_: None, out: Path, signum: int) -> tuple[Run, list[psutil.Process], str]:
     run = Run(out, *ALL, "--users", "40", "--spawn-rate", "4", "--duration", "60s")
-    run.wait_for(lambda line: line.startswith("[00:02]") or "Ramping to 40 users" in line)
-    time.sleep(2)  # about 10 of the 40 users are up: still ramping
+    # Ten users up means two of each of the five bundled classes (Locust spawns them round-robin):
+    # every protocol has started; a second more gives the slowest its first reply. Still ramping.
+    run.wait_for(lambda line: _users_in(line) >= 10)
+    time.sleep(1)
     tree = run.signal(signum)
     output = run.finish()
     run.assert_no_orphans()  # right after the runner's exit, as a user would look
