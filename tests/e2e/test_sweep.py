@@ -12,6 +12,7 @@ from load_tests.reference_service.launcher import TargetProcess
 from tests.conftest import run_cli
 
 
+@pytest.mark.beside_the_lane
 def test_bad_sweeps_are_one_line_errors(tmp_path: Path) -> None:
     cases = [(("--sweep", "speed=1"), "--sweep: 'speed=1' is not a sweep"),
              (("--sweep", "rates=1,2", "--repeat", "2"), "--sweep: not with --repeat or --matrix")]  # fmt: skip
