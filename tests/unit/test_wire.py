@@ -179,3 +179,13 @@ def test_a_corrupt_histogram_is_refused_and_leaves_later_merges_exact() -> None:
     into.reset()
     add_counts(into, bad)
     _assert_same_histogram(into, good)
+
+
+def test_a_workers_totals_are_counted_as_the_runs_recorder_counts() -> None:
+    """With connects counted (``count_connections``), the per-worker totals still add up to the run's."""
+    worker = Recorder(lambda: 9.0)
+    worker.record("GET", "/x", 3.0, 0, None)
+    worker.record("WS connect", "/ws", 1.0, 0, Failure("refused"))
+    for include, expected in ((False, {"requests": 1, "failures": 0}), (True, {"requests": 2, "failures": 1})):
+        master = Recorder(include_connections=include)
+        assert merge_delta(master, encode_delta(worker)) == expected == master.totals()
