@@ -15,6 +15,7 @@ own per-report work comes on top: the real-master figure of bench/run.py measure
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 import statistics
@@ -58,14 +59,15 @@ def worker_delta(requests_per_endpoint: int, seed: int = 1) -> Recorder:
 
 
 def measure(reports: int = 200, requests_per_endpoint: int = 20) -> dict[str, Any]:
-    deltas = [worker_delta(requests_per_endpoint, seed) for seed in range(reports)]
     master = Recorder()
     encode_us, decode_us, sizes = [], [], []
-    for seed, delta in enumerate(deltas):
-        if seed % WORKERS == 0:  # a new round: the timeline takes what no report can still add to (untimed)
+    for seed in range(reports):  # untimed: build the delta, let the timeline drain, collect this loop's garbage
+        delta = worker_delta(requests_per_endpoint, seed)
+        if seed % WORKERS == 0:  # a new round: the timeline takes what no report can still add to
             now = START_EPOCH + seed // WORKERS * REPORT_INTERVAL_S
             master.drain_seconds(int(now) - LAG_S)
             master.drain_endpoint_buckets(int((now - LAG_S) // ENDPOINT_BUCKET_S))
+        gc.collect()  # the bench's own cyclic garbage (the last delta's histograms), not the master's
         cpu0 = process_cpu_s()
         packed = msgpack.packb({"load_tests": {"delta": encode_delta(delta)}}, use_bin_type=True)
         cpu1 = process_cpu_s()
@@ -80,6 +82,7 @@ def measure(reports: int = 200, requests_per_endpoint: int = 20) -> dict[str, An
         "endpoints": ENDPOINTS,
         "requests_per_report": requests_per_endpoint * ENDPOINTS,
         "reports": reports,
+        "workers_per_round": WORKERS,
         "bytes_per_report": int(statistics.median(sizes)),
         "worker_encode_ms": round(statistics.fmean(encode_us) / 1000.0, 3),
         "master_ms_per_report": round(master_ms, 3),

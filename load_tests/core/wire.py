@@ -152,7 +152,9 @@ def _merge_row(record: EndpointRecord, row: dict[str, Any]) -> None:
 
 def merge_delta(recorder: Recorder, data: dict[str, Any]) -> dict[str, int]:
     """Add a worker's delta (:func:`encode_delta`) into ``recorder``, building no recorder or histogram
-    of its own; returns the requests and failures it held (counted as ``recorder`` counts them)."""
+    of its own; returns the requests and failures it held (counted as ``recorder`` counts them, so the
+    workers' totals add up to the run's). Rows merge one by one: a delta that fails to decode midway
+    (never seen from a worker of the same version) leaves the rows before it merged."""
     totals = {"requests": 0, "failures": 0}
     for row in data.get("rows", ()):
         key = (row["request_type"], row["name"])
