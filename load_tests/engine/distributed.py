@@ -24,7 +24,7 @@ from locust.runners import STATE_MISSING, WORKER_REPORT_INTERVAL, MasterRunner
 
 from load_tests.core import domain
 from load_tests.core.recorder import Recorder
-from load_tests.core.wire import decode_delta, encode_delta
+from load_tests.core.wire import encode_delta, merge_delta
 from load_tests.engine.pacing import Pacer, PacingCounts
 from load_tests.engine.resources import Generator, ResourceMonitor
 
@@ -107,11 +107,9 @@ class WorkerTracker:
         if not payload:
             return
         worker = self._generator(client_id, payload)
-        delta = decode_delta(payload["delta"])
-        totals = delta.totals()
+        totals = merge_delta(self.recorder, payload["delta"])  # straight into the run's recorder
         worker.requests += totals["requests"]
         worker.failures += totals["failures"]
-        self.recorder.merge(delta)
         if payload.get("custom"):
             domain.REGISTRY.merge(domain.DomainMetrics.decode(payload["custom"]))
         self.last_report[client_id] = (time.monotonic(), int(payload.get("users") or 0))
