@@ -182,7 +182,9 @@ class OpenAIClient:
             return False
         if not isinstance(payload, dict):
             return False
-        self._usage(payload.get("usage"), timer, reading)
+        usage = payload.get("usage")
+        if usage is not None:  # most chunks carry none (or null): no call for them
+            self._usage(usage, timer, reading)
         choices = payload.get("choices")
         if not choices:
             return False  # the usage chunk, or a keep-alive
@@ -194,6 +196,10 @@ class OpenAIClient:
         """Note the content of a delta (chat) or choice (completions); False for role-only and empty ones."""
         text = part.get("content") or part.get("text")
         thought = part.get("reasoning_content") or part.get("reasoning")
+        if thought is None and text and type(text) is str:  # the usual token: text only
+            reading.texts.append(text)
+            timer.chunk(1, 0, text)
+            return True
         text = text if isinstance(text, str) else ""
         thought = thought if isinstance(thought, str) else ""
         if not text and not thought:
@@ -263,6 +269,10 @@ def _drain(raw: Any) -> None:
     """After ``[DONE]``: read the body's last bytes (the chunked terminator, at once in practice) so the
     connection can be reused; a server that holds the stream open longer gets it closed instead."""
     try:
+        if raw.message_complete:  # the usual case: the terminator came with [DONE], nothing can block
+            while read_arrived(raw):
+                pass
+            return
         with gevent.Timeout(DRAIN_S):
             while read_arrived(raw):
                 pass
