@@ -42,6 +42,7 @@ TOKEN_MS = 100.0
 TOKENS = 20  # a 2 s stream: every user sends several during the run
 LLM = {"ttft_ms": 10, "token_ms": TOKEN_MS}
 GOAL_MIB, GOAL_ITL_P99_MS = 500.0, 2.0
+STOP_TIMEOUT_S = 5.0  # a stream lasts about 2 s
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -61,7 +62,9 @@ def run(url: str, streams: int, seconds: float) -> dict[str, Any]:
     config = OpenAIService.model_validate({"protocol": "openai", "url": url + "/v1", "model": "reference-llm",
                                            "prompt": "Say hello", "max_tokens": TOKENS, "timeout": 60,
                                            "extra_body": {"ignore_eos": True}})  # fmt: skip
-    environment = Environment(user_classes=[openai_user("llm", "SlowStreamUser", config, 1)], host=url)
+    environment = Environment(
+        user_classes=[openai_user("llm", "SlowStreamUser", config, 1)], host=url, stop_timeout=STOP_TIMEOUT_S
+    )  # streams end before the exit (bench/sse_floor.py says why)
     recorder = Recorder()
     environment.events.request.add_listener(recorder.record)
     errors: list[float] = []
