@@ -22,6 +22,9 @@ class SseEvent(NamedTuple):
     data: str
 
 
+_event = tuple.__new__  # SseEvent(...) without the named tuple's Python-level __new__: once per token
+
+
 class SseParser:
     """Server-Sent Events from bytes as they arrive, in O(bytes): each byte is looked at once.
 
@@ -56,7 +59,7 @@ class SseParser:
             # The common case, one whole one-line event: ``data: {...}\n\n`` (a token, as servers send it).
             body = text[5:-2]
             if "\n" not in body and not body.endswith("\r"):
-                return [SseEvent("message", body.lstrip())]
+                return [_event(SseEvent, ("message", body.lstrip()))]
         if "\n" not in text:
             if text:
                 self._tail.append(text)
