@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
@@ -110,6 +111,8 @@ class Lane:
         self.units = LANE_UNITS
         self.targets: dict[str, TargetProcess] = {}
         self.done: dict[str, Future[Ran]] = {}
+        self.took: dict[str, float] = {}  # each act's wall time, for the session's closing lines
+        self.span: list[float] = []  # when the first act started and the last one ended
         # A target dies with the thread that started it (PR_SET_PDEATHSIG follows the forking thread), so
         # the pool's threads live until the lane closes, after the last test has read its target.
         self.pool = ThreadPoolExecutor(LANE_UNITS)
@@ -153,7 +156,12 @@ class Lane:
             act, callspec = mark.kwargs["act"], getattr(item, "callspec", None)
             wanted = inspect.signature(act).parameters  # the test's parameters that the act takes
             params = {k: v for k, v in callspec.params.items() if k in wanted} if callspec else {}
-            return info, out, act(info, out, **params)
+            started = time.monotonic()
+            try:
+                return info, out, act(info, out, **params)
+            finally:
+                self.took[item.nodeid] = time.monotonic() - started
+                self.span = [min([*self.span[:1], started]), time.monotonic()]
         finally:
             with self.free:
                 self.units += weight
@@ -168,10 +176,26 @@ class Lane:
             target.stop()
 
 
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """How long the lane took, and its longest runs (all of them with ``-v``): to keep ``seconds`` honest."""
+    if _LANES and _LANES[0].took:
+        running = _LANES[0]
+        wall, total = running.span[1] - running.span[0], sum(running.took.values())
+        line = f"lane: {len(running.took)} runs in {wall:.0f} s (together {total:.0f} s), the longest:"
+        terminalreporter.write_line(line)
+        shown = sorted(running.took.items(), key=lambda kv: -kv[1])[: None if config.option.verbose > 0 else 8]
+        for nodeid, took in shown:
+            terminalreporter.write_line(f"  {took:6.1f} s  {nodeid}")
+
+
+_LANES: list[Lane] = []  # the session's lane, for the closing lines
+
+
 @pytest.fixture(scope="session", autouse=True)
 def lane(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lane]:
     """Started with the session's first test, in the background; stopped after its last."""
     running = Lane(tmp_path_factory)
+    _LANES.append(running)
     try:
         running.start(request.session.items)
         yield running
