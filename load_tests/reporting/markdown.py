@@ -40,6 +40,8 @@ def verdict_line(summary: dict[str, Any], comparison: dict[str, Any] | None) -> 
         head = "❌ **FAILED**: " + "; ".join(f"{v['scope']} {v['metric']} {v['reason']}" for v in failed)
     else:
         head = "✅ **PASSED**: every threshold held"
+    for warning in validity.get("warnings", []):  # a run that stays valid, with a caveat (core/validity.py)
+        head += f"  \n⚠️ {warning}"
     if comparison is not None:
         counts = comparison["counts"]
         mark = "❌ **REGRESSED**" if comparison["regressed"] else "✅ no regression"
