@@ -7,6 +7,7 @@ Linux the child also dies with its parent (PR_SET_PDEATHSIG), so a killed runner
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import json
@@ -16,14 +17,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 from load_tests.core.errors import TargetUnavailable
 from load_tests.reference_service.llm_timing import knob_flags, parse_timing
@@ -91,6 +94,8 @@ class TargetProcess:
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[bytes] | None = None
         self.info: TargetInfo | None = None
+        self.last_errors: deque[str] = deque(maxlen=50)  # the target's latest stderr lines, for diagnosis
+        self._drains: list[threading.Thread] = []
 
     def start(self) -> TargetInfo:
         env = dict(os.environ)
@@ -111,6 +116,11 @@ class TargetProcess:
         self.info = TargetInfo(
             ready["pid"], ready["host"], ready["http_port"], ready["grpc_port"], ready.get("tls", False)
         )
+        # Read both pipes from now on: a full pipe (64 KiB of warnings, say about clients that went away)
+        # would block the target's next write, and with it the whole service, in the middle of a run.
+        for stream, keep in ((self.process.stdout, None), (self.process.stderr, self.last_errors)):
+            self._drains.append(threading.Thread(target=_drain, args=(stream, keep), daemon=True))
+            self._drains[-1].start()
         return self.info
 
     def _read_ready_line(self) -> dict[str, Any]:
@@ -142,6 +152,8 @@ class TargetProcess:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        for drain in self._drains:  # they end at the pipes' end, now that the process has exited
+            drain.join(timeout=2.0)
         for stream in (process.stdout, process.stderr):
             if stream:
                 stream.close()
@@ -154,6 +166,16 @@ class TargetProcess:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _drain(stream: IO[bytes] | None, keep: deque[str] | None) -> None:
+    """Read ``stream`` to its end, keeping its lines in ``keep`` (None: throw them away)."""
+    if stream is None:
+        return
+    with contextlib.suppress(OSError, ValueError):  # closed under us: nothing left to read
+        for line in stream:
+            if keep is not None:
+                keep.append(line.decode(errors="replace").rstrip())
 
 
 def set_faults(http_url: str, **faults: Any) -> dict[str, Any]:

@@ -104,10 +104,10 @@ def _malformed_and_reset(target: TargetInfo, out: Path) -> subprocess.CompletedP
 
 
 def _unreachable(out: Path) -> tuple[str, subprocess.CompletedProcess[str]]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}"  # a port that was just free, and is closed again below
-    return url, run_cli("--host", url, "--test-type", "rest", "--output-dir", str(out))
+    with socket.socket() as sock:  # bound, never listening: connections are refused, and no other process
+        sock.bind(("127.0.0.1", 0))  # of the lane can take the port meanwhile (a closed one, it once did)
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        return url, run_cli("--host", url, "--test-type", "rest", "--output-dir", str(out))
 
 
 @pytest.mark.side_by_side(act=_malformed_and_reset, weight=2, seconds=13,
