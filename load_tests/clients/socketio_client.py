@@ -20,6 +20,7 @@ import requests
 import socketio
 from gevent.queue import Empty, Queue
 
+from load_tests.clients import fast_json
 from load_tests.clients.token_streams import finish_tokens, note_tokens, stream_timer
 from load_tests.core.request_types import (
     SIO_ACK,
@@ -69,6 +70,7 @@ class SocketIOClient:
         self.sio = socketio.Client(
             reconnection=False, http_session=session, request_timeout=timeout,
             websocket_extra_options={"skip_utf8_validation": True},  # see websocket_client.py: C decoding validates
+            json=fast_json,  # every packet's encoding and parse (python-socketio sets it for the whole process)
         )  # fmt: skip
         self._ids = itertools.count(1)
         self._pending: dict[Any, Queue] = {}

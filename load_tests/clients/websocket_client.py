@@ -22,10 +22,11 @@ from typing import Any
 import gevent
 import websocket
 from gevent.event import AsyncResult, Event
-from gevent.hub import Waiter
 from gevent.queue import Empty, Queue
 from gevent.timeout import Timeout
 
+from load_tests.clients import fast_json
+from load_tests.clients.one_reply import OneReply
 from load_tests.clients.token_streams import finish_tokens, note_tokens, stream_timer
 from load_tests.core.request_types import (
     WS_CONNECT,
@@ -49,39 +50,6 @@ MAX_BACKOFF_S = 5.0
 Check = Callable[[Any, list[Any]], str | None]
 
 
-class _Reply:
-    """The one reply a request waits for, with a gevent Queue's ``put``/``get`` (see ``_next``).
-
-    The receiver hands the reply over with one scheduled switch to the waiting greenlet, and the wait
-    reuses the client's timer: a Queue (getter list, unlock callback, a new timer per ``get``) cost about
-    5 µs more per request. Only the first message counts, as a Queue's first ``get`` would return it.
-    """
-
-    __slots__ = ("_given", "_timer", "_waiter")
-
-    def __init__(self, timer: Timeout) -> None:
-        self._waiter, self._timer, self._given = Waiter(), timer, False
-
-    def put(self, item: tuple[Any, int]) -> None:
-        if not self._given:
-            self._given = True
-            self._waiter.hub.loop.run_callback(self._waiter.switch, item)
-
-    def get(self, timeout: float) -> tuple[Any, int]:
-        timer = self._timer
-        if timer.pending or timer.seconds != timeout:  # another greenlet's wait holds it, or another limit
-            timer = Timeout(timeout)
-        timer.start()
-        try:
-            return self._waiter.get()  # type: ignore[no-any-return]
-        except Timeout as exc:
-            if exc is not timer:
-                raise  # the caller's own timeout, not ours
-            raise Empty from None
-        finally:
-            timer.cancel()
-
-
 class WebSocketClient:
     """A JSON-over-WebSocket session; ``name`` prefixes nothing, it is the row name of connect rows."""
 
@@ -103,14 +71,14 @@ class WebSocketClient:
         self.sslopt = {"ca_certs": ca_file} if ca_file else None
         self.id_field, self.reconnect_enabled, self.subprotocols = id_field, reconnect, subprotocols
         self._ids = itertools.count(1)
-        self._pending: dict[Any, Queue | _Reply] = {}
+        self._pending: dict[Any, Queue | OneReply] = {}
         self._waiting_next: deque[Queue] = deque()  # request_next callers, served in order
         self._pongs: dict[bytes, AsyncResult] = {}
         self._ws: websocket.WebSocket | None = None
         self._connected = Event()
         self._closing = False
         self._receiver: gevent.Greenlet | None = None
-        self._timer = Timeout(timeout)  # reused by every wait for one reply (see _Reply)
+        self._timer = Timeout(timeout)  # reused by every wait for one reply (see OneReply)
 
     # connection lifecycle -------------------------------------------------------------------
     def _open(self) -> websocket.WebSocket:
@@ -171,7 +139,7 @@ class WebSocketClient:
 
     def _route(self, data: bytes | str) -> None:
         try:
-            message = json.loads(data)
+            message = fast_json.loads(data)
         except ValueError:
             message = self._salvaged(data)
             if self._waiting_next and self._pending.get(message.get(self.id_field)) is None:
@@ -247,13 +215,13 @@ class WebSocketClient:
         if msg_id is None:
             msg_id = next(self._ids)
             message = {**message, self.id_field: msg_id}
-        queue = _Reply(self._timer) if one else Queue()
+        queue = OneReply(self._timer) if one else Queue()
         self._pending[msg_id] = queue
         start = time.perf_counter()
-        self._socket().send(json.dumps(message))
+        self._socket().send(fast_json.dumps_bytes(message))  # bytes go out as the text frame's payload
         return msg_id, queue, start
 
-    def _next(self, queue: Queue | _Reply, timeout: float | None = None) -> tuple[Any, int]:
+    def _next(self, queue: Queue | OneReply, timeout: float | None = None) -> tuple[Any, int]:
         try:
             message, size = queue.get(timeout=timeout or self.timeout)
         except Empty:
