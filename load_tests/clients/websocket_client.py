@@ -28,6 +28,7 @@ from gevent.timeout import Timeout
 from load_tests.clients import fast_json
 from load_tests.clients.one_reply import OneReply
 from load_tests.clients.token_streams import finish_tokens, note_tokens, stream_timer
+from load_tests.clients.ws_frames import FrameReader, send_text
 from load_tests.core.request_types import (
     WS_CONNECT,
     WS_CONNECTION,
@@ -122,10 +123,11 @@ class WebSocketClient:
             self._receiver.kill(block=False)
 
     def _receive(self, ws: websocket.WebSocket) -> None:
+        frames = FrameReader(ws)  # websocket-client's frame layers cost more than the rest of a reply
         while True:
             try:
-                opcode, data = ws.recv_data(control_frame=True)
-            except Exception:  # closed, reset or broken: all mean the connection is gone
+                opcode, data = frames.next()
+            except Exception:  # closed, reset, broken or not WebSocket: all mean the connection is gone
                 opcode, data = websocket.ABNF.OPCODE_CLOSE, b""
             if opcode == websocket.ABNF.OPCODE_CLOSE:
                 self._dropped(ws, data)
@@ -218,7 +220,7 @@ class WebSocketClient:
         queue = OneReply(self._timer) if one else Queue()
         self._pending[msg_id] = queue
         start = time.perf_counter()
-        self._socket().send(fast_json.dumps_bytes(message))  # bytes go out as the text frame's payload
+        send_text(self._socket(), fast_json.dumps_bytes(message))
         return msg_id, queue, start
 
     def _next(self, queue: Queue | OneReply, timeout: float | None = None) -> tuple[Any, int]:
