@@ -290,6 +290,9 @@ class Recorder:
         response_length: int = 0,
         exception: BaseException | str | None = None,
         context: dict | None = None,
+        response: object = None,  # the rest of Locust's arguments, named so no dict is built per call
+        start_time: object = None,
+        url: object = None,
         **_: object,
     ) -> None:
         """Listener for Locust's ``request`` event (same keyword arguments). Runs for every request: lean."""
