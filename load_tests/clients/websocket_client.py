@@ -23,10 +23,9 @@ import gevent
 import websocket
 from gevent.event import AsyncResult, Event
 from gevent.queue import Empty, Queue
-from gevent.timeout import Timeout
 
 from load_tests.clients import fast_json
-from load_tests.clients.one_reply import OneReply
+from load_tests.clients.one_reply import OneReply, ReplyTimer
 from load_tests.clients.token_streams import finish_tokens, note_tokens, stream_timer
 from load_tests.clients.ws_frames import FrameReader, send_text
 from load_tests.core.request_types import (
@@ -79,7 +78,7 @@ class WebSocketClient:
         self._connected = Event()
         self._closing = False
         self._receiver: gevent.Greenlet | None = None
-        self._timer = Timeout(timeout)  # reused by every wait for one reply (see OneReply)
+        self._timers = ReplyTimer(timeout)  # restarted by every wait for one reply (see OneReply)
 
     # connection lifecycle -------------------------------------------------------------------
     def _open(self) -> websocket.WebSocket:
@@ -217,7 +216,7 @@ class WebSocketClient:
         if msg_id is None:
             msg_id = next(self._ids)
             message = {**message, self.id_field: msg_id}
-        queue = OneReply(self._timer) if one else Queue()
+        queue = OneReply(self._timers) if one else Queue()
         self._pending[msg_id] = queue
         start = time.perf_counter()
         send_text(self._socket(), fast_json.dumps_bytes(message))
