@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import ssl
 from typing import Any
+
+from websocket import WebSocketConnectionClosedException
 
 CONT, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 _DATA = (CONT, TEXT, BINARY)
@@ -47,7 +50,13 @@ def send_text(ws: Any, payload: bytes) -> None:
     send lock (the receiver's pongs and closes go through websocket-client with the same lock)."""
     frame = client_frame(payload, os.urandom(4))  # websocket-client's own mask source
     with ws.lock:
-        ws.sock.sendall(frame)
+        sock = ws.sock
+        if sock is None:  # the failures websocket-client names so, named the same
+            raise WebSocketConnectionClosedException("socket is already closed.")
+        try:
+            sock.sendall(frame)
+        except ssl.SSLEOFError:
+            raise WebSocketConnectionClosedException("socket is already closed.") from None
 
 
 class FrameReader:

@@ -104,3 +104,13 @@ def test_a_frame_that_breaks_the_protocol_raises(frame: bytes) -> None:
         FrameReader(_Ws(ours)).next()
     ours.close()
     peer.close()
+
+
+def test_a_send_on_a_closed_connection_fails_as_websocket_client_names_it() -> None:
+    from websocket import WebSocketConnectionClosedException
+
+    ws = _Ws(socket.socket())
+    ws.sock.close()
+    ws.sock = None  # type: ignore[assignment]
+    with pytest.raises(WebSocketConnectionClosedException):
+        ws_frames.send_text(ws, b"{}")
