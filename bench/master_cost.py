@@ -1,17 +1,21 @@
 """What one worker report costs the master: ``python bench/master_cost.py [REPORTS]`` (prints JSON).
 
 A worker ships, with every ``report_to_master`` (Locust's default: every 3 s), the recorder delta of
-what it measured since the last one (load_tests.core.wire). This builds a realistic delta — 50
-endpoints (40 request rows, 10 stream rows with gaps), histograms included, a low-load worker's 3 s of
-traffic spread over the wall-clock windows — then times, in a loop and in this process's CPU time:
-the worker's side (``encode_delta`` + msgpack, as Locust serialises reports) and the master's side
-(msgpack unpack + ``decode_delta`` + merge into the run's recorder). ``workers_served`` is how many
-workers one master core could take at the default interval from these deltas alone (Locust's own
-per-report work comes on top: the real-master figure of bench/run.py measures it with it).
+what it measured since the last one (load_tests.core.wire). This builds realistic deltas — 50
+endpoints (40 request rows, 10 stream rows with gaps), histograms included, a low-load worker's 3 s
+of traffic spread over the wall-clock windows — from ``WORKERS`` workers a round, each round the 3 s
+after the one before, so the master opens new seconds and 5-second buckets as a real one does (once a
+round, not once a report). It times, in a loop and in this process's CPU time, the worker's side
+(``encode_delta`` + msgpack, as Locust serialises reports) and the master's side (msgpack unpack +
+``merge_delta`` into the run's recorder). Between rounds, untimed, the master hands its finished
+windows on as its timeline does, so its recorder stays the size of a real one. ``workers_served`` is
+how many workers one master core could take at the default interval from these deltas alone (Locust's
+own per-report work comes on top: the real-master figure of bench/run.py measures it with it).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 import statistics
@@ -23,18 +27,21 @@ import msgpack
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.measure import process_cpu_s
-from load_tests.core.recorder import Recorder
-from load_tests.core.wire import decode_delta, encode_delta
+from load_tests.core.recorder import ENDPOINT_BUCKET_S, Recorder
+from load_tests.core.wire import encode_delta, merge_delta
 
 ENDPOINTS, STREAMS = 50, 10
 REPORT_INTERVAL_S = 3.0  # locust.runners.WORKER_REPORT_INTERVAL (not imported: no gevent here)
 GOAL_MS = 2.0
+START_EPOCH = 1_800_000_000.0
+WORKERS = 10  # reports of one round cover the same 3 s
+LAG_S = int(REPORT_INTERVAL_S) + 2  # load_tests.engine.distributed.MASTER_LAG_S
 
 
 def worker_delta(requests_per_endpoint: int, seed: int = 1) -> Recorder:
-    """One report's worth of a worker: every endpoint hit ``requests_per_endpoint`` times over 3 s."""
+    """Report number ``seed``: every endpoint hit ``requests_per_endpoint`` times in its round's 3 s."""
     rng = random.Random(seed)
-    clock = {"now": 1_800_000_000.0}
+    clock = {"now": START_EPOCH + seed // WORKERS * REPORT_INTERVAL_S}
     recorder = Recorder(clock=lambda: clock["now"])
     rows = [("GET", f"/api/v1/items/{i}") for i in range(ENDPOINTS - STREAMS)]
     rows += [("gRPC server-stream", f"Inference/Generate{i}") for i in range(STREAMS)]
@@ -52,14 +59,19 @@ def worker_delta(requests_per_endpoint: int, seed: int = 1) -> Recorder:
 
 
 def measure(reports: int = 200, requests_per_endpoint: int = 20) -> dict[str, Any]:
-    deltas = [worker_delta(requests_per_endpoint, seed) for seed in range(reports)]
     master = Recorder()
     encode_us, decode_us, sizes = [], [], []
-    for delta in deltas:
+    for seed in range(reports):  # untimed: build the delta, let the timeline drain, collect this loop's garbage
+        delta = worker_delta(requests_per_endpoint, seed)
+        if seed % WORKERS == 0:  # a new round: the timeline takes what no report can still add to
+            now = START_EPOCH + seed // WORKERS * REPORT_INTERVAL_S
+            master.drain_seconds(int(now) - LAG_S)
+            master.drain_endpoint_buckets(int((now - LAG_S) // ENDPOINT_BUCKET_S))
+        gc.collect()  # the bench's own cyclic garbage (the last delta's histograms), not the master's
         cpu0 = process_cpu_s()
         packed = msgpack.packb({"load_tests": {"delta": encode_delta(delta)}}, use_bin_type=True)
         cpu1 = process_cpu_s()
-        master.merge(decode_delta(msgpack.unpackb(packed, raw=False)["load_tests"]["delta"]))
+        merge_delta(master, msgpack.unpackb(packed, raw=False)["load_tests"]["delta"])
         cpu2 = process_cpu_s()
         encode_us.append((cpu1 - cpu0) * 1e6)
         decode_us.append((cpu2 - cpu1) * 1e6)
@@ -70,6 +82,7 @@ def measure(reports: int = 200, requests_per_endpoint: int = 20) -> dict[str, An
         "endpoints": ENDPOINTS,
         "requests_per_report": requests_per_endpoint * ENDPOINTS,
         "reports": reports,
+        "workers_per_round": WORKERS,
         "bytes_per_report": int(statistics.median(sizes)),
         "worker_encode_ms": round(statistics.fmean(encode_us) / 1000.0, 3),
         "master_ms_per_report": round(master_ms, 3),

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.measure import process_cpu_s, start_users
 
 TOKENS = 32
+STOP_TIMEOUT_S = 10.0  # a stream ends in about 70 ms
 WARMUP_S = 1.0
 BODY = {"model": "reference-llm", "messages": [{"role": "user", "content": "Say hello"}], "stream": True,
         "max_tokens": TOKENS, "ignore_eos": True, "stream_options": {"include_usage": True}}  # fmt: skip
@@ -109,7 +110,10 @@ def run_ours(url: str, seconds: float, streams: int) -> dict[str, Any]:
                                            "prompt": "Say hello", "max_tokens": TOKENS,
                                            "extra_body": {"ignore_eos": True}})  # fmt: skip
     user = openai_user("llm", "BenchOpenAIUser", config, 1)
-    environment = Environment(user_classes=[user], host=url)
+    # Users end their streams before the process exits: a server left writing to thousands of dead streams
+    # logs a warning for each write, and the reference service's stderr pipe, which nobody reads, fills and
+    # blocks it (the next contender on the same server then gets nothing).
+    environment = Environment(user_classes=[user], host=url, stop_timeout=STOP_TIMEOUT_S)
     recorder = Recorder()
     environment.events.request.add_listener(recorder.record)
     state = {"measure": False, "tokens": 0, "streams": 0, "failures": 0}

@@ -28,26 +28,47 @@ from load_tests.reference_service.launcher import TargetInfo, TargetProcess
 
 E2E_DIR = pathlib.Path(__file__).resolve().parent / "e2e"
 LANE_UNITS = 4  # light runs at once (a run mostly waits: at 3 the lane kept ~1 of 2 cores busy); heavy ones count 2
-LANE_TIMEOUT_S = 900  # for the test whose setup runs every act of the session
+LANE_TIMEOUT_S = 900  # for the first test that may wait for the whole lane
+BESIDE, SIDE_BY_SIDE, ALONE = "beside_the_lane", "side_by_side", "alone"
+_GROUP = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "side_by_side(act=..., target=('--seed', '1'), weight=1, seconds=10): the test's load run, made with the other "
-        "side-by-side tests' before any of them checks (see Lane in tests/conftest.py)",
+        "side_by_side(act=..., target=('--seed', '1'), weight=1, seconds=10, share=None): the test's load run, made "
+        "in the lane "
+        "with the other side-by-side tests' before it checks (see Lane in tests/conftest.py)",
     )
+    config.addinivalue_line(
+        "markers", f"{BESIDE}: an end-to-end test whose figures do not depend on the machine's speed, run while the "
+        "lane's load runs go on (as every unit test is)",
+    )  # fmt: skip
+
+
+def _group(item: pytest.Item) -> str:
+    if item.get_closest_marker(SIDE_BY_SIDE):
+        return SIDE_BY_SIDE
+    return BESIDE if item.get_closest_marker(BESIDE) or not item.get_closest_marker("e2e") else ALONE
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Everything under tests/e2e/ is the slow tier: ``-m "not e2e"`` runs the unit tier alone. The first
-    side-by-side test runs the whole lane in its setup, so its timeout covers the lane."""
+    """Everything under tests/e2e/ is the slow tier: ``-m "not e2e"`` runs the unit tier alone.
+
+    The session then runs in three groups, in this order (see Lane): the tests that may run beside the
+    lane's load runs (the unit tier, and e2e tests marked ``beside_the_lane``); the side-by-side tests,
+    each checking once its own run has ended; and the rest, alone, once the whole lane has ended. A test
+    that may wait for the lane has a timeout that covers the lane."""
     for item in items:
         if item.path.resolve().is_relative_to(E2E_DIR):
             item.add_marker(pytest.mark.e2e)
-    first = next((item for item in items if item.get_closest_marker("side_by_side")), None)
-    if first is not None:
-        first.add_marker(pytest.mark.timeout(LANE_TIMEOUT_S))
+        item.stash[_GROUP] = _group(item)
+    order = (BESIDE, SIDE_BY_SIDE, ALONE)
+    items.sort(key=lambda item: order.index(item.stash[_GROUP]))  # stable: files keep their order
+    first_alone = next((item for item in items if item.stash[_GROUP] == ALONE), None)
+    for item in items:
+        if item.stash[_GROUP] == SIDE_BY_SIDE or item is first_alone:
+            item.add_marker(pytest.mark.timeout(LANE_TIMEOUT_S))
 
 
 @pytest.fixture
@@ -61,24 +82,26 @@ Ran = tuple[Any, pathlib.Path, Any]  # what a side-by-side test gets: its target
 
 
 class Lane:
-    """The load runs of the session's light tests, run side by side before any test checks anything.
+    """The load runs of the session's light tests, run side by side in the background from its start.
 
     A test marked ``side_by_side(act=...)`` has its act (``act(target, out, **its parameters)``) run here, against a
     target of its own started with the flags ``target`` (None: no target), in an output folder of its own.
-    The first such test's setup runs every act of the session, longest first (``seconds``: an estimate), at
-    most :data:`LANE_UNITS` units at a time: a light run (users that think between calls) costs 1, a heavy
-    one (stress users, or several Locust processes) costs ``weight=2``. It returns once all have ended, so
-    no test ever checks beside a load run and every test that is not side by side runs alone as before.
-    Each test then gets its target, folder and result through the ``ran`` fixture (which re-raises what its
-    act raised) and its target is stopped after it, so it still reads the counters of a target that served
-    its own run only.
+    Every act of the session is queued at its start, longest first (``seconds``: an estimate), and at most
+    :data:`LANE_UNITS` units run at a time: a light run (users that think between calls) costs 1, a heavy
+    one (stress users, or several Locust processes) costs ``weight=2``. Meanwhile the session runs the
+    tests that may run beside load runs: the unit tier and the e2e tests marked ``beside_the_lane`` (their
+    figures are counts and contents, not speeds). Each side-by-side test then gets its target, folder and
+    result through the ``ran`` fixture, waiting for its own act only (and re-raising what it raised); its
+    target is stopped after it, so it still reads the counters of a target that served its own run only.
+    Every other test waits until the whole lane has ended, and runs alone as before.
 
     Why it is safe: a light run keeps a core busy about a third of its wall time, mostly starting up and
     writing reports; the checks of these tests compare counts with the target, or rates over the run's own
     traffic window, which a busier machine stretches on both sides alike. Runs whose figures depend on the
     machine's speed (arrival rates, capacity steps, latency comparisons, the stall, the benchmark) are not
     side by side. Targets are started in the lane's threads: the ``preexec_fn`` of their fork only calls
-    prctl, and the other threads only wait on pipes, so no lock can be held across the fork.
+    prctl, loaded before the fork (reference_service/launcher.py), so no lock another thread holds at the
+    fork is needed in the child.
     """
 
     def __init__(self, tmp: pytest.TempPathFactory) -> None:
@@ -91,10 +114,23 @@ class Lane:
         # the pool's threads live until the lane closes, after the last test has read its target.
         self.pool = ThreadPoolExecutor(LANE_UNITS)
 
-    def run(self, items: list[pytest.Item]) -> None:
-        marked = [(item, m) for item in items if (m := item.get_closest_marker("side_by_side"))]
+    def start(self, items: list[pytest.Item]) -> None:
+        """Queue every side-by-side act of ``items``, longest first; returns at once. Tests marked with the
+        same ``share`` name (and no target) share one run of the first one's act."""
+        marked = [(item, m) for item in items if (m := item.get_closest_marker(SIDE_BY_SIDE))]
         marked.sort(key=lambda im: -im[1].kwargs.get("seconds", 10))
-        self.done = {item.nodeid: self.pool.submit(self._act, item, mark) for item, mark in marked}
+        shared: dict[str, Future[Ran]] = {}
+        for item, mark in marked:
+            share = mark.kwargs.get("share")
+            if share is None:
+                self.done[item.nodeid] = self.pool.submit(self._act, item, mark)
+                continue
+            assert mark.kwargs.get("target", ()) is None, f"{item.nodeid}: a shared act has no target of its own"
+            if share not in shared:
+                shared[share] = self.pool.submit(self._act, item, mark)
+            self.done[item.nodeid] = shared[share]
+
+    def wait_all(self) -> None:
         wait(self.done.values())
 
     def close(self) -> None:
@@ -132,14 +168,22 @@ class Lane:
             target.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def lane(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lane]:
+    """Started with the session's first test, in the background; stopped after its last."""
     running = Lane(tmp_path_factory)
     try:
-        running.run(request.session.items)
+        running.start(request.session.items)
         yield running
     finally:
         running.close()
+
+
+@pytest.fixture(autouse=True)
+def _alone(request: pytest.FixtureRequest, lane: Lane) -> None:
+    """A test of the last group starts once no load run of the lane is left."""
+    if request.node.stash.get(_GROUP, None) == ALONE:
+        lane.wait_all()
 
 
 @pytest.fixture

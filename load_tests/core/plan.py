@@ -79,6 +79,7 @@ class ValidityLimits:
     max_generator_cpu_pct: float = 90.0  # median CPU of any Locust process above this
     rate_tolerance_pct: float = 10.0  # arrival rate achieved below schedule by more than this
     late_ms: float = 10.0  # an iteration starting later than this is counted late
+    max_timing_lag_ms: float | None = None  # opt-in: a Locust process's event-loop lag p99 above this
 
 
 @dataclass(frozen=True)

@@ -225,23 +225,37 @@ class EndpointRecord:
     def merge(self, other: EndpointRecord) -> None:
         """Add ``other`` (the same row measured elsewhere or later): every figure stays exact."""
         self.histogram.add(other.histogram)
-        self.requests += other.requests
-        self.failures += other.failures
-        self.no_reply += other.no_reply
-        self.total_ms += other.total_ms
-        mins = [m for m in (self.min_ms, other.min_ms) if m is not None]
-        maxs = [m for m in (self.max_ms, other.max_ms) if m is not None]
-        self.min_ms, self.max_ms = (min(mins) if mins else None), (max(maxs) if maxs else None)
-        for kind, n in other.failures_by_type.items():
-            self.failures_by_type[kind] = self.failures_by_type.get(kind, 0) + n
-        self.messages += other.messages
+        self.add_figures(
+            requests=other.requests, failures=other.failures, no_reply=other.no_reply, total_ms=other.total_ms,
+            min_ms=other.min_ms, max_ms=other.max_ms, failures_by_type=other.failures_by_type,
+            messages=other.messages, llm=other.llm,
+        )  # fmt: skip
         self.gaps = summed(self.gaps, other.gaps)
         self.corrected = summed(self.corrected, other.corrected)
-        if other.llm is not None:
+        merge_by_key(self.windows, other.windows)
+
+    def add_figures(
+        self, *, requests: int, failures: int, no_reply: int, total_ms: float, min_ms: float | None,
+        max_ms: float | None, failures_by_type: dict[str, int], messages: int, llm: LlmRecord | None,
+    ) -> None:  # fmt: skip
+        """Add the counts, sums and extremes of the same row measured elsewhere (everything but the
+        histograms and windows): shared by :meth:`merge` and the master's merge of a worker's delta
+        straight from the wire (core/wire.py), so both stay exact the same way."""
+        self.requests += requests
+        self.failures += failures
+        self.no_reply += no_reply
+        self.total_ms += total_ms
+        if min_ms is not None and (self.min_ms is None or min_ms < self.min_ms):
+            self.min_ms = min_ms
+        if max_ms is not None and (self.max_ms is None or max_ms > self.max_ms):
+            self.max_ms = max_ms
+        for kind, n in failures_by_type.items():
+            self.failures_by_type[kind] = self.failures_by_type.get(kind, 0) + n
+        self.messages += messages
+        if llm is not None:
             if self.llm is None:
                 self.llm = LlmRecord()
-            self.llm.merge(other.llm)
-        merge_by_key(self.windows, other.windows)
+            self.llm.merge(llm)
 
 
 class Recorder:

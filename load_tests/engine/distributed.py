@@ -24,9 +24,9 @@ from locust.runners import STATE_MISSING, WORKER_REPORT_INTERVAL, MasterRunner
 
 from load_tests.core import domain
 from load_tests.core.recorder import Recorder
-from load_tests.core.wire import decode_delta, encode_delta
+from load_tests.core.wire import encode_delta, merge_delta
 from load_tests.engine.pacing import Pacer, PacingCounts
-from load_tests.engine.resources import Generator, ResourceMonitor
+from load_tests.engine.resources import Generator, LoopLagProbe, ResourceMonitor
 
 logger = logging.getLogger("load_tests")
 PAYLOAD_KEY = "load_tests"
@@ -41,12 +41,14 @@ class WorkerReporter:
     def __init__(self, recorder: Recorder, pacer: Pacer | None = None) -> None:
         self.recorder = recorder
         self.pacer = pacer
-        self.usage: list[list[float]] = []
+        self.usage: list[list[float | None]] = []  # [epoch, CPU %, RSS bytes, loop lag p99 ms]
         self.first_usage = True
+        self.lag_probe = LoopLagProbe()
         self.environment: Environment | None = None
 
     def register(self, environment: Environment) -> None:
         self.environment = environment
+        self.lag_probe.start()
         environment.events.usage_monitor.add_listener(self.on_usage)
         environment.events.report_to_master.add_listener(self.on_report)
         if self.pacer is not None and environment.runner is not None:
@@ -57,10 +59,11 @@ class WorkerReporter:
         self.pacer.start(msg.data["start_epoch"], msg.data["index"], msg.data["count"])
 
     def on_usage(self, environment: Environment, cpu_usage: float, memory_usage: int, **_: Any) -> None:
+        lag = self.lag_probe.take()
         if self.first_usage:  # psutil's first CPU figure is always 0: it only starts the measurement
             self.first_usage = False
             return
-        self.usage.append([time.time(), cpu_usage, memory_usage])
+        self.usage.append([time.time(), cpu_usage, memory_usage, lag])
 
     def on_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         runner = self.environment.runner if self.environment else None
@@ -107,11 +110,9 @@ class WorkerTracker:
         if not payload:
             return
         worker = self._generator(client_id, payload)
-        delta = decode_delta(payload["delta"])
-        totals = delta.totals()
+        totals = merge_delta(self.recorder, payload["delta"])  # straight into the run's recorder
         worker.requests += totals["requests"]
         worker.failures += totals["failures"]
-        self.recorder.merge(delta)
         if payload.get("custom"):
             domain.REGISTRY.merge(domain.DomainMetrics.decode(payload["custom"]))
         self.last_report[client_id] = (time.monotonic(), int(payload.get("users") or 0))
@@ -119,8 +120,8 @@ class WorkerTracker:
             self.pacing.add(PacingCounts(**payload["pacing"]))
         monitor = self.monitor()
         if monitor is not None:
-            for epoch, cpu, rss in payload.get("usage", []):
-                monitor.add_generator_sample(worker, epoch, cpu, rss)
+            for epoch, cpu, rss, *lag in payload.get("usage", []):
+                monitor.add_generator_sample(worker, epoch, cpu, rss, lag[0] if lag else None)
 
     def assign_pacing(self, start_epoch: float) -> None:
         """Give each live worker its share of the arrival schedule (every N-th iteration, offset i)."""

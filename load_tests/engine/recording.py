@@ -17,7 +17,7 @@ from load_tests.core.llm_metrics import Slo
 from load_tests.core.plan import RunPlan
 from load_tests.core.recorder import ENDPOINT_BUCKET_S, Recorder
 from load_tests.core.timeline import Timeline
-from load_tests.engine.resources import Generator, ResourceMonitor
+from load_tests.engine.resources import Generator, LoopLagProbe, ResourceMonitor
 
 
 class RunRecording:
@@ -28,6 +28,7 @@ class RunRecording:
         self.lag_s = 0  # a master waits this long for its workers' windows before closing a second
         self.timeline: Timeline | None = None
         self.monitor: ResourceMonitor | None = None
+        self.lag_probe = LoopLagProbe()  # this process's timing error, next to its CPU (engine/resources.py)
         self.started: float | None = None  # perf_counter at the test's start
         self.started_epoch: float | None = None
         self.started_wall: datetime | None = None
@@ -42,6 +43,7 @@ class RunRecording:
         self.started_epoch = time.time()
         self.timeline = Timeline(self.started_epoch, self.plan.scenario)
         self.monitor = ResourceMonitor.from_plan(self.started_epoch, self.plan.resources)
+        self.lag_probe.start()
 
     def run_time(self) -> float:
         """Seconds since the test started (0 before)."""
@@ -52,8 +54,9 @@ class RunRecording:
         if self.monitor is None:
             return
         seen, self._seen_usage = self._seen_usage, True
+        lag = self.lag_probe.take()
         if seen:
-            self.monitor.add_generator_sample(self.me, time.time(), cpu_usage, memory_usage)
+            self.monitor.add_generator_sample(self.me, time.time(), cpu_usage, memory_usage, lag)
 
     def tick(self, users: int) -> None:
         """Once a second: users, finished windows into the timeline, resources when due."""
@@ -82,6 +85,7 @@ class RunRecording:
         self.drain(final=True)
         self.monitor.sample()
         self.monitor.close()
+        self.lag_probe.stop()
 
     def cpu_series(self) -> list[list[float]]:
         assert self.monitor is not None

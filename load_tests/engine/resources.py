@@ -4,6 +4,10 @@ Series (one flat name each, sampled every ``resources.interval`` seconds, defaul
 
 - ``generator.<process>.cpu_percent`` / ``.rss_mb``: every Locust process (``local``, or ``master``
   and ``worker-<n>``), from Locust's own ``usage_monitor`` event; workers ship theirs to the master;
+- ``generator.<process>.loop_lag_ms``: the p99, over each interval, of how late that process's gevent
+  loop woke a greenlet that asked to sleep :data:`LAG_PROBE_S` (:class:`LoopLagProbe`). A reply that
+  lands while the loop is busy waits just as long before its greenlet reads the clock, so this is the
+  error the generator adds to every message's, chunk's and token's time (core/validity.py judges it);
 - ``target.cpu_percent`` / ``target.rss_mb``: the target's process (psutil), when the runner started
   it or ``--target-pid`` names it;
 - ``metrics.<name>``: figures scraped from a Prometheus ``/metrics`` endpoint (gauges as they are,
@@ -22,11 +26,13 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+import gevent
 import psutil
 
 from load_tests.core.plan import ResourcesPlan
 
 MAX_SCRAPED_SERIES = 50
+LAG_PROBE_S = 0.01  # 100 wake-ups a second: a few µs of CPU each, and 200 samples per 2 s interval
 _SKIPPED_PREFIXES = ("python_gc", "python_info")
 
 
@@ -51,6 +57,49 @@ class ProcessSampler:
         except psutil.Error as exc:
             self.process, self.gone_reason = None, f"pid {self.pid} ended ({type(exc).__name__})"
             return None
+
+
+class LoopLagProbe:
+    """How late this process's event loop runs a greenlet that is due: a greenlet sleeps ``interval_s`` again
+    and again and keeps each overshoot (ms). :meth:`take` gives the p99 of those since the last take.
+
+    Why a timer, not a CPU figure: a process at 60 % CPU can still hold a ready greenlet for 20 ms (one
+    long callback, 5,000 streams woken at once), and at 100 % CPU its lag may stay small. The overshoot is
+    measured the way a stream's chunk is timed, by a greenlet reading the clock once the loop lets it run.
+    It runs in the process that starts it (:meth:`start`, or the first :meth:`take`, which gives None).
+    """
+
+    def __init__(self, interval_s: float = LAG_PROBE_S) -> None:
+        self.interval_s = interval_s
+        self._lags_ms: list[float] = []
+        self._greenlet: gevent.Greenlet | None = None
+
+    def _run(self) -> None:
+        interval = self.interval_s
+        while True:
+            before = time.perf_counter()
+            gevent.sleep(interval)
+            self._lags_ms.append(max((time.perf_counter() - before - interval) * 1000.0, 0.0))
+
+    def start(self) -> None:
+        """Start sampling in this process (once; later calls do nothing)."""
+        if self._greenlet is None:
+            self._greenlet = gevent.spawn(self._run)
+
+    def take(self) -> float | None:
+        """The p99 overshoot (ms) since the last call; None when nothing was sampled (or not yet started)."""
+        if self._greenlet is None:
+            self.start()
+            return None
+        lags, self._lags_ms = self._lags_ms, []
+        if not lags:
+            return None
+        lags.sort()
+        return lags[min(len(lags) - 1, int(0.99 * len(lags)))]
+
+    def stop(self) -> None:
+        if self._greenlet is not None:
+            self._greenlet.kill(block=False)
 
 
 class PrometheusScraper:
@@ -198,10 +247,14 @@ class ResourceMonitor:
     def _add(self, name: str, epoch: float, value: float) -> None:
         self.series.setdefault(name, []).append([round(epoch - self.started_epoch, 3), round(value, 3)])
 
-    def add_generator_sample(self, process: Generator, epoch: float, cpu_percent: float, rss_bytes: float) -> None:
+    def add_generator_sample(self, process: Generator, epoch: float, cpu_percent: float, rss_bytes: float,
+                             loop_lag_ms: float | None = None) -> None:  # fmt: skip
+        """One ``usage_monitor`` sample of a Locust process; ``loop_lag_ms`` from its :class:`LoopLagProbe`."""
         self.generators.setdefault(process.name, process)
         self._add(f"generator.{process.name}.cpu_percent", epoch, cpu_percent)
         self._add(f"generator.{process.name}.rss_mb", epoch, rss_bytes / 1e6)
+        if loop_lag_ms is not None:
+            self._add(f"generator.{process.name}.loop_lag_ms", epoch, loop_lag_ms)
 
     def due(self, epoch: float) -> bool:
         return epoch - self._last_sample >= self.interval_s

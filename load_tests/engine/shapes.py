@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 
 from locust import LoadTestShape
+from locust.runners import LocalRunner
 
 from load_tests.engine.distributed import SETTLE_TIMEOUT_S
 from load_tests.engine.plan_source import current_plan
@@ -65,7 +66,9 @@ class ScenarioShape(LoadTestShape):
         if self._drain_deadline is None:
             stop_timeout = self.runner.environment.stop_timeout if self.runner else 0.0
             self._drain_deadline = now + stop_timeout + DRAIN_GRACE_S
-            return 0, self._drain_rate()
+            if not self._drain_here(self._drain_deadline):
+                return 0, self._drain_rate()
+            now = time.monotonic()
         if self.get_current_user_count() > 0 and now < self._drain_deadline:
             return 0, self._drain_rate()
         if self._empty_since is None:
@@ -75,3 +78,16 @@ class ScenarioShape(LoadTestShape):
             return 0, self._drain_rate()
         self.finished = True
         return None
+
+    def _drain_here(self, deadline: float) -> bool:
+        """On a local runner, ramp to zero users from this tick and wait for it (each user still finishes
+        its call in hand), so the test ends as the last user stops rather than a whole tick (1 s) later:
+        one second less for every run. False elsewhere: a master's workers drain on their own, and the
+        next ticks watch them."""
+        runner = self.runner
+        if not isinstance(runner, LocalRunner):
+            return False
+        runner.start(0, self._drain_rate())  # what Locust does with the (0, rate) this tick would return
+        if runner.spawning_greenlet is not None:
+            runner.spawning_greenlet.join(timeout=max(0.0, deadline - time.monotonic()))
+        return True

@@ -255,6 +255,7 @@ class ValidityConfig(_Model):
     max_generator_cpu_pct: float = Field(default=ValidityLimits.max_generator_cpu_pct, gt=0)
     rate_tolerance_pct: float = Field(default=ValidityLimits.rate_tolerance_pct, ge=0, le=100)
     late_ms: float = Field(default=ValidityLimits.late_ms, ge=0)
+    max_timing_lag_ms: float | None = Field(default=ValidityLimits.max_timing_lag_ms, gt=0)
 
 
 class DataConfig(_Model):

@@ -94,7 +94,9 @@ class LocustProcess:
         self.process = None
         previous = {s: signal.signal(s, self._forward) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            self.process = subprocess.Popen(self.cmd, env=self.env, start_new_session=True, preexec_fn=die_with_parent)
+            self.process = subprocess.Popen(
+                self.cmd, env=self.env, start_new_session=True, preexec_fn=die_with_parent()
+            )
             self._pass_on()  # a signal that came while it was being started
             if on_start is not None:
                 on_start()
@@ -118,7 +120,7 @@ class LocalWorkers:
 
     def start(self) -> None:
         for n in range(1, self.count + 1):
-            process = subprocess.Popen(self.cmd, env=self.env, start_new_session=True, preexec_fn=die_with_parent)
+            process = subprocess.Popen(self.cmd, env=self.env, start_new_session=True, preexec_fn=die_with_parent())
             self.processes.append(process)
             print(f"Locust worker {n} of {self.count} started (pid {process.pid})", file=self.out, flush=True)
 

@@ -34,7 +34,6 @@ from load_tests.core.sweep import (
 from load_tests.launch.locust_launcher import run
 from load_tests.launch.series import SeriesRun, load_run_summary, write_combined
 from load_tests.launch.settings import Settings, load_settings
-from load_tests.reporting.sweep_plot import sweep_png
 
 
 def _plans(cli: Mapping[str, Any]) -> tuple[str, list[tuple[float, Settings]]]:
@@ -81,6 +80,8 @@ def run_sweep(cli: Mapping[str, Any], out: TextIO = sys.stdout) -> int:
     (folder / "sweep.csv").write_text(table_csv(points, knee), encoding="utf-8")
     markdown = table_markdown(points, knee, dimension)
     (folder / "sweep.md").write_text(f"# Sweep of {dimension}\n\n{markdown}", encoding="utf-8")
+    from load_tests.reporting.sweep_plot import sweep_png  # matplotlib: only a sweep needs it
+
     (folder / "sweep.png").write_bytes(sweep_png(points, knee, dimension))
     record = {"dimension": dimension, "points": points, "knee": knee,
               "knee_rule": {"min_gain": MIN_GAIN, "max_latency_factor": MAX_LATENCY_FACTOR}}  # fmt: skip

@@ -7,8 +7,8 @@ Linux the child also dies with its parent (PR_SET_PDEATHSIG), so a killed runner
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
+import functools
 import json
 import os
 import selectors
@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -31,11 +32,25 @@ _PR_SET_PDEATHSIG = 1
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds load_tests/
 
 
-def die_with_parent() -> None:
-    """``preexec_fn`` for children that must not outlive us (runs between fork and exec)."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def die_with_parent() -> Callable[[], None] | None:
+    """The ``preexec_fn`` for children that must not outlive us (None where prctl is missing).
+
+    libc's prctl is loaded here, in the parent: a dlopen between fork and exec could wait forever on a
+    loader lock that another thread of the parent held at the fork (the test suite forks beside tests)."""
+    prctl = _libc_prctl()
+    if prctl is None:
+        return None
+    return lambda: prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@functools.cache
+def _libc_prctl() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except OSError:  # not glibc
+        return None
 
 
 @dataclass(frozen=True)
@@ -86,7 +101,7 @@ class TargetProcess:
         cmd = [sys.executable, "-m", "load_tests.reference_service", "--http-port", "0", "--grpc-port", "0", *self.args]
         self.process = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-            start_new_session=True, preexec_fn=die_with_parent,
+            start_new_session=True, preexec_fn=die_with_parent(),
         )  # fmt: skip
         try:
             ready = self._read_ready_line()

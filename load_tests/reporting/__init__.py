@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from load_tests.core.run_folder import RunFolder
-from load_tests.reporting.charts import render_all, write_all
-from load_tests.reporting.html import render_html
 from load_tests.reporting.junit import default_on, write_junit
 from load_tests.reporting.markdown import write_markdown
 from load_tests.reporting.tables import write_csv
@@ -25,7 +23,14 @@ def write_reports(
     summary: dict[str, Any], run_dir: Path, timestamp: str, comparison: dict[str, Any] | None = None,
     old_summary: dict[str, Any] | None = None, junit: Path | None = None,
 ) -> list[Path]:  # fmt: skip
-    """Every report of ``summary`` (and of its comparison with ``old_summary``) under ``run_dir``."""
+    """Every report of ``summary`` (and of its comparison with ``old_summary``) under ``run_dir``.
+
+    matplotlib and jinja2 are imported here, not with the package: every Locust process (workers too,
+    which never write a report) and the launcher import this package, and pyplot alone takes about half a
+    second to import."""
+    from load_tests.reporting.charts import render_all, write_all
+    from load_tests.reporting.html import render_html
+
     folder = RunFolder(run_dir, timestamp)
     folder.analysis.mkdir(parents=True, exist_ok=True)
     charts = render_all(summary, old_summary)

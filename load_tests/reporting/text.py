@@ -56,6 +56,7 @@ def render_text(summary: dict[str, Any]) -> str:
         lines.append(f"Result: {'PASSED' if thresholds['passed'] else 'FAILED'}")
     if summary.get("validity") and not summary["validity"]["valid"]:
         lines.append("Run INVALID (exit code 4): " + "; ".join(summary["validity"]["reasons"]))
+    lines += [f"Run {w}" for w in (summary.get("validity") or {}).get("warnings", [])]
     return "\n".join(lines) + "\n"
 
 
@@ -159,6 +160,9 @@ def _resource_lines(summary: dict[str, Any]) -> list[str]:
     for g in res.get("generators", []):
         cpu, rss = stats.get(f"generator.{g['name']}.cpu_percent"), stats.get(f"generator.{g['name']}.rss_mb")
         figures = f"CPU {_fmt(cpu and cpu['avg'])} / {_fmt(cpu and cpu['max'])}  RSS {_fmt(rss and rss['max'])}"
+        lag = stats.get(f"generator.{g['name']}.loop_lag_ms")
+        if lag:  # engine/resources.LoopLagProbe: the error this process adds to every time it reads
+            figures += f"  loop lag p99 {_fmt(lag['avg'])} / {_fmt(lag['max'])} ms"
         lines.append(f"  {g['name']:<10} {g['requests']:>7} requests  {figures}  {g['status']}")
     cpu, rss = stats.get("target.cpu_percent"), stats.get("target.rss_mb")
     if cpu and rss:

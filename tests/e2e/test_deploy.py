@@ -5,9 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from tests.unit.test_deploy import DEPLOY, _flag, _settings
+
+pytestmark = pytest.mark.beside_the_lane  # counts and contents only: run beside the lane (tests/conftest.py)
 
 
 def test_compose_file_is_valid_and_master_and_workers_agree() -> None:

@@ -119,6 +119,8 @@ def test_two_workers_count_what_the_target_served_with_both_workers_figures(ran:
     series = summary["resources"]["series"]
     for name in ("worker-1", "worker-2", "master"):
         assert len(series[f"generator.{name}.cpu_percent"]) >= 3 and len(series[f"generator.{name}.rss_mb"]) >= 3
+        assert len(series[f"generator.{name}.loop_lag_ms"]) >= 3  # each process's own timing error (workers ship it)
+    assert set(summary["validity"]["timing"]["loop_lag_p99_ms"]) == {"worker-1", "worker-2"}  # the master times nothing
     assert len(series["target.cpu_percent"]) >= 3 and "metrics.target_db_pool_in_use" in series
     assert sum(p["requests"] for p in summary["timeline"]) == summary["total"]["requests"]  # late windows too
     html = next(tmp_path.glob("*/*/locust_report_*.html")).read_text()

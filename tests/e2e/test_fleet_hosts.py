@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import load_summary, run_cli
+from tests.conftest import Ran, load_summary, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -47,24 +47,16 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def servers() -> Iterator[tuple[_Counting, _Counting]]:
+def _two_servers_one_fleet(_: None, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], Path, list[Counter]]:
+    """Both servers on threads of this process, the run beside them; what each server counted."""
     pair = (_Counting(), _Counting())
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in pair]
     for thread in threads:
         thread.start()
     try:
-        yield pair
-    finally:
-        for server in pair:
-            server.shutdown()
-            server.server_close()
-
-
-def test_each_service_reaches_its_own_server(servers: tuple[_Counting, _Counting], tmp_path: Path) -> None:
-    first, second = servers
-    config = tmp_path / "fleet.yaml"
-    config.write_text(f"""
+        first, second = pair
+        config = tmp_path / "fleet.yaml"
+        config.write_text(f"""
 fleet:
   alpha:
     protocol: http
@@ -77,10 +69,20 @@ fleet:
     think_time: 0.05s
     operations: [{{method: GET, path: /beta}}]
 """)
-    out = tmp_path / "out"
-    result = run_cli("--config", str(config), "--output-dir", str(out), "--users", "4", "--spawn-rate", "4",
-                     "--duration", "3s")  # fmt: skip
+        out = tmp_path / "out"
+        result = run_cli("--config", str(config), "--output-dir", str(out), "--users", "4", "--spawn-rate", "4",
+                         "--duration", "3s")  # fmt: skip
+        return result, out, [Counter(server.paths) for server in pair]
+    finally:
+        for server in pair:
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.mark.side_by_side(act=_two_servers_one_fleet, target=None, seconds=8)
+def test_each_service_reaches_its_own_server(ran: Ran) -> None:
+    result, out, (first, second) = ran[2]
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    assert set(first.paths) == {"/alpha"} and set(second.paths) == {"/beta"}, (first.paths, second.paths)
+    assert set(first) == {"/alpha"} and set(second) == {"/beta"}, (first, second)
     rows = {r["name"]: r["requests"] for r in load_summary(out)["endpoints"]}
-    assert rows["GET /alpha"] == first.paths["/alpha"] > 10 and rows["GET /beta"] == second.paths["/beta"] > 10
+    assert rows["GET /alpha"] == first["/alpha"] > 10 and rows["GET /beta"] == second["/beta"] > 10

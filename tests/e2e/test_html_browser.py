@@ -75,6 +75,7 @@ def _inked(page: Any, chart_id: str) -> int:
         for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; }""", chart_id)  # fmt: skip
 
 
+@pytest.mark.beside_the_lane  # renders a report made here: no load, no speed
 def test_every_chart_renders_offline_and_hover_shows_the_value(tmp_path: Path) -> None:
     summaries = {"failing": _summary(failing=True), "clean": _summary(failing=False)}
     for name, summary in summaries.items():

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import REPO_ROOT, load_summary, sent
+from tests.conftest import REPO_ROOT, Ran, load_summary, sent
 
 HOSTS = {"master": 1, "w1": 2, "w2": 3, "svc": 4}
 RUN_ARGS = ["--test-type", "rest", "--tags", "health", "predict", "--users", "4", "--spawn-rate", "4"]
@@ -168,10 +167,9 @@ def _finish(master: subprocess.Popen[str], workers: list[subprocess.Popen[str]],
                 proc.kill()
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def _both_runs(_: None, out: Path) -> dict[str, Any]:
     """Two runs side by side, each with its own service (counters apart) and master port: ``exact`` with two
-    workers to the end, ``kill`` with its second worker killed mid-run."""
+    workers to the end, ``kill`` with its second worker killed mid-run. Both tests read this one act."""
     reason = _why_not()
     if reason:
         pytest.skip(reason)
@@ -180,9 +178,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         net.build()
         services = [_service(net), _service(net)]
         (_, exact_url), (_, kill_url) = services
-        out = {name: tmp_path_factory.mktemp(name) for name in ("exact", "kill")}
-        exact = _start(net, exact_url, out["exact"], 4, 5557)
-        kill = _start(net, kill_url, out["kill"], 10, 5558)
+        folders = {name: out / name for name in ("exact", "kill")}
+        exact = _start(net, exact_url, folders["exact"], 4, 5557)
+        kill = _start(net, kill_url, folders["kill"], 10, 5558)
         lines = {"exact": _Lines(exact[0]), "kill": _Lines(kill[0])}
         assert lines["kill"].wait_for("All users spawned", 60), "".join(lines["kill"].lines)  # on both workers
         time.sleep(2)  # ...for a while
@@ -190,8 +188,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         for proc in [*launcher.children(recursive=True), launcher]:  # its Locust worker too, as a crash would
             proc.send_signal(signal.SIGKILL)
         results = {"exact": _finish(*exact, lines["exact"]), "kill": _finish(*kill, lines["kill"])}
-        yield {"out": out, "results": results, "served": _served(net, exact_url), "exact_workers": exact[1],
-               "kill_workers": kill[1]}  # fmt: skip
+        return {"out": folders, "results": results, "served": _served(net, exact_url), "exact_workers": exact[1],
+                "kill_workers": kill[1]}  # fmt: skip
     finally:
         for service, _ in services:
             service.terminate()
@@ -199,8 +197,14 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         net.destroy()
 
 
+# One act for both tests, in the lane (tests/conftest.py): its figures are counts, not speeds.
+BOTH = pytest.mark.side_by_side(act=_both_runs, target=None, share="netns", weight=2, seconds=25)
+
+
 @pytest.mark.slow
-def test_master_and_two_workers_in_separate_namespaces_count_exactly(runs: dict[str, Any]) -> None:
+@BOTH
+def test_master_and_two_workers_in_separate_namespaces_count_exactly(ran: Ran) -> None:
+    runs = ran[2]
     code, output = runs["results"]["exact"]
     assert code == 0, output[-3000:]
     summary = load_summary(runs["out"]["exact"])
@@ -213,7 +217,9 @@ def test_master_and_two_workers_in_separate_namespaces_count_exactly(runs: dict[
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_run_is_reported_lost_and_the_master_finishes(runs: dict[str, Any]) -> None:
+@BOTH
+def test_a_worker_killed_mid_run_is_reported_lost_and_the_master_finishes(ran: Ran) -> None:
+    runs = ran[2]
     code, output = runs["results"]["kill"]
     assert code == 0, output[-3000:]
     summary = load_summary(runs["out"]["kill"])

@@ -115,14 +115,19 @@ def test_a_ramping_rate_reaches_each_stage_on_every_protocol(target: TargetInfo,
     assert 0.65 * 72 <= first <= 1.2 * 72 and first < second, (first, second)
 
 
-@pytest.mark.slow
-def test_a_generator_that_cannot_keep_up_marks_the_run_invalid(tmp_path: Path) -> None:
+def _cannot_keep_up(target: TargetInfo, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     config = tmp_path / "c.yaml"
     config.write_text("validity: {max_generator_cpu_pct: 0.5}\nresources: {interval: 1s}\n")  # any busy process
-    with TargetProcess("--service-time", "predict=200") as target:
-        result = run_cli("--test-type", "rest", "--tags", "predict", "--rate", "100", "--max-users", "2",
-                         "--duration", "8s", "--host", target.http_url, "--config", str(config),
-                         "--output-dir", str(tmp_path / "out"))  # fmt: skip
+    return run_cli("--test-type", "rest", "--tags", "predict", "--rate", "100", "--max-users", "2",
+                   "--duration", "8s", "--host", target.http_url, "--config", str(config),
+                   "--output-dir", str(tmp_path / "out"))  # fmt: skip
+
+
+# In the lane: 2 users of 200 ms calls carry 10/s of the 100/s asked, however busy the machine is.
+@pytest.mark.slow
+@pytest.mark.side_by_side(act=_cannot_keep_up, target=("--service-time", "predict=200"), seconds=13)
+def test_a_generator_that_cannot_keep_up_marks_the_run_invalid(ran: Ran) -> None:
+    _, tmp_path, result = ran
     assert result.returncode == 4, result.stdout[-3000:] + result.stderr[-3000:]
     summary = load_summary(tmp_path / "out")
     reasons = summary["validity"]["reasons"]

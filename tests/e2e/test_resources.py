@@ -14,6 +14,8 @@ from load_tests.engine.resources import GpuSampler, ProcessSampler, PrometheusSc
 from load_tests.reference_service.launcher import TargetInfo
 from tests.conftest import Ran, load_summary, run_cli
 
+pytestmark = pytest.mark.beside_the_lane  # counts and contents only: run beside the lane (tests/conftest.py)
+
 
 def test_scraper_reads_gauges_and_turns_counters_into_rates(target: TargetInfo) -> None:
     scraper = PrometheusScraper(f"{target.http_url}/metrics", ["target_db_pool_size", "target_requests_total"])

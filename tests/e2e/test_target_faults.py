@@ -28,6 +28,7 @@ def _grpc_predict(target: TargetInfo, metadata: tuple = ()) -> grpc.StatusCode:
     return grpc.StatusCode.OK
 
 
+@pytest.mark.beside_the_lane
 def test_error_rate_one_fails_every_protocol_with_its_own_error(target: TargetInfo) -> None:
     set_faults(target.http_url, error_rate=1.0)
     for _ in range(5):
@@ -48,6 +49,7 @@ def test_error_rate_one_fails_every_protocol_with_its_own_error(target: TargetIn
     assert metric(target.http_url, "target_errors_total", protocol="http", endpoint="/predict", kind="injected") == 5
 
 
+@pytest.mark.beside_the_lane
 def test_extra_delay_is_seen_by_the_caller(target: TargetInfo) -> None:
     def timed_health() -> float:
         start = time.perf_counter()
@@ -60,12 +62,14 @@ def test_extra_delay_is_seen_by_the_caller(target: TargetInfo) -> None:
     assert before < 0.05 and 0.1 <= after < 0.3
 
 
+@pytest.mark.beside_the_lane
 def test_faults_can_be_scoped_to_operations(target: TargetInfo) -> None:
     set_faults(target.http_url, error_rate=1.0, operations=["predict"])
     assert requests.get(f"{target.http_url}/health", timeout=5).status_code == 200
     assert requests.post(f"{target.http_url}/predict", json={"features": ROW}, timeout=5).status_code == 500
 
 
+@pytest.mark.beside_the_lane
 def test_admin_changes_behaviour_mid_connection(target: TargetInfo) -> None:
     ws = websocket.create_connection(target.ws_url, timeout=5)
     try:
@@ -81,6 +85,7 @@ def test_admin_changes_behaviour_mid_connection(target: TargetInfo) -> None:
         ws.close()
 
 
+@pytest.mark.beside_the_lane
 def test_drop_rate_closes_websocket_and_socketio_connections(target: TargetInfo) -> None:
     set_faults(target.http_url, drop_rate=1.0)
     ws = websocket.create_connection(target.ws_url, timeout=5)
@@ -101,6 +106,7 @@ def test_drop_rate_closes_websocket_and_socketio_connections(target: TargetInfo)
     assert metric(target.http_url, "target_connections_dropped_total", protocol="socketio") == 1
 
 
+@pytest.mark.beside_the_lane
 def test_admin_rejects_bad_fault_values(target: TargetInfo) -> None:
     for body, words in (({"error_rate": 2}, "between 0 and 1"), ({"bogus": 1}, "unknown fault field"),
                         ({"operations": ["nope"]}, "operations must be")):  # fmt: skip
@@ -108,6 +114,7 @@ def test_admin_rejects_bad_fault_values(target: TargetInfo) -> None:
         assert r.status_code == 400 and words in r.json()["error"]
 
 
+@pytest.mark.beside_the_lane
 def test_api_key_is_enforced_on_all_four_protocols() -> None:
     key = "s3cret-key"
     with TargetProcess(api_key=key) as target:
@@ -143,6 +150,7 @@ def test_api_key_is_enforced_on_all_four_protocols() -> None:
         assert _grpc_predict(target, metadata=(("x-api-key", key),)) == grpc.StatusCode.OK
 
 
+@pytest.mark.beside_the_lane
 def test_malformed_replies_on_every_protocol(target: TargetInfo) -> None:
     set_faults(target.http_url, malformed_rate=1.0)
     r = requests.post(f"{target.http_url}/predict", json={"features": ROW}, timeout=5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -10,6 +11,8 @@ from load_tests.protos import inference_pb2, inference_pb2_grpc, stt_pb2, stt_pb
 from load_tests.reference_service import model
 from load_tests.reference_service.launcher import TargetInfo
 from tests.conftest import served
+
+pytestmark = pytest.mark.beside_the_lane  # counts and contents only: run beside the lane (tests/conftest.py)
 
 
 def test_every_rpc(target: TargetInfo) -> None:

@@ -6,11 +6,14 @@ import io
 import json
 import wave
 
+import pytest
 import requests
 
 from load_tests.reference_service import model
 from load_tests.reference_service.launcher import TargetInfo
 from tests.conftest import served
+
+pytestmark = pytest.mark.beside_the_lane  # counts and contents only: run beside the lane (tests/conftest.py)
 
 ROW_NORMAL = [55.0, 2.0, 5.0, 70.0]
 ROW_ABNORMAL = [95.0, 9.5, 4.0, 20.0]

@@ -17,6 +17,8 @@ from load_tests.reference_service import model
 from load_tests.reference_service.launcher import TargetInfo, set_faults
 from tests.conftest import metric, served
 
+pytestmark = pytest.mark.beside_the_lane  # counts and contents only: run beside the lane (tests/conftest.py)
+
 # One row of each class, with an id column as real feeds carry.
 ROWS = [
     {"id": 1, "temperature": 55.0, "vibration": 2.0, "pressure": 5.0, "flow": 70.0},

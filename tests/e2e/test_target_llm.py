@@ -74,6 +74,7 @@ def _warm_up(info: TargetInfo) -> None:
     assert requests.delete(f"{info.http_url}/admin/llm/requests", timeout=5).json() == {"cleared": 1}
 
 
+@pytest.mark.beside_the_lane
 def test_the_openai_package_is_a_client(llm: TargetInfo) -> None:
     client = openai.OpenAI(base_url=f"{llm.http_url}/v1", api_key="unused", max_retries=0)
     assert [m.id for m in client.models.list()] == [MODEL]

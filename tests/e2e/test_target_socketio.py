@@ -10,6 +10,8 @@ import socketio
 from load_tests.reference_service.launcher import TargetInfo
 from tests.conftest import served
 
+pytestmark = pytest.mark.beside_the_lane  # counts and contents only: run beside the lane (tests/conftest.py)
+
 
 @pytest.mark.parametrize("namespace", ["/", "/chat"])
 def test_ping_load_file_and_chat(target: TargetInfo, namespace: str) -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import websocket
 
 from load_tests.reference_service.launcher import TargetInfo
 from tests.conftest import metric, served
+
+pytestmark = pytest.mark.beside_the_lane  # counts and contents only: run beside the lane (tests/conftest.py)
 
 
 def _recv(ws: websocket.WebSocket) -> dict:

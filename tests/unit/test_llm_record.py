@@ -177,3 +177,26 @@ def test_compare_judges_slo_attainment_like_an_error_rate() -> None:
     assert slo_row(run(10), run(11))["verdict"] == "unchanged"  # 0.5 point: within the tolerance
     assert slo_row(run(1, 40), run(30, 40))["verdict"] == "too_few"  # 40 requests: under the minimum of 86
     assert not [r for r in compare(run(10), run(60, slo=Slo(ttft_ms=800)))["rows"] if r["scope"].startswith("llm slo")]
+
+
+def test_record_all_counts_as_record_value_does() -> None:
+    """The batch recorder's own index arithmetic gives hdrh's counts, min and max, across the whole range
+    (sub-µs values clamp to 1 µs, hours to the top), so percentiles and merges cannot move."""
+    import random
+
+    from hdrh.histogram import HdrHistogram
+
+    from load_tests.core.llm_record import HIGHEST, LOWEST, _scaled, record_all
+
+    rng = random.Random(3)
+    values = [0.0, -1.0, 0.0004, 0.001, 1e-3 * LOWEST, 2047.9, 2048.0, 4096.5, HIGHEST / 1000.0, 1e9]
+    values += [10 ** rng.uniform(-4, 7) for _ in range(20_000)]
+    one_by_one, batched = HdrHistogram(LOWEST, HIGHEST, 3), HdrHistogram(LOWEST, HIGHEST, 3)
+    for value in values:
+        one_by_one.record_value(_scaled(value))
+    record_all(batched, values[:7])
+    record_all(batched, values[7:])
+    assert list(batched.counts) == list(one_by_one.counts)
+    assert (batched.total_count, batched.min_value, batched.max_value) == (
+        one_by_one.total_count, one_by_one.min_value, one_by_one.max_value)  # fmt: skip
+    assert batched.encode() == one_by_one.encode()
