@@ -24,7 +24,10 @@ import websocket
 from gevent.event import AsyncResult, Event
 from gevent.queue import Empty, Queue
 
+from load_tests.clients import fast_json
+from load_tests.clients.one_reply import OneReply, ReplyTimer
 from load_tests.clients.token_streams import finish_tokens, note_tokens, stream_timer
+from load_tests.clients.ws_frames import FrameReader, send_text
 from load_tests.core.request_types import (
     WS_CONNECT,
     WS_CONNECTION,
@@ -68,13 +71,14 @@ class WebSocketClient:
         self.sslopt = {"ca_certs": ca_file} if ca_file else None
         self.id_field, self.reconnect_enabled, self.subprotocols = id_field, reconnect, subprotocols
         self._ids = itertools.count(1)
-        self._pending: dict[Any, Queue] = {}
+        self._pending: dict[Any, Queue | OneReply] = {}
         self._waiting_next: deque[Queue] = deque()  # request_next callers, served in order
         self._pongs: dict[bytes, AsyncResult] = {}
         self._ws: websocket.WebSocket | None = None
         self._connected = Event()
         self._closing = False
         self._receiver: gevent.Greenlet | None = None
+        self._timers = ReplyTimer(timeout)  # restarted by every wait for one reply (see OneReply)
 
     # connection lifecycle -------------------------------------------------------------------
     def _open(self) -> websocket.WebSocket:
@@ -118,10 +122,11 @@ class WebSocketClient:
             self._receiver.kill(block=False)
 
     def _receive(self, ws: websocket.WebSocket) -> None:
+        frames = FrameReader(ws)  # websocket-client's frame layers cost more than the rest of a reply
         while True:
             try:
-                opcode, data = ws.recv_data(control_frame=True)
-            except Exception:  # closed, reset or broken: all mean the connection is gone
+                opcode, data = frames.next()
+            except Exception:  # closed, reset, broken or not WebSocket: all mean the connection is gone
                 opcode, data = websocket.ABNF.OPCODE_CLOSE, b""
             if opcode == websocket.ABNF.OPCODE_CLOSE:
                 self._dropped(ws, data)
@@ -135,7 +140,7 @@ class WebSocketClient:
 
     def _route(self, data: bytes | str) -> None:
         try:
-            message = json.loads(data)
+            message = fast_json.loads(data)
         except ValueError:
             message = self._salvaged(data)
             if self._waiting_next and self._pending.get(message.get(self.id_field)) is None:
@@ -205,19 +210,19 @@ class WebSocketClient:
         return self._ws
 
     # messages -----------------------------------------------------------------------------
-    def _exchange(self, message: dict[str, Any]) -> tuple[Any, Queue, float]:
-        """Send with the message's own id (a template may set it) or a fresh one."""
+    def _exchange(self, message: dict[str, Any], one: bool = False) -> tuple[Any, Any, float]:
+        """Send with the message's own id (a template may set it) or a fresh one; ``one``: one reply only."""
         msg_id = message.get(self.id_field)
         if msg_id is None:
             msg_id = next(self._ids)
             message = {**message, self.id_field: msg_id}
-        queue: Queue = Queue()
+        queue = OneReply(self._timers) if one else Queue()
         self._pending[msg_id] = queue
         start = time.perf_counter()
-        self._socket().send(json.dumps(message))
+        send_text(self._socket(), fast_json.dumps_bytes(message))
         return msg_id, queue, start
 
-    def _next(self, queue: Queue, timeout: float | None = None) -> tuple[Any, int]:
+    def _next(self, queue: Queue | OneReply, timeout: float | None = None) -> tuple[Any, int]:
         try:
             message, size = queue.get(timeout=timeout or self.timeout)
         except Empty:
@@ -247,7 +252,7 @@ class WebSocketClient:
         """
         msg_id, start, reply, size, error = None, time.perf_counter(), None, 0, None
         try:
-            msg_id, queue, start = self._exchange(message)
+            msg_id, queue, start = self._exchange(message, one=True)
             reply, size = self._next(queue, timeout)
             if expect is not None and reply.get("type") != expect:
                 raise Failure(f"unexpected reply: expected {expect}, got {reply.get('type')}")

@@ -64,6 +64,37 @@ def to_us(ms: float) -> int:
     return max(LOWEST_US, min(int(ms * 1000), HIGHEST_US))
 
 
+def _index_of(layout: HdrHistogram) -> Callable[[int], int]:
+    """hdrh's ``_counts_index_for`` for histograms shaped like ``layout``, as one closure over its constants.
+
+    ``record`` runs for every request, and hdrh's ``record_value`` spends most of its microsecond in four
+    method calls and ``bin()``; ``64 - clz(x)`` is ``x.bit_length()``. Valid for values ``to_us`` returns
+    (1 µs .. 1 h), which is every value we record; tests/unit/test_recorder.py checks it against hdrh.
+    """
+    mask, unit, half_magnitude = layout.sub_bucket_mask, layout.unit_magnitude, layout.sub_bucket_half_count_magnitude
+    shift, half_count = unit + half_magnitude + 1, layout.sub_bucket_half_count
+
+    def index(value: int) -> int:
+        bucket = (value | mask).bit_length() - shift
+        return ((bucket + 1) << half_magnitude) + (value >> (bucket + unit)) - half_count
+
+    return index
+
+
+exact_index = _index_of(new_histogram())
+window_index = _index_of(new_window_histogram())
+
+
+def bump(histogram: HdrHistogram, index: int, value: int) -> None:
+    """``histogram.record_value(value)`` with its counts index already known (see :func:`_index_of`)."""
+    histogram.counts[index] += 1
+    histogram.total_count += 1
+    if value < histogram.min_value:
+        histogram.min_value = value
+    if value > histogram.max_value:
+        histogram.max_value = value
+
+
 TIMEOUT_CLASSES = frozenset({"Timeout", "ConnectionTimeout", "ReadTimeout", "ConnectTimeout"})
 
 
@@ -97,14 +128,15 @@ class Window:
     tokens: float = 0.0  # token streams: output tokens that arrived in this window
     busy_s: float = 0.0  # token streams: seconds of them in flight within it (their mean concurrency x span)
 
-    def add(self, value_us: int | None, failed: bool) -> None:
+    def add(self, value_us: int | None, failed: bool, index: int | None = None) -> None:
+        """Count one request; ``index``: ``window_index(value_us)`` when the caller has it already."""
         self.requests += 1
         if failed:
             self.failures += 1
         if value_us is not None:
             if self.histogram is None:
                 self.histogram = new_window_histogram()
-            self.histogram.record_value(value_us)
+            bump(self.histogram, window_index(value_us) if index is None else index, value_us)
 
     def merge(self, other: Window) -> None:
         self.requests += other.requests
@@ -163,7 +195,8 @@ class EndpointRecord:
             if self.gaps is None:
                 self.gaps = new_histogram()
             for gap in gaps:
-                self.gaps.record_value(to_us(gap))
+                value = to_us(gap)
+                bump(self.gaps, exact_index(value), value)
         llm = context.get("llm")
         if llm is not None:  # a token stream (engine/request_hook.TokenTimer)
             if self.llm is None:
@@ -181,7 +214,7 @@ class EndpointRecord:
             self.no_reply += 1
             return None
         value = to_us(response_time_ms)
-        self.histogram.record_value(value)
+        bump(self.histogram, exact_index(value), value)
         self.total_ms += response_time_ms
         if self.min_ms is None or response_time_ms < self.min_ms:
             self.min_ms = response_time_ms
@@ -245,6 +278,7 @@ class Recorder:
         self.seconds: dict[int, Window] = {}
         self.first_sent: float | None = None  # epoch
         self.last_ended: float | None = None
+        self._counted: dict[str, bool] = {}  # request type -> counts as a request (asked once per type)
 
     def counts(self, request_type: str) -> bool:
         return counts_as_request(request_type, self.include_connections)
@@ -270,39 +304,52 @@ class Recorder:
         response_length: int = 0,
         exception: BaseException | str | None = None,
         context: dict | None = None,
+        response: object = None,  # the rest of Locust's arguments, named so no dict is built per call
+        start_time: object = None,
+        url: object = None,
         **_: object,
     ) -> None:
-        """Listener for Locust's ``request`` event (same keyword arguments)."""
+        """Listener for Locust's ``request`` event (same keyword arguments). Runs for every request: lean."""
         now = self.clock()
-        key = (request_type, name)
-        entry = self.endpoints.get(key)
+        entry = self.endpoints.get((request_type, name))
         if entry is None:
-            entry = self.endpoints[key] = EndpointRecord(request_type, name)
+            entry = self.endpoints[(request_type, name)] = EndpointRecord(request_type, name)
         value = entry.add(response_time, exception)
-        if self.lateness is not None and response_time is not None:
-            late = self.lateness()
-            if late is not None:
-                if entry.corrected is None:
-                    entry.corrected = new_histogram()
-                entry.corrected.record_value(to_us(response_time + late))
-        if context and "messages" in context:
-            entry.add_stream(context, exception is not None, self.llm_slo)
         failed = exception is not None
+        if self.lateness is not None and response_time is not None:
+            self._correct(entry, response_time)
+        if context and "messages" in context:
+            entry.add_stream(context, failed, self.llm_slo)
+        index = None if value is None else window_index(value)  # both windows have the same layout
         bucket = int(now // ENDPOINT_BUCKET_S)
         window = entry.windows.get(bucket)
         if window is None:
             window = entry.windows[bucket] = Window()
-        window.add(value, failed)
-        if not self.counts(request_type):
+        window.add(value, failed, index)
+        counted = self._counted.get(request_type)
+        if counted is None:
+            counted = self._counted[request_type] = self.counts(request_type)
+        if not counted:
             return  # a facet (the whole stream is reported too) or a connect, ping or push: no request
-        self.note_traffic(now - response_time / 1000.0 if response_time is not None else now, now)
-        second = int(now)
-        window = self.seconds.get(second)
+        sent = now - response_time / 1000.0 if response_time is not None else now
+        if self.first_sent is None or sent < self.first_sent:  # note_traffic, inlined
+            self.first_sent = sent
+        if self.last_ended is None or now > self.last_ended:
+            self.last_ended = now
+        window = self.seconds.get(int(now))
         if window is None:
-            window = self.seconds[second] = Window()
-        window.add(value, failed)
+            window = self.seconds[int(now)] = Window()
+        window.add(value, failed, index)
         if context and "llm" in context:
             self.spread_llm(context["llm"], now)
+
+    def _correct(self, entry: EndpointRecord, response_time: float) -> None:
+        """Paced load: the time from the iteration's intended start to the reply (coordinated omission)."""
+        late = self.lateness() if self.lateness is not None else None
+        if late is not None:
+            if entry.corrected is None:
+                entry.corrected = new_histogram()
+            entry.corrected.record_value(to_us(response_time + late))
 
     def spread_llm(self, llm: dict, now: float) -> None:
         """A token stream's output tokens into the seconds its chunks arrived in, and its time in flight

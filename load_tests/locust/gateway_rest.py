@@ -17,6 +17,7 @@ from typing import Any
 from locust import between, tag, task
 from locust.contrib.fasthttp import FastHttpUser, ResponseContextManager
 
+from load_tests.clients import fast_json
 from load_tests.clients.sse import incremental_chunks, parse_events
 from load_tests.core import domain
 from load_tests.core.request_types import SSE_FIRST_TOKEN, SSE_STREAM
@@ -51,8 +52,8 @@ def _json(resp: ResponseContextManager) -> Any:
     if resp.status_code != 200:
         resp.failure(f"HTTP {resp.status_code}")
         return None
-    try:
-        return resp.json()
+    try:  # from the bytes: Locust's resp.json() finds the charset, decodes, then parses with json (~5 us)
+        return fast_json.loads(resp.content)
     except ValueError:
         resp.failure("invalid JSON")
         return None

@@ -135,3 +135,36 @@ def test_a_window_gives_rates_over_its_span_and_percentiles_of_its_values() -> N
     other.add(40_000, True)
     window.merge(other)
     assert (window.requests, window.failures, window.histogram.total_count) == (5, 2, 4)
+
+
+def test_the_fast_record_path_fills_histograms_exactly_as_hdrh_does() -> None:
+    """``bump`` + ``exact_index``/``window_index`` replace hdrh's ``record_value`` on the hot path: the same
+    counts, totals, min and max for values across the whole range (1 µs .. 1 h), both layouts."""
+    import random
+
+    from load_tests.core.recorder import (
+        HIGHEST_US,
+        LOWEST_US,
+        bump,
+        exact_index,
+        new_histogram,
+        new_window_histogram,
+        window_index,
+    )
+
+    rng = random.Random(18)
+    values = [LOWEST_US, 2, 1023, 1024, 2047, 2048, 65_535, 65_536, HIGHEST_US - 1, HIGHEST_US]
+    values += [int(10 ** rng.uniform(0, 9.5)) for _ in range(20_000)]
+    values = [max(LOWEST_US, min(v, HIGHEST_US)) for v in values]
+    for make, index in ((new_histogram, exact_index), (new_window_histogram, window_index)):
+        ours, theirs = make(), make()
+        for value in values:
+            bump(ours, index(value), value)
+            theirs.record_value(value)
+        assert list(ours.counts) == list(theirs.counts)
+        assert (ours.total_count, ours.min_value, ours.max_value) == (
+            theirs.total_count,
+            theirs.min_value,
+            theirs.max_value,
+        )
+        assert ours.get_value_at_percentile(99.9) == theirs.get_value_at_percentile(99.9)
