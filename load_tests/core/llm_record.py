@@ -17,15 +17,15 @@ The row's ``llm`` figures (seam 2; rates over the run's traffic window ``window_
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from load_tests.core.hdr_fast import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS, record_all
 from load_tests.core.llm_metrics import Slo, meets, request_figures
 
-LOWEST, HIGHEST, DIGITS = 1, 3_600_000_000, 3  # the recorder's range and resolution (1 µs .. 1 h, 0.1 %)
+LOWEST, HIGHEST, DIGITS = LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS  # the recorder's range and resolution
 FIGURES = ("ttft_ms", "ttst_ms", "itl_ms", "tpot_ms", "e2e_ms", "request_output_tokens_per_s")
 STAT_PERCENTILES = (50, 90, 95, 99)
 
@@ -37,32 +37,6 @@ def _histogram() -> HdrHistogram:
 def _scaled(value: float) -> int:
     """ms -> µs, tokens/s -> thousandths: the histogram's integer unit, clamped to its range."""
     return max(LOWEST, min(int(value * 1000), HIGHEST))
-
-
-def record_all(histogram: HdrHistogram, values: Iterable[float]) -> None:
-    """Record every value (ms, scaled by :func:`_scaled`) as ``record_value`` would, bit for bit, in one pass.
-
-    hdrh's ``record_value`` spends five Python calls on each value; a stream's ITLs (one per token) made it
-    the largest cost of recording an LLM request. The index arithmetic is hdrh's own (``_counts_index_for``:
-    ``(value | sub_bucket_mask).bit_length()`` is its ``64 - _clz``); tests/unit/test_llm_record.py checks
-    the counts against ``record_value`` on values across the whole range.
-    """
-    counts = histogram.counts
-    mask, unit = histogram.sub_bucket_mask, histogram.unit_magnitude
-    half_magnitude, half_count = histogram.sub_bucket_half_count_magnitude, histogram.sub_bucket_half_count
-    low, high, n = histogram.min_value, histogram.max_value, 0
-    for value in values:
-        scaled = int(value * 1000)
-        scaled = LOWEST if scaled < LOWEST else HIGHEST if scaled > HIGHEST else scaled
-        bucket = (scaled | mask).bit_length() - unit - half_magnitude - 1
-        counts[((bucket + 1) << half_magnitude) + (scaled >> (bucket + unit)) - half_count] += 1
-        n += 1
-        if scaled < low:
-            low = scaled
-        if scaled > high:
-            high = scaled
-    histogram.total_count += n
-    histogram.min_value, histogram.max_value = low, high
 
 
 @dataclass

@@ -20,11 +20,11 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from load_tests.core.hdr_fast import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS, bump, index_of, record_all
 from load_tests.core.llm_metrics import Slo
 from load_tests.core.llm_record import LlmRecord, spread_over_seconds
 from load_tests.core.request_types import Failure, counts_as_request, protocol_of
 
-LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS = 1, 3_600_000_000, 3  # 1 µs .. 1 h at 0.1 % resolution
 WINDOW_DIGITS = 2  # windows only feed charts and per-second checks: 1 % resolution, 8x less memory
 ENDPOINT_BUCKET_S = 5  # per-endpoint windows: enough for charts, cheap
 PERCENTILES = (50.0, 75.0, 90.0, 95.0, 99.0, 99.9)
@@ -64,35 +64,8 @@ def to_us(ms: float) -> int:
     return max(LOWEST_US, min(int(ms * 1000), HIGHEST_US))
 
 
-def _index_of(layout: HdrHistogram) -> Callable[[int], int]:
-    """hdrh's ``_counts_index_for`` for histograms shaped like ``layout``, as one closure over its constants.
-
-    ``record`` runs for every request, and hdrh's ``record_value`` spends most of its microsecond in four
-    method calls and ``bin()``; ``64 - clz(x)`` is ``x.bit_length()``. Valid for values ``to_us`` returns
-    (1 µs .. 1 h), which is every value we record; tests/unit/test_recorder.py checks it against hdrh.
-    """
-    mask, unit, half_magnitude = layout.sub_bucket_mask, layout.unit_magnitude, layout.sub_bucket_half_count_magnitude
-    shift, half_count = unit + half_magnitude + 1, layout.sub_bucket_half_count
-
-    def index(value: int) -> int:
-        bucket = (value | mask).bit_length() - shift
-        return ((bucket + 1) << half_magnitude) + (value >> (bucket + unit)) - half_count
-
-    return index
-
-
-exact_index = _index_of(new_histogram())
-window_index = _index_of(new_window_histogram())
-
-
-def bump(histogram: HdrHistogram, index: int, value: int) -> None:
-    """``histogram.record_value(value)`` with its counts index already known (see :func:`_index_of`)."""
-    histogram.counts[index] += 1
-    histogram.total_count += 1
-    if value < histogram.min_value:
-        histogram.min_value = value
-    if value > histogram.max_value:
-        histogram.max_value = value
+exact_index = index_of(new_histogram())
+window_index = index_of(new_window_histogram())
 
 
 TIMEOUT_CLASSES = frozenset({"Timeout", "ConnectionTimeout", "ReadTimeout", "ConnectTimeout"})
@@ -194,9 +167,7 @@ class EndpointRecord:
         if gaps:
             if self.gaps is None:
                 self.gaps = new_histogram()
-            for gap in gaps:
-                value = to_us(gap)
-                bump(self.gaps, exact_index(value), value)
+            record_all(self.gaps, gaps)
         llm = context.get("llm")
         if llm is not None:  # a token stream (engine/request_hook.TokenTimer)
             if self.llm is None:
