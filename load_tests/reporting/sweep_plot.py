@@ -13,10 +13,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from load_tests.reporting.charts import subplots
 
 
 def _panel(ax: Any, points: list[dict[str, Any]], x: str, y: str, knee: int | None, labels: tuple[str, str]) -> None:
@@ -37,7 +34,7 @@ def _panel(ax: Any, points: list[dict[str, Any]], x: str, y: str, knee: int | No
 def sweep_png(points: list[dict[str, Any]], knee: int | None, dimension: str) -> bytes:
     llm = any(p["llm"] for p in points)
     tput = "total output tokens/s" if llm else "requests/s"
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12.0, 4.8))
+    fig, (left, right) = subplots(1, 2, figsize=(12.0, 4.8))
     if llm:
         _panel(left, points, "per_user_tokens_per_s", "throughput", knee, ("per-user output tokens/s (median)", tput))
     else:
@@ -47,5 +44,4 @@ def sweep_png(points: list[dict[str, Any]], knee: int | None, dimension: str) ->
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
     return buf.getvalue()
