@@ -16,17 +16,14 @@ from __future__ import annotations
 import random
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
 from load_tests.core.recorder import Recorder
 from load_tests.core.summary import build_summary
-from load_tests.reference_service.launcher import TargetInfo
+from load_tests.reference_service.launcher import TargetInfo, TargetProcess
 from load_tests.reporting.compare import compare
-from tests.conftest import Ran
 
 PER_RUN = 500  # requests per endpoint and run (a multiple of the 4 threads): about a 30 s smoke run
 THREADS = 4
@@ -78,15 +75,16 @@ def _split(pool: dict[str, list[float]], rng: random.Random) -> tuple[dict[str, 
     return halves
 
 
-def _pool(target: TargetInfo, _: Path) -> list[dict[str, list[float]]]:
-    """The latencies, measured in the lane: a busier machine only widens the pool both halves come from."""
+def _pool(target: TargetInfo) -> list[dict[str, list[float]]]:
+    """The latencies, measured alone (not in the lane: other runs beside it widened the pool's tail until
+    a 30 % slowdown of the p95 hid in it, once in six suites)."""
     _measure([target.http_url], THREADS)  # connections and first calls: the warm-up a settle window drops
     return _measure([target.http_url, target.http_url], PER_RUN)
 
 
-@pytest.mark.side_by_side(act=_pool, target=tuple(PREDICT), seconds=13)
-def test_repeats_are_unchanged_19_of_20_and_a_30_percent_slowdown_is_caught(ran: Ran) -> None:
-    _, _, (first, second) = ran
+def test_repeats_are_unchanged_19_of_20_and_a_30_percent_slowdown_is_caught() -> None:
+    with TargetProcess(*PREDICT) as target:
+        first, second = _pool(target)
     same = {key: first[key] + second[key] for key in first}
     assert len(same["predict"]) == len(same["health"]) == 2 * PER_RUN
     rng = random.Random(19)
