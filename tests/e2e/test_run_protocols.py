@@ -126,7 +126,8 @@ def test_healthy_run_counts_match_the_target_and_streams_are_timed(ran: Ran, pro
     assert llm["itl_ms"]["p50"] is not None and llm["tpot_ms"]["p50"] is not None
     if protocol == "websocket":
         assert rows[("WS connect", "/ws/chat")]["requests"] == 8
-        assert rows[("WS send", "notify")]["avg_ms"] is None  # fire-and-forget: counted, never timed
+        notify = rows.get(("WS send", "notify"))  # weight 1 of 11: absent from about 1 run in 15 of 7 s
+        assert notify is None or notify["avg_ms"] is None  # fire-and-forget: counted, never timed
     if protocol == "socketio":
         assert {"SIO connect websocket /", "SIO connect polling /"} <= {f"{t} {n}" for t, n in rows}
     if protocol == "grpc":
