@@ -320,7 +320,8 @@ class Recorder:
         if late is not None:
             if entry.corrected is None:
                 entry.corrected = new_histogram()
-            entry.corrected.record_value(to_us(response_time + late))
+            value = to_us(response_time + late)
+            bump(entry.corrected, exact_index(value), value)
 
     def spread_llm(self, llm: dict, now: float) -> None:
         """A token stream's output tokens into the seconds its chunks arrived in, and its time in flight
