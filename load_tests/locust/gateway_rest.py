@@ -15,13 +15,14 @@ from collections.abc import Callable
 from typing import Any
 
 from locust import between, tag, task
-from locust.contrib.fasthttp import FastHttpUser, ResponseContextManager
+from locust.contrib.fasthttp import FastHttpUser, FastResponse
 
 from load_tests.clients import fast_json
 from load_tests.clients.sse import incremental_chunks, parse_events
 from load_tests.core import domain
 from load_tests.core.request_types import SSE_FIRST_TOKEN, SSE_STREAM
 from load_tests.core.token_rule import TokenRule
+from load_tests.engine.checked_http import Judge, checked
 from load_tests.engine.harness import install
 from load_tests.engine.payloads import audio_samples, feature_rows, multipart
 from load_tests.engine.plan_source import current_plan
@@ -45,23 +46,60 @@ def _trusting(ca_file: str) -> Callable[..., ssl.SSLContext]:
     return factory
 
 
-def _json(resp: ResponseContextManager) -> Any:
-    """The JSON body of a 200 answer, or None after marking the request failed with the reason."""
-    if resp.status_code == 0:
-        return None  # connection-level error: Locust reports the exception itself
-    if resp.status_code != 200:
-        resp.failure(f"HTTP {resp.status_code}")
-        return None
+def _answer(resp: FastResponse) -> tuple[Any, str | None]:
+    """The JSON body of a 200 answer, or (None, why it failed); (None, None) after a connection error,
+    which Locust reports itself."""
+    status = resp.status_code
+    if status == 0:
+        return None, None
+    if status != 200:
+        return None, f"HTTP {status}"
     try:  # from the bytes: Locust's resp.json() finds the charset, decodes, then parses with json (~5 us)
-        return fast_json.loads(resp.content)
+        return fast_json.loads(resp.content), None
     except ValueError:
-        resp.failure("invalid JSON")
+        return None, "invalid JSON"
+
+
+def _mismatch(what: str, expected: object, got: object) -> str | None:
+    return None if expected == got else f"{what} mismatch: expected {expected}, got {got}"
+
+
+def _healthy(resp: FastResponse, _ms: float) -> str | None:
+    body, failure = _answer(resp)
+    return failure if body is None else _mismatch("status", "ok", body.get("status"))
+
+
+def _has_classes(resp: FastResponse, _ms: float) -> str | None:
+    body, failure = _answer(resp)
+    if body is None:
+        return failure
+    return None if body.get("classes") else "model-info without classes"
+
+
+def _generated(expected_tokens: int) -> Judge:
+    """A judge of a whole (non-streamed) generation: its token count, which also feeds the domain figures."""
+
+    def judge(resp: FastResponse, ms: float) -> str | None:
+        body, failure = _answer(resp)
+        if body is None:
+            return failure
+        failure = _mismatch("tokens", expected_tokens, body.get("tokens"))
+        domain.generated(int(body.get("tokens") or 0), ms / 1000)
+        return failure
+
+    return judge
+
+
+def _speech(resp: FastResponse, ms: float) -> str | None:
+    if resp.status_code == 0:
         return None
-
-
-def _expect(resp: ResponseContextManager, what: str, expected: object, got: object) -> None:
-    if expected != got:
-        resp.failure(f"{what} mismatch: expected {expected}, got {got}")
+    if resp.status_code != 200:
+        return f"HTTP {resp.status_code}"
+    if not (resp.content or b"").startswith(b"RIFF"):
+        return "not a WAV file"
+    pcm, rate = read_wav(resp.content)
+    domain.speech("tts", len(pcm) / 2 / rate, ms / 1000)
+    return None
 
 
 class RestUser(FastHttpUser):
@@ -84,28 +122,27 @@ class RestUser(FastHttpUser):
     @tag("health")
     @task(1)
     def health(self) -> None:
-        with self.client.get("/health", catch_response=True) as resp:
-            body = _json(resp)
-            if body is not None:
-                _expect(resp, "status", "ok", body.get("status"))
+        checked(self.client, "GET", "/health", _healthy)
 
     @tag("model_info")
     @task(1)
     def model_info(self) -> None:
-        with self.client.get("/model-info", catch_response=True) as resp:
-            body = _json(resp)
-            if body is not None and not body.get("classes"):
-                resp.failure("model-info without classes")
+        checked(self.client, "GET", "/model-info", _has_classes)
 
     @tag("predict")
     @task(10)
     def predict(self) -> None:
         row = random.choice(feature_rows())
-        with self.client.post("/predict", json={"features": list(row.features)}, catch_response=True) as resp:
-            body = _json(resp)
-            if body is not None:
-                _expect(resp, "label", row.label, body.get("label"))
-                domain.predicted(str(body.get("label")), row.label)
+
+        def judge(resp: FastResponse, _ms: float) -> str | None:
+            body, failure = _answer(resp)
+            if body is None:
+                return failure
+            failure = _mismatch("label", row.label, body.get("label"))
+            domain.predicted(str(body.get("label")), row.label)
+            return failure
+
+        checked(self.client, "POST", "/predict", judge, json={"features": list(row.features)})
 
     @tag("predict", "audio")
     @task(2)
@@ -113,32 +150,30 @@ class RestUser(FastHttpUser):
         sample = random.choice(audio_samples())
         body_bytes, content_type = multipart("file", sample.name, sample.wav)
         headers = {"Content-Type": content_type}
-        with self.client.post(
-            "/predict", data=body_bytes, headers=headers, name="/predict (audio)", catch_response=True
-        ) as resp:
-            body = _json(resp)
-            if body is not None:
-                _expect(resp, "label", sample.label, body.get("label"))
+
+        def judge(resp: FastResponse, _ms: float) -> str | None:
+            body, failure = _answer(resp)
+            return failure if body is None else _mismatch("label", sample.label, body.get("label"))
+
+        checked(self.client, "POST", "/predict", judge, data=body_bytes, headers=headers, name="/predict (audio)")
 
     @tag("evaluate")
     @task(2)
     def evaluate(self) -> None:
         rows = random.sample(feature_rows(), k=min(8, len(feature_rows())))
         payload = {"rows": [{"features": list(r.features), "label": r.label} for r in rows]}
-        with self.client.post("/evaluate", json=payload, catch_response=True) as resp:
-            body = _json(resp)
-            if body is not None:
-                _expect(resp, "count", len(rows), body.get("count"))
+
+        def judge(resp: FastResponse, _ms: float) -> str | None:
+            body, failure = _answer(resp)
+            return failure if body is None else _mismatch("count", len(rows), body.get("count"))
+
+        checked(self.client, "POST", "/evaluate", judge, json=payload)
 
     @tag("chat")
     @task(3)
     def chat(self) -> None:
         payload = {"messages": [{"role": "user", "content": f"hello {random.random()}"}], "max_tokens": CHAT_TOKENS}
-        with self.client.post("/v1/chat", json=payload, catch_response=True) as resp:
-            body = _json(resp)
-            if body is not None:
-                _expect(resp, "tokens", CHAT_TOKENS, body.get("tokens"))
-                domain.generated(int(body.get("tokens") or 0), resp.request_meta["response_time"] / 1000)
+        checked(self.client, "POST", "/v1/chat", _generated(CHAT_TOKENS), json=payload)
 
     @tag("chat", "stream")
     @task(2)
@@ -183,46 +218,38 @@ class RestUser(FastHttpUser):
             if not done:
                 resp.failure("stream ended without done event")
             else:
-                _expect(resp, "tokens", CHAT_TOKENS, tokens)
+                mismatch = _mismatch("tokens", CHAT_TOKENS, tokens)
+                if mismatch is not None:
+                    resp.failure(mismatch)
                 domain.generated(tokens, elapsed_ms(start) / 1000)
 
     @tag("llm")
     @task(2)
     def llm(self) -> None:
         payload = {"prompt": f"summarise {random.randint(0, 999)}", "max_tokens": LLM_TOKENS}
-        with self.client.post("/v1/llm/generate", json=payload, catch_response=True) as resp:
-            body = _json(resp)
-            if body is not None:
-                _expect(resp, "tokens", LLM_TOKENS, body.get("tokens"))
-                domain.generated(int(body.get("tokens") or 0), resp.request_meta["response_time"] / 1000)
+        checked(self.client, "POST", "/v1/llm/generate", _generated(LLM_TOKENS), json=payload)
 
     @tag("tts")
     @task(1)
     def tts(self) -> None:
-        with self.client.post("/v1/tts", json={"text": "hello from the load test"}, catch_response=True) as resp:
-            if resp.status_code == 0:
-                return
-            if resp.status_code != 200:
-                resp.failure(f"HTTP {resp.status_code}")
-            elif not (resp.content or b"").startswith(b"RIFF"):
-                resp.failure("not a WAV file")
-            else:
-                pcm, rate = read_wav(resp.content)
-                domain.speech("tts", len(pcm) / 2 / rate, resp.request_meta["response_time"] / 1000)
+        checked(self.client, "POST", "/v1/tts", _speech, json={"text": "hello from the load test"})
 
     @tag("stt")
     @task(1)
     def stt(self) -> None:
         sample = random.choice(audio_samples())
         body_bytes, content_type = multipart("file", sample.name, sample.wav)
-        with self.client.post(
-            "/v1/stt", data=body_bytes, headers={"Content-Type": content_type}, catch_response=True
-        ) as resp:
-            body = _json(resp)
-            if body is not None:
-                _expect(resp, "transcript", sample.transcript, body.get("transcript"))
-                pcm, rate = read_wav(sample.wav)
-                domain.speech("stt", len(pcm) / 2 / rate, resp.request_meta["response_time"] / 1000)
+
+        def judge(resp: FastResponse, ms: float) -> str | None:
+            body, failure = _answer(resp)
+            if body is None:
+                return failure
+            failure = _mismatch("transcript", sample.transcript, body.get("transcript"))
+            pcm, rate = read_wav(sample.wav)
+            domain.speech("stt", len(pcm) / 2 / rate, ms / 1000)
+            return failure
+
+        checked(self.client, "POST", "/v1/stt", judge, data=body_bytes, headers={"Content-Type": content_type})
 
 
 class RestStressUser(RestUser):
