@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from locust.contrib.fasthttp import FastHttpSession, FastHttpUser
+from locust.contrib.fasthttp import FastHttpSession, FastHttpUser, FastResponse
 from urllib3.filepost import encode_multipart_formdata
 
 from load_tests.core.checks import Reply
 from load_tests.core.fleet import HttpOperation, HttpService
 from load_tests.core.templates import Template, TemplateError
+from load_tests.engine.checked_http import ACCEPTED, Verdict, checked
 from load_tests.engine.fleet_users import CompiledStep, FleetUser, ServiceRuntime, runtime_for, user_class
 from load_tests.engine.request_hook import report
 
@@ -66,16 +67,20 @@ class FleetHttpUser(FleetUser, FastHttpUser):
         except TemplateError as exc:  # a row without the column a template names: this call fails
             report(self.environment.events.request, method, step.name, None, exception=f"template: {exc}")
             return False
-        client = self.session_for(op.timeout)
-        with client.request(method, url, name=step.name, catch_response=True, **kwargs) as resp:
-            reply = Reply(resp.status_code, dict(resp.headers or {}), resp.content, None)
+        failed = False
+
+        def judge(resp: FastResponse, _ms: float) -> Verdict:
+            nonlocal failed
+            headers: Any = resp.headers or {}  # geventhttpclient's Headers: a mapping, not typed as one
+            reply = Reply(resp.status_code, dict(headers), resp.content, None)
             failure = self.judge(step, reply, context)
             if failure is not None:
-                resp.failure(failure)
-                return False
-            if step.has_status_check:
-                resp.success()  # the check accepted this status, whatever it is
-            return bool(step.has_status_check or (resp.status_code or 0) < 400)
+                failed = True
+                return failure
+            return ACCEPTED if step.has_status_check else None  # a status check decides alone, 404 or not
+
+        resp = checked(self.session_for(op.timeout), method, url, judge, name=step.name, **kwargs)
+        return not failed and bool(step.has_status_check or (resp.status_code or 0) < 400)
 
 
 def _request(step: CompiledStep, op: HttpOperation, context: dict[str, Any]) -> tuple[str, dict[str, Any]]:
