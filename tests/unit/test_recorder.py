@@ -168,3 +168,49 @@ def test_the_fast_record_path_fills_histograms_exactly_as_hdrh_does() -> None:
             theirs.max_value,
         )
         assert ours.get_value_at_percentile(99.9) == theirs.get_value_at_percentile(99.9)
+
+
+def test_batched_records_count_exactly_what_was_reported_and_readers_never_lag() -> None:
+    """record() notes requests and counts them BATCH at a time: whatever is read in between (rows, seconds,
+    the traffic window) already holds every request, each counted in the second it ended, with the lateness
+    of the moment it was reported, into histograms identical to hdrh's own ``record_value``."""
+    import random
+
+    from hdrh.histogram import HdrHistogram
+
+    from load_tests.core.recorder import BATCH, HIGHEST_US, LOWEST_US, new_histogram, new_window_histogram
+
+    rng = random.Random(7)
+    clock = _Clock(10_000.0)
+    late: list[float | None] = [None]
+    recorder = Recorder(clock, lambda: late[0])
+    exact, corrected = new_histogram(), new_histogram()
+    per_second: dict[int, HdrHistogram] = {}
+    failures = 0
+    n = 5 * BATCH + 7
+    for i in range(n):
+        clock.now += rng.uniform(0.0, 0.05)
+        late[0] = float(i % 3) if i % 2 else None
+        ms = 10 ** rng.uniform(-3.5, 6.5)  # 0.3 µs .. 1 h and more: clamped as to_us clamps
+        failed = i % 7 == 0
+        _request(recorder, "GET", "/x", ms, exception=CatchResponseError("HTTP 500") if failed else None)
+        failures += failed
+        value = max(LOWEST_US, min(int(ms * 1000), HIGHEST_US))
+        exact.record_value(value)
+        per_second.setdefault(int(clock.now), new_window_histogram()).record_value(value)
+        if late[0] is not None:
+            corrected.record_value(max(LOWEST_US, min(int((ms + late[0]) * 1000), HIGHEST_US)))
+        if i == BATCH // 2:  # mid-batch: a reader sees every request so far
+            assert recorder.endpoints[("GET", "/x")].requests == i + 1
+            assert recorder.last_ended == clock.now
+    row = recorder.endpoints[("GET", "/x")]
+    assert (row.requests, row.failures, row.failures_by_type) == (n, failures, {"HTTP 500": failures})
+    assert list(row.histogram.counts) == list(exact.counts)
+    assert (row.histogram.total_count, row.histogram.min_value, row.histogram.max_value) == (
+        exact.total_count, exact.min_value, exact.max_value)  # fmt: skip
+    assert row.corrected is not None and list(row.corrected.counts) == list(corrected.counts)
+    assert sorted(recorder.seconds) == sorted(per_second)
+    for second, window in recorder.seconds.items():
+        assert window.histogram is not None and list(window.histogram.counts) == list(per_second[second].counts)
+    assert sum(w.requests for w in row.windows.values()) == n
+    assert recorder.totals() == {"requests": n, "failures": failures}
