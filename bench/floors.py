@@ -41,6 +41,17 @@ def _run_json(cmd: list[str], env: dict[str, str], timeout: float, preexec: Any 
     return dict(json.loads(lines[-1]))
 
 
+GRPC_LAYER_ROUNDS = {"full": 16, "quick": 8, "tiny": 1}
+
+
+def grpc_layers_phase(profile_name: str, grpc_target: str, pin: Any) -> dict[str, Any]:
+    """What timing a gRPC call costs: a plain stub, Locust's interceptor and our timed channel, switched
+    every 0.75 s in one process (bench/grpc_layers.py)."""
+    rounds = GRPC_LAYER_ROUNDS[profile_name]
+    cmd = [sys.executable, str(ROOT / "bench" / "grpc_layers.py"), "--child", grpc_target, str(rounds)]
+    return _run_json(cmd, dict(os.environ), 60 + 3 * rounds, pin)
+
+
 def sse_phase(profile: dict[str, Any], env: dict[str, str], pin: Any) -> dict[str, Any]:
     """``{streams: {"runs": {aiohttp: [...], ours: [...]}, "ratio": {...}}}`` for 16 and 256 streams."""
     from bench.run import ratio_stats, schedule

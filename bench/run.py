@@ -33,7 +33,14 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.floors import SSE_LLM, extra_goals, master_phase, slow_streams_phase, sse_phase  # noqa: E402
+from bench.floors import (  # noqa: E402
+    SSE_LLM,
+    extra_goals,
+    grpc_layers_phase,
+    master_phase,
+    slow_streams_phase,
+    sse_phase,
+)
 from bench.markdown_table import render_markdown  # noqa: E402
 from load_tests.launch.plan_writer import plan_from_settings  # noqa: E402
 from load_tests.launch.settings import load_settings  # noqa: E402
@@ -364,6 +371,9 @@ def main(argv: list[str] | None = None) -> int:
         doc["fidelity"] = fidelity(profile, info, env, cpu) if "http" in only else []
         doc["memory"] = memory(profile, env)
         doc["ceiling"] = ceiling(profile, env, cpu) if "http" in only else {"skipped": "HTTP not benchmarked"}
+        if "grpc" in only:
+            print("gRPC timing layers (plain stub, Locust's interceptor, ours)...", file=sys.stderr, flush=True)
+            doc["grpc_layers"] = grpc_layers_phase(name, info.grpc_target, _pin(1) if two_cores else None)
     print("LLM streams (CPU per token, ours vs aiohttp)...", file=sys.stderr, flush=True)
     with TargetProcess(llm=SSE_LLM) as llm_info:
         if two_cores:

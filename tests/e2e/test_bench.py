@@ -50,5 +50,9 @@ def test_a_tiny_run_writes_the_json_and_the_table(ran: Ran) -> None:
     assert [f["delay_ms"] for f in doc["fidelity"]] == [20, 200]
     assert all(f["requests"] > 0 for f in doc["fidelity"])
     assert doc["memory"]["websocket"]["connected"] == 20 and doc["memory"]["socketio"]["connected"] == 5
+    layers = doc["grpc_layers"]  # one round: a plain stub, Locust's interceptor, ours, each timed
+    assert set(layers["cpu_us_per_call"]) == {"raw", "interceptor", "ours"} and layers["ratio_to_raw"]["raw"] == 1.0
+    assert all(us > 0 for us in layers["cpu_us_per_call"].values())
     table = (tmp_path / "latest.md").read_text()
     assert table == render_markdown(doc) and "| http | ours |" in table and "| grpc | example |" in table
+    assert "gRPC timing layers, one process" in table
