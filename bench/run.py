@@ -383,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     print("slow LLM streams held by one worker...", file=sys.stderr, flush=True)
     doc["slow_streams"] = slow_streams_phase(name, _pin(1) if two_cores else None)
     print("master cost per worker report...", file=sys.stderr, flush=True)
-    doc["master"] = master_phase(profile, _pin(1) if two_cores else None)
+    doc["master"] = master_phase(profile, name, _pin(1) if two_cores else None)
     print("scale-out (--workers 2 over 1)...", file=sys.stderr, flush=True)
     doc["scale_out"] = scale_out(2.0 if args.tiny else 8.0) if not args.tiny else None
     doc["extra_goals"] = extra_goals(doc)
