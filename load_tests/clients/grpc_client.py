@@ -171,9 +171,11 @@ class _Timed:
         self._event, self._metadata, self._timeout = client
 
     def _options(
-        self, timeout: float | None, metadata: Any, credentials: Any, wait_for_ready: bool | None, compression: Any
-    ) -> dict[str, Any]:
-        """The call's keyword arguments: its own deadline or the client's, its metadata then the client's."""
+        self, timeout: float | None = None, metadata: Any = None, credentials: Any = None,
+        wait_for_ready: bool | None = None, compression: Any = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """The call's keyword arguments, from grpcio's multi-callable signature (after the request): its own
+        deadline or the client's, its metadata then the client's."""
         if self._metadata:
             metadata = self._metadata if metadata is None else (*tuple(metadata), *self._metadata)
         return {"timeout": self._timeout if timeout is None else timeout, "metadata": metadata,
@@ -185,32 +187,23 @@ class _TimedSingle(_Timed):
 
     __slots__ = ()
 
-    def __call__(
-        self, request: Any, timeout: float | None = None, metadata: Any = None, credentials: Any = None,
-        wait_for_ready: bool | None = None, compression: Any = None,
-    ) -> Any:  # fmt: skip
-        options = self._options(timeout, metadata, credentials, wait_for_ready, compression)
+    def __call__(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        options = self._options(*args, **kwargs)
         response, _call, error = self._timed(request, options, with_call=False)
         if error is not None:
             raise error
         return response
 
-    def with_call(
-        self, request: Any, timeout: float | None = None, metadata: Any = None, credentials: Any = None,
-        wait_for_ready: bool | None = None, compression: Any = None,
-    ) -> Any:  # fmt: skip
-        options = self._options(timeout, metadata, credentials, wait_for_ready, compression)
+    def with_call(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        options = self._options(*args, **kwargs)
         response, call, error = self._timed(request, options, with_call=True)
         if error is not None:
             raise error
         return response, call
 
-    def future(
-        self, request: Any, timeout: float | None = None, metadata: Any = None, credentials: Any = None,
-        wait_for_ready: bool | None = None, compression: Any = None,
-    ) -> Any:  # fmt: skip
+    def future(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         """The finished call, as the interceptor gave it: timing needs the answer, so this waits for it."""
-        options = self._options(timeout, metadata, credentials, wait_for_ready, compression)
+        options = self._options(*args, **kwargs)
         _response, call, error = self._timed(request, options, with_call=True)
         return call if error is None else error
 
@@ -248,11 +241,8 @@ class _TimedResponses(_Timed):
 
     __slots__ = ()
 
-    def __call__(
-        self, request: Any, timeout: float | None = None, metadata: Any = None, credentials: Any = None,
-        wait_for_ready: bool | None = None, compression: Any = None,
-    ) -> Any:  # fmt: skip
-        options = self._options(timeout, metadata, credentials, wait_for_ready, compression)
+    def __call__(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        options = self._options(*args, **kwargs)
         scope = _scope.get()
         tokens = scope.tokens if scope is not None else None
         timer = stream_timer(tokens)
