@@ -25,7 +25,10 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 SSE_STREAMS = (16, 256)
 SSE_LLM = {"ttft_ms": 5, "token_ms": 2}  # fast tokens: the client's cost per token shows, not its idle time
-REAL_MASTER_WORKERS = 4
+# (few, many workers, steady window s) per profile: the master's CPU rate with each; the slope is a worker's
+# cost, and the rate with many, all of it charged to the workers, bounds that cost from above
+REAL_MASTER = {"full": (2, 16, 12.0), "quick": (2, 10, 6.0), "tiny": (1, 2, 3.0)}
+WORKER_REPORT_S = 3.0  # Locust's WORKER_REPORT_INTERVAL
 MASTER_SETTLE_S = 5.0  # the master's imports and its workers joining are not per-report work
 
 
@@ -39,6 +42,17 @@ def _run_json(cmd: list[str], env: dict[str, str], timeout: float, preexec: Any 
     if out.returncode != 0 or not lines:
         return {"error": (out.stderr or out.stdout)[-400:]}
     return dict(json.loads(lines[-1]))
+
+
+GRPC_LAYER_ROUNDS = {"full": 16, "quick": 6, "tiny": 1}
+
+
+def grpc_layers_phase(profile_name: str, grpc_target: str, pin: Any) -> dict[str, Any]:
+    """What timing a gRPC call costs: a plain stub, Locust's interceptor and our timed channel, switched
+    every 0.75 s in one process (bench/grpc_layers.py)."""
+    rounds = GRPC_LAYER_ROUNDS[profile_name]
+    cmd = [sys.executable, str(ROOT / "bench" / "grpc_layers.py"), "--child", grpc_target, str(rounds)]
+    return _run_json(cmd, dict(os.environ), 60 + 3 * rounds, pin)
 
 
 def sse_phase(profile: dict[str, Any], env: dict[str, str], pin: Any) -> dict[str, Any]:
@@ -78,43 +92,64 @@ def slow_streams_phase(profile_name: str, pin: Any) -> dict[str, Any]:
         return _run_json(cmd, {**os.environ, "BENCH_LLM_URL": info.http_url}, 240, pin)
 
 
-def _real_master(seconds: float, workers: int) -> dict[str, Any]:
-    """A ``--workers N`` run at low load: the master's CPU over the reports its workers sent meanwhile."""
+def _master_rate(workers: int, window_s: float) -> dict[str, Any]:
+    """A ``--workers N`` run at low load; the master's CPU seconds per second over a steady window that
+    opens once the workers have started (each imports Locust: seconds of CPU on 2 cores) and closes a
+    second before the run ends, so neither start-up nor the end-of-run summary is counted."""
+    settle = MASTER_SETTLE_S + 0.5 * workers
+    seconds = settle + window_s + 2.0
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "run_load_tests.py", "--workers", str(workers), "--test-type", "rest", "--tags",
-               "health", "--users", str(2 * workers), "--spawn-rate", str(2 * workers), "--duration",
-               f"{seconds:g}s", "--output-dir", tmp]  # fmt: skip
+        cmd = [sys.executable, "run_load_tests.py", "--workers", str(workers), "--test-type", "rest",
+               "--users", str(workers), "--spawn-rate", str(workers), "--duration", f"{seconds:g}s",
+               "--output-dir", tmp]  # fmt: skip
         launcher = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        first: tuple[float, float] | None = None
-        last: tuple[float, float] | None = None
+        samples: list[tuple[float, float]] = []
         deadline = time.monotonic() + seconds + 120
         while launcher.poll() is None and time.monotonic() < deadline:
             try:
                 master = next((p for p in psutil.Process(launcher.pid).children(recursive=True)
                                if "--master" in p.cmdline()), None)  # fmt: skip
-                if master is not None and time.time() - master.create_time() >= MASTER_SETTLE_S:
+                age = time.time() - master.create_time() if master is not None else 0.0
+                if master is not None and settle <= age <= settle + window_s:
                     cpu = master.cpu_times()
-                    sample = (time.monotonic(), cpu.user + cpu.system)
-                    first = first or sample
-                    last = sample
+                    samples.append((time.monotonic(), cpu.user + cpu.system))
             except psutil.Error:
                 pass
-            time.sleep(0.5)
+            time.sleep(0.25)
         if launcher.poll() is None:
             launcher.kill()
         launcher.wait()
-    if first is None or last is None or last[0] - first[0] < 3:
-        return {"error": "the master was not seen for long enough"}
-    span = last[0] - first[0]
-    reports = workers * span / 3.0
-    return {"workers": workers, "span_s": round(span, 1), "master_cpu_s": round(last[1] - first[1], 3),
-            "master_ms_per_report": round(1000.0 * (last[1] - first[1]) / reports, 3)}  # fmt: skip
+    if len(samples) < 2 or samples[-1][0] - samples[0][0] < 0.5 * window_s:
+        return {"workers": workers, "error": "the master was not seen for long enough"}
+    span, cpu_s = samples[-1][0] - samples[0][0], samples[-1][1] - samples[0][1]
+    return {"workers": workers, "span_s": round(span, 1), "master_cpu_s": round(cpu_s, 3),
+            "cpu_per_s": round(cpu_s / span, 4)}  # fmt: skip
 
 
-def master_phase(profile: dict[str, Any], pin: Any) -> dict[str, Any]:
+def _real_master(window_s: float, few: int, many: int) -> dict[str, Any]:
+    """The master's CPU per worker, measured with real workers: its steady CPU rate with ``few`` and with
+    ``many`` low-load workers (``--test-type rest``: every REST endpoint, so each report carries a row and
+    histograms per endpoint). The difference per added worker is what a worker costs the master (a report
+    every 3 s, a heartbeat a second), but on this machine it is within the noise of 10 ms CPU ticks; the
+    rate with ``many`` divided by ``many`` bounds it from above (the master's own idle work included)."""
+    low, high = _master_rate(few, window_s), _master_rate(many, window_s)
+    out: dict[str, Any] = {"runs": [low, high]}
+    if "error" in low or "error" in high:
+        return {**out, "error": low.get("error") or high.get("error")}
+    per_worker = (high["cpu_per_s"] - low["cpu_per_s"]) / (many - few)  # CPU s per s, per worker
+    bound = high["cpu_per_s"] / many  # as if the master did nothing but serve its workers
+    out.update({"per_worker_cpu_share": round(per_worker, 5),
+                "master_ms_per_report": round(1000.0 * per_worker * WORKER_REPORT_S, 3),
+                "at_most_ms_per_report": round(1000.0 * bound * WORKER_REPORT_S, 3),
+                "workers_per_core_at_least": int(1.0 / bound) if bound > 0 else None})  # fmt: skip
+    return out
+
+
+def master_phase(profile: dict[str, Any], profile_name: str, pin: Any) -> dict[str, Any]:
     reports = 30 if profile["rounds"] == 1 else 150
     synthetic = _run_json([sys.executable, str(ROOT / "bench" / "master_cost.py"), str(reports)], {}, 300, pin)
-    real = _real_master(6.0 if profile["rounds"] == 1 else 10.0, REAL_MASTER_WORKERS)
+    few, many, window_s = REAL_MASTER[profile_name]
+    real = _real_master(window_s, few, many)
     return {"deltas": synthetic, "real_master": real}
 
 

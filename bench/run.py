@@ -33,7 +33,14 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.floors import SSE_LLM, extra_goals, master_phase, slow_streams_phase, sse_phase  # noqa: E402
+from bench.floors import (  # noqa: E402
+    SSE_LLM,
+    extra_goals,
+    grpc_layers_phase,
+    master_phase,
+    slow_streams_phase,
+    sse_phase,
+)
 from bench.markdown_table import render_markdown  # noqa: E402
 from load_tests.launch.plan_writer import plan_from_settings  # noqa: E402
 from load_tests.launch.settings import load_settings  # noqa: E402
@@ -364,6 +371,9 @@ def main(argv: list[str] | None = None) -> int:
         doc["fidelity"] = fidelity(profile, info, env, cpu) if "http" in only else []
         doc["memory"] = memory(profile, env)
         doc["ceiling"] = ceiling(profile, env, cpu) if "http" in only else {"skipped": "HTTP not benchmarked"}
+        if "grpc" in only:
+            print("gRPC timing layers (plain stub, Locust's interceptor, ours)...", file=sys.stderr, flush=True)
+            doc["grpc_layers"] = grpc_layers_phase(name, info.grpc_target, _pin(1) if two_cores else None)
     print("LLM streams (CPU per token, ours vs aiohttp)...", file=sys.stderr, flush=True)
     with TargetProcess(llm=SSE_LLM) as llm_info:
         if two_cores:
@@ -373,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     print("slow LLM streams held by one worker...", file=sys.stderr, flush=True)
     doc["slow_streams"] = slow_streams_phase(name, _pin(1) if two_cores else None)
     print("master cost per worker report...", file=sys.stderr, flush=True)
-    doc["master"] = master_phase(profile, _pin(1) if two_cores else None)
+    doc["master"] = master_phase(profile, name, _pin(1) if two_cores else None)
     print("scale-out (--workers 2 over 1)...", file=sys.stderr, flush=True)
     doc["scale_out"] = scale_out(2.0 if args.tiny else 8.0) if not args.tiny else None
     doc["extra_goals"] = extra_goals(doc)

@@ -9,7 +9,7 @@ requests are written as JSON templates and turned into protobuf with ``json_form
 - client-streaming and bidi take ``messages`` (templates, sent in order) or ``messages_from_data:
   true`` (one message per row of the service's feed, every row, in the file's order).
 
-Every call goes through :class:`GrpcClient`'s interceptor, which times it (streams per message: the
+Every call goes through :class:`GrpcClient`'s timed channel, which times it (streams per message: the
 ``gRPC first message`` facet, gaps, count) under the operation's ``name`` (default ``Service/Method``,
 the name the bundled users and the reference service use) and runs the step's checks before its one
 report, so a failed check fails that row. Checks see ``Reply(status=<status code name, "OK">,

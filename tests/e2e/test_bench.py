@@ -20,7 +20,7 @@ def _tiny_bench(_: None, out: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.side_by_side(act=_tiny_bench, target=None, weight=2, seconds=75)
+@pytest.mark.side_by_side(act=_tiny_bench, target=None, weight=2, seconds=95)
 def test_a_tiny_run_writes_the_json_and_the_table(ran: Ran) -> None:
     _, tmp_path, result = ran
     assert result.returncode == 0, result.stderr[-3000:]
@@ -45,10 +45,17 @@ def test_a_tiny_run_writes_the_json_and_the_table(ran: Ran) -> None:
     assert slow["users_running"] == 20 and slow["failures"] == 0 and slow["gaps"] > 0 and slow["peak_rss_mib"] > 0
     deltas = doc["master"]["deltas"]
     assert deltas["merged_requests"] == deltas["reports"] * deltas["requests_per_report"]  # merged exactly
-    assert doc["master"]["real_master"]["master_ms_per_report"] > 0
+    real = doc["master"]["real_master"]  # measured with 1, then 2 real workers: CPU rates over steady windows
+    assert [r["workers"] for r in real["runs"]] == [1, 2]  # a 3 s window is a few 10 ms CPU ticks: not > 0
+    assert all(r["span_s"] >= 1.5 and r["cpu_per_s"] >= 0 for r in real["runs"]) and "per_worker_cpu_share" in real
+    assert "A real master, measured with 1 and then 2 low-load workers" in (tmp_path / "latest.md").read_text()
     assert [g["met"] for g in doc["extra_goals"]] and "| LLM streams |" in (tmp_path / "latest.md").read_text()
     assert [f["delay_ms"] for f in doc["fidelity"]] == [20, 200]
     assert all(f["requests"] > 0 for f in doc["fidelity"])
     assert doc["memory"]["websocket"]["connected"] == 20 and doc["memory"]["socketio"]["connected"] == 5
+    layers = doc["grpc_layers"]  # one round: a plain stub, Locust's interceptor, ours, each timed
+    assert set(layers["cpu_us_per_call"]) == {"raw", "interceptor", "ours"} and layers["ratio_to_raw"]["raw"] == 1.0
+    assert all(us > 0 for us in layers["cpu_us_per_call"].values())
     table = (tmp_path / "latest.md").read_text()
     assert table == render_markdown(doc) and "| http | ours |" in table and "| grpc | example |" in table
+    assert "gRPC timing layers, one process" in table

@@ -191,9 +191,11 @@ def test_fifty_grpc_users_for_thirty_seconds_do_not_hang(ran: Ran) -> None:
     per_second = [p["rps"] for p in summary["timeline"] if 5 <= p["t_s"] <= 28]
     assert min(per_second) > 0.3 * max(per_second), per_second  # no stall mid-run
     assert 29 <= summary["duration_s"] <= 36
-    # ended_at has 1 s resolution, and the reports take a few seconds on a loaded machine (6.07 s
-    # seen at a load average of 7); a gRPC channel that holds the process up takes far longer.
-    assert (exited - datetime.fromisoformat(summary["ended_at"])).total_seconds() <= 10
+    # A gRPC channel that held the process up would show between the last report written and the exit.
+    # (From ended_at, writing the reports alone took over 10 s once on a loaded machine.)
+    last_write = max(f.stat().st_mtime for f in tmp_path.rglob("*") if f.is_file())
+    assert 0 <= exited.timestamp() - last_write <= 5
+    assert (exited - datetime.fromisoformat(summary["ended_at"])).total_seconds() <= 30
 
 
 @pytest.mark.parametrize(
