@@ -29,6 +29,7 @@ SSE_LLM = {"ttft_ms": 5, "token_ms": 2}  # fast tokens: the client's cost per to
 # cost, and the rate with many, all of it charged to the workers, bounds that cost from above
 REAL_MASTER = {"full": (2, 16, 12.0), "quick": (2, 10, 6.0), "tiny": (1, 2, 3.0)}
 WORKER_REPORT_S = 3.0  # Locust's WORKER_REPORT_INTERVAL
+CPU_TICK_S = 0.01  # the resolution of a process's CPU times in /proc
 MASTER_SETTLE_S = 5.0  # the master's imports and its workers joining are not per-report work
 
 
@@ -138,7 +139,10 @@ def _real_master(window_s: float, few: int, many: int) -> dict[str, Any]:
         return {**out, "error": low.get("error") or high.get("error")}
     per_worker = (high["cpu_per_s"] - low["cpu_per_s"]) / (many - few)  # CPU s per s, per worker
     bound = high["cpu_per_s"] / many  # as if the master did nothing but serve its workers
+    # psutil reads CPU in 10 ms ticks: each rate is uncertain by two ticks over its span, and so the slope
+    resolution = (2 * CPU_TICK_S / low["span_s"] + 2 * CPU_TICK_S / high["span_s"]) / (many - few)
     out.update({"per_worker_cpu_share": round(per_worker, 5),
+                "resolution_ms_per_report": round(1000.0 * resolution * WORKER_REPORT_S, 3),
                 "master_ms_per_report": round(1000.0 * per_worker * WORKER_REPORT_S, 3),
                 "at_most_ms_per_report": round(1000.0 * bound * WORKER_REPORT_S, 3),
                 "workers_per_core_at_least": int(1.0 / bound) if bound > 0 else None})  # fmt: skip

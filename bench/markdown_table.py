@@ -97,8 +97,7 @@ def _stream_and_master_rows(doc: dict[str, Any]) -> list[str]:
         lines.append(f"A real master, measured with {few['workers']} and then {many['workers']} low-load workers "
                      f"(every REST endpoint; steady windows of {few['span_s']:g} and {many['span_s']:g} s, start-up "
                      f"and summary excluded): {100 * few['cpu_per_s']:.1f} % and {100 * many['cpu_per_s']:.1f} % of "
-                     f"a core. Each added worker cost it {real['master_ms_per_report']:.2f} ms per 3 s report "
-                     f"(heartbeats included; within the noise of 10 ms CPU ticks). Charging all of the master's CPU to "
+                     f"a core. {_slope(real)} Charging all of the master's CPU to "
                      f"its {many['workers']} workers: at most {real['at_most_ms_per_report']:.2f} ms per report, "
                      f"so one core serves at least {real['workers_per_core_at_least'] or 0:,} such "
                      f"workers.")  # fmt: skip
@@ -109,6 +108,15 @@ def _stream_and_master_rows(doc: dict[str, Any]) -> list[str]:
         lines += ["", "| goal | limit | measured | met |", "|---|---|---|---|"]
         lines += [f"| {g['goal']} | {g['limit']} | {g['measured']} | {'yes' if g['met'] else 'no'} |" for g in rows]
     return lines
+
+
+def _slope(real: dict[str, Any]) -> str:
+    """What each added worker cost the master, or that it was below what 10 ms CPU ticks resolve."""
+    slope, resolution = real["master_ms_per_report"], real.get("resolution_ms_per_report", 0.0)
+    if abs(slope) <= resolution:
+        return (f"What each added worker cost it was below this measurement's resolution ({resolution:.2f} ms per "
+                f"3 s report, from 10 ms CPU ticks).")  # fmt: skip
+    return f"Each added worker cost it {slope:.2f} ms per 3 s report (heartbeats included)."
 
 
 def _median(values: list[Any]) -> float | None:

@@ -34,3 +34,10 @@ def test_the_readme_table_is_replaced_between_its_markers_only() -> None:
     assert replace_readme_table(readme, "new\n") == "intro\n<!-- bench-table -->\nnew\n<!-- /bench-table -->\n\nafter\n"
     with pytest.raises(ValueError, match="markers"):
         replace_readme_table("no markers", "new")
+
+
+def test_paired_refuses_a_contender_it_does_not_know(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import paired
+
+    assert paired.main(["http_ours", "http_fast"]) == 2  # refused before any target starts
+    assert "http_fast: not a contender of bench/run.py" in capsys.readouterr().err
