@@ -46,8 +46,8 @@ def test_a_tiny_run_writes_the_json_and_the_table(ran: Ran) -> None:
     deltas = doc["master"]["deltas"]
     assert deltas["merged_requests"] == deltas["reports"] * deltas["requests_per_report"]  # merged exactly
     real = doc["master"]["real_master"]  # measured with 1, then 2 real workers: CPU rates over steady windows
-    assert [r["workers"] for r in real["runs"]] == [1, 2]  # a 3 s window is a few 10 ms CPU ticks: not > 0
-    assert all(r["span_s"] >= 1.5 and r["cpu_per_s"] >= 0 for r in real["runs"]) and "per_worker_cpu_share" in real
+    assert [r["workers"] for r in real["runs"]] == [1, 2]  # a 1.5 s window is a few 10 ms CPU ticks: not > 0
+    assert all(r["span_s"] >= 0.7 and r["cpu_per_s"] >= 0 for r in real["runs"]) and "per_worker_cpu_share" in real
     assert "A real master, measured with 1 and then 2 low-load workers" in (tmp_path / "latest.md").read_text()
     assert [g["met"] for g in doc["extra_goals"]] and "| LLM streams |" in (tmp_path / "latest.md").read_text()
     assert [f["delay_ms"] for f in doc["fidelity"]] == [20, 200]
