@@ -17,8 +17,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -349,3 +351,19 @@ def assert_rates_over_the_traffic_window(summary: dict, http_url: str) -> None:
     assert summary["total"]["rps"] == pytest.approx(total_served / window, rel=1e-9)
     assert summary["total"]["rps"] == pytest.approx(total_served / (last - first), rel=0.02)
     assert summary["duration_s"] > window
+
+
+class CountingHTTPServer(ThreadingHTTPServer):
+    """A user-shaped HTTP server on 127.0.0.1, port 0: its handler counts what it served in ``paths`` (under
+    ``lock``), the truth a test compares the harness's figures with."""
+
+    daemon_threads = True
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
+        self.paths: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"

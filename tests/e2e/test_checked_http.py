@@ -13,11 +13,13 @@ import sys
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.conftest import CountingHTTPServer
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.beside_the_lane
@@ -33,13 +35,9 @@ ANSWERS = {  # path -> (status, body)
 }
 
 
-class _Counting(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _Counting(CountingHTTPServer):
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.paths: Counter[str] = Counter()
-        self.lock = threading.Lock()
+        super().__init__(_Handler)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -6,27 +6,19 @@ from __future__ import annotations
 import subprocess
 import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Ran, load_summary, run_cli
+from tests.conftest import CountingHTTPServer, Ran, load_summary, run_cli
 
 pytestmark = pytest.mark.slow
 
 
-class _Counting(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _Counting(CountingHTTPServer):
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.paths: Counter[str] = Counter()
-        self.lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        super().__init__(_Handler)
 
 
 class _Handler(BaseHTTPRequestHandler):
