@@ -101,7 +101,7 @@ def aio_caller(target: str, waker: HubWaker) -> Any:
 
 
 def native_caller(target: str, waker: HubWaker) -> Any:
-    """grpcio's own stub, its threads real OS threads (load_tests/clients/grpc_native.py), called blocking."""
+    """grpcio's own stub, its threads real OS threads (bench/grpc_native.py), called blocking."""
     from bench import grpc_native
 
     grpc_native.enable()

@@ -33,14 +33,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.floors import (  # noqa: E402
-    SSE_LLM,
-    extra_goals,
-    grpc_layers_phase,
-    master_phase,
-    slow_streams_phase,
-    sse_phase,
-)
+from bench import floors  # noqa: E402  (the phases beside the request ratios)
 from bench.markdown_table import render_markdown  # noqa: E402
 from load_tests.launch.plan_writer import plan_from_settings  # noqa: E402
 from load_tests.launch.settings import load_settings  # noqa: E402
@@ -373,20 +366,20 @@ def main(argv: list[str] | None = None) -> int:
         doc["ceiling"] = ceiling(profile, env, cpu) if "http" in only else {"skipped": "HTTP not benchmarked"}
         if "grpc" in only:
             print("gRPC timing layers (plain stub, Locust's interceptor, ours)...", file=sys.stderr, flush=True)
-            doc["grpc_layers"] = grpc_layers_phase(name, info.grpc_target, _pin(1) if two_cores else None)
+            doc["grpc_layers"] = floors.grpc_layers_phase(name, info.grpc_target, _pin(1) if two_cores else None)
     print("LLM streams (CPU per token, ours vs aiohttp)...", file=sys.stderr, flush=True)
-    with TargetProcess(llm=SSE_LLM) as llm_info:
+    with TargetProcess(llm=floors.SSE_LLM) as llm_info:
         if two_cores:
             psutil.Process(llm_info.pid).cpu_affinity([0])
         pin = _pin(1) if two_cores else None
-        doc["sse"] = sse_phase(profile, {**os.environ, "BENCH_LLM_URL": llm_info.http_url}, pin)
+        doc["sse"] = floors.sse_phase(profile, {**os.environ, "BENCH_LLM_URL": llm_info.http_url}, pin)
     print("slow LLM streams held by one worker...", file=sys.stderr, flush=True)
-    doc["slow_streams"] = slow_streams_phase(name, _pin(1) if two_cores else None)
+    doc["slow_streams"] = floors.slow_streams_phase(name, _pin(1) if two_cores else None)
     print("master cost per worker report...", file=sys.stderr, flush=True)
-    doc["master"] = master_phase(profile, name, _pin(1) if two_cores else None)
+    doc["master"] = floors.master_phase(profile, name, _pin(1) if two_cores else None)
     print("scale-out (--workers 2 over 1)...", file=sys.stderr, flush=True)
     doc["scale_out"] = scale_out(2.0 if args.tiny else 8.0) if not args.tiny else None
-    doc["extra_goals"] = extra_goals(doc)
+    doc["extra_goals"] = floors.extra_goals(doc)
     doc["elapsed_s"] = round(time.monotonic() - started, 1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

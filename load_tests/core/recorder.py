@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 from hdrh.histogram import HdrHistogram
 
@@ -35,6 +35,7 @@ from load_tests.core.window import (  # noqa: F401 (the window names are importe
 ENDPOINT_BUCKET_S = 5  # per-endpoint windows: enough for charts, cheap
 BATCH = 64  # requests noted before they are counted (Recorder.record)
 PERCENTILES = (50.0, 75.0, 90.0, 95.0, 99.0, 99.9)
+T = TypeVar("T")
 
 
 def new_histogram() -> HdrHistogram:
@@ -184,6 +185,22 @@ class EndpointRecord:
             self.llm.merge(llm)
 
 
+class _Flushed(Generic[T]):
+    """A recorder's figure, kept in ``_<name>``: reading or replacing it counts the pending requests first,
+    so a reader is never behind :meth:`Recorder.record`'s batches."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, recorder: Recorder, owner: type | None = None) -> T:
+        recorder.flush()
+        return cast(T, getattr(recorder, self.slot))
+
+    def __set__(self, recorder: Recorder, value: T) -> None:
+        recorder.flush()
+        setattr(recorder, self.slot, value)
+
+
 class Recorder:
     """All rows of a run plus per-second windows of all requests, keyed by epoch second.
 
@@ -191,6 +208,12 @@ class Recorder:
     ended (requests only, see :func:`~load_tests.core.request_types.counts_as_request`), which every
     rate of the run divides by.
     """
+
+    # Every figure is read and replaced through these, and each counts what is pending first (see flush)
+    endpoints: _Flushed[dict[tuple[str, str], EndpointRecord]] = _Flushed()
+    seconds: _Flushed[dict[int, Window]] = _Flushed()
+    first_sent: _Flushed[float | None] = _Flushed()  # epoch
+    last_ended: _Flushed[float | None] = _Flushed()
 
     def __init__(
         self, clock: Callable[[], float] = time.time, lateness: Callable[[], float | None] | None = None,
@@ -202,51 +225,10 @@ class Recorder:
         self.llm_slo = llm_slo  # the per-request SLO token streams are judged by (goodput)
         self._endpoints: dict[tuple[str, str], EndpointRecord] = {}
         self._seconds: dict[int, Window] = {}
-        self._first_sent: float | None = None  # epoch
+        self._first_sent: float | None = None
         self._last_ended: float | None = None
         self._counted: dict[str, bool] = {}  # request type -> counts as a request (asked once per type)
         self._pending: list[tuple[Any, ...]] = []  # requests noted by record(), not yet counted (see flush)
-
-    # Every figure is read through these, and each flushes first: what a reader sees is never behind.
-    @property
-    def endpoints(self) -> dict[tuple[str, str], EndpointRecord]:
-        self.flush()
-        return self._endpoints
-
-    @endpoints.setter
-    def endpoints(self, value: dict[tuple[str, str], EndpointRecord]) -> None:
-        self.flush()
-        self._endpoints = value
-
-    @property
-    def seconds(self) -> dict[int, Window]:
-        self.flush()
-        return self._seconds
-
-    @seconds.setter
-    def seconds(self, value: dict[int, Window]) -> None:
-        self.flush()
-        self._seconds = value
-
-    @property
-    def first_sent(self) -> float | None:
-        self.flush()
-        return self._first_sent
-
-    @first_sent.setter
-    def first_sent(self, value: float | None) -> None:
-        self.flush()
-        self._first_sent = value
-
-    @property
-    def last_ended(self) -> float | None:
-        self.flush()
-        return self._last_ended
-
-    @last_ended.setter
-    def last_ended(self, value: float | None) -> None:
-        self.flush()
-        self._last_ended = value
 
     def counts(self, request_type: str) -> bool:
         return counts_as_request(request_type, self.include_connections)
