@@ -349,7 +349,10 @@ def assert_rates_over_the_traffic_window(summary: dict, http_url: str) -> None:
     longest_s = max((r["max_ms"] or 0.0) for r in summary["endpoints"]) / 1000.0
     assert last - first - 0.01 <= window <= last - first + longest_s + 0.05, (window, last - first, longest_s)
     assert summary["total"]["rps"] == pytest.approx(total_served / window, rel=1e-9)
-    assert summary["total"]["rps"] == pytest.approx(total_served / (last - first), rel=0.02)
+    # within 2 %, or what the window may legitimately exceed the arrival span by (the last call's own
+    # duration: a 0.2 s stream ending a 6 s run is 3 %), whichever is more
+    allowed = max(0.02, (longest_s + 0.05) / (last - first))
+    assert summary["total"]["rps"] == pytest.approx(total_served / (last - first), rel=allowed)
     assert summary["duration_s"] > window
 
 
