@@ -50,18 +50,22 @@ def _stall_later(http_url: str, after_s: float, for_s: float) -> threading.Threa
 
 @pytest.mark.slow
 def test_a_stall_shows_in_corrected_latency_not_in_service_time(tmp_path: Path) -> None:
-    with TargetProcess("--service-time", "predict=200") as target:
-        stall = _stall_later(target.http_url, 17.0, 2.0)
-        result = run_cli("--test-type", "rest", "--tags", "predict", "--rate", "50", "--max-users", "12",
-                         "--duration", "35s", "--host", target.http_url, "--output-dir", str(tmp_path))  # fmt: skip
+    # 6 users of 100 ms serve 60/s against the 50/s planned. The 2 s stall holds all 6, which is 0.6 % of
+    # the 1000 planned: under the 1 % that p99 lets through, so the service time's p99 does not see it.
+    with TargetProcess("--service-time", "predict=100") as target:
+        stall = _stall_later(target.http_url, 9.0, 2.0)
+        result = run_cli("--test-type", "rest", "--tags", "predict", "--rate", "50", "--max-users", "6",
+                         "--duration", "20s", "--host", target.http_url, "--output-dir", str(tmp_path))  # fmt: skip
         stall.join()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = load_summary(tmp_path)
     pacing, total = summary["pacing"], summary["total"]
-    assert pacing["planned"] == 1750 and pacing["achieved_rate"] == pytest.approx(50.0, rel=0.05)
-    assert pacing["dropped"] > 0 and pacing["late"] > 0 and pacing["lateness_max_ms"] > 1000
+    assert pacing["planned"] == 1000 and pacing["started"] + pacing["dropped"] == 1000
+    # Only the stall's own 100 iterations may be dropped (outside it the rate is met), and most of them are.
+    assert 60 <= pacing["dropped"] <= 110 and pacing["achieved_rate"] == pytest.approx(pacing["started"] / 20, abs=0.1)
+    assert pacing["late"] > 0 and pacing["lateness_max_ms"] > 1000
     assert total["requests"] == pacing["started"]  # one request per iteration (the predict task)
-    assert 200 <= total["p99_ms"] < 400, total["p99_ms"]  # service time: only the few stuck calls saw the stall
+    assert 100 <= total["p99_ms"] < 400, total["p99_ms"]  # service time: only the few stuck calls saw the stall
     assert total["corrected"]["p99_ms"] >= 1000  # from the intended start: the stall is there
     # The dropped iterations (and any still waiting at the end) are in TOTAL's corrected figures, each
     # at its lower bound; the endpoint row holds the started ones only, and says so.
