@@ -46,6 +46,7 @@ from load_tests.engine.plan_source import current_plan
 from load_tests.engine.progress import progress_line, say
 from load_tests.engine.recording import RunRecording
 from load_tests.engine.shapes import ScenarioShape
+from load_tests.engine.tag_filter import apply_tag_filter
 from load_tests.reporting import write_reports, write_summary
 from load_tests.reporting.text import render_text
 
@@ -308,6 +309,8 @@ def install() -> None:
         # loop's cached clock, last read when the loop was made, before the locustfiles were imported: on a
         # busy machine that import time was taken off the run (a 4 s run once lasted 0.2 s). Read it now.
         gevent.get_hub().loop.update_now()
+        if not isinstance(environment.runner, WorkerRunner):  # a worker spawns only what its master sends
+            apply_tag_filter(environment)
         listener = HarnessListener(current_plan())
         listener.register(environment)
         if not isinstance(environment.runner, WorkerRunner):  # workers are stopped by their master

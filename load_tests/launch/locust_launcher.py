@@ -33,6 +33,7 @@ from load_tests.core.run_folder import (
     EXIT_INVALID,
     EXIT_NO_SUMMARY,
     EXIT_PASSED,
+    EXIT_USAGE,
     RunFolder,
     new_timestamp,
     unique_run_dir,
@@ -294,6 +295,8 @@ def _conclude(run_dir: Path, timestamp: str, locust_code: int, signals: list[int
         name = signal.Signals(signals[0]).name
         print(f"error: interrupted by {name} before the load test started: nothing was measured", file=sys.stderr)
         return 128 + signals[0]
+    elif locust_code == EXIT_USAGE:  # our harness refused the run in Locust, with its own one-line error
+        return EXIT_USAGE
     else:
         print(
             f"error: the load test wrote no summary (Locust exit code {locust_code}); see the log above",
