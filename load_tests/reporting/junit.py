@@ -4,6 +4,7 @@ GitLab (``artifacts:reports:junit``), Jenkins (``junit``) and GitHub's test-repo
 the Ant/Surefire dialect: ``<testsuites>`` of ``<testsuite name tests failures errors skipped time>``
 of ``<testcase classname name time>``, a failing case holding ``<failure message type>`` with the
 figure and the limit. A compare row with too few samples is ``<skipped>``: neither passed nor failed.
+The run's validity is a case too: invalid is a failure, and its warnings are the case's ``<system-out>``.
 Written with the standard library; ``xml.etree`` escapes every attribute and text.
 """
 
@@ -48,6 +49,8 @@ def _threshold_cases(summary: dict[str, Any], classname: str) -> list[ET.Element
             ET.SubElement(
                 case, "failure", type="invalid", message="; ".join(validity["reasons"])
             ).text = "the run measured the load generator, not the service (exit code 4)"
+        if validity.get("warnings"):  # they do not fail the run, but CI's test page is where users look
+            ET.SubElement(case, "system-out").text = "warnings: " + "; ".join(validity["warnings"])
         cases.append(case)
     return cases
 

@@ -88,6 +88,22 @@ def test_junit_one_case_per_threshold_and_compare_row_failures_carry_figure_and_
     assert (xml.tests, xml.failures, xml.skipped) == (7, 3, 1)
 
 
+def test_junit_validity_is_a_case_with_its_reasons_and_warnings() -> None:
+    warning = "timed streams: the worker's loop lagged 24.0 ms at p99 (limit 10 ms)"
+    valid = {**_summary(10.0, 1), "validity": {"valid": True, "reasons": [], "warnings": [warning]}}
+    invalid = {**valid, "validity": {"valid": False, "reasons": ["rate not achieved"], "warnings": [warning]}}
+    quiet = {**valid, "validity": {"valid": True, "reasons": [], "warnings": []}}
+    cases = []
+    for summary in (valid, invalid, quiet):
+        suite = next(iter(JUnitXml.fromstring(render_junit(summary).encode())))
+        cases.append({case.name: case for case in suite}["run validity"])
+    assert cases[0].is_passed and cases[0].system_out == f"warnings: {warning}"
+    failure = cases[1].result[0]
+    assert isinstance(failure, Failure) and failure.type == "invalid" and failure.message == "rate not achieved"
+    assert cases[1].system_out == f"warnings: {warning}"
+    assert cases[2].is_passed and cases[2].system_out is None
+
+
 def test_junit_is_on_by_default_in_ci_and_generate_report_gates(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
