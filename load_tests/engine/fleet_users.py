@@ -13,21 +13,21 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gevent
 from locust import User, between, constant, tag
-from locust.runners import WorkerRunner
+from locust.runners import STATE_RUNNING, WorkerRunner
 
 from load_tests.core.checks import CompiledCheck, JsonPath, Reply, compile_captures, take_captures
 from load_tests.core.feeds import Feed, feed_for, load_rows
 from load_tests.core.fleet import Step, steps_of
 from load_tests.core.templates import Template
 
-IDLE_S = 1.0  # a user whose unique feed is used up waits this long between looks at the run's end
+IDLE_S = 1.0  # a user whose unique feed is used up waits this long before it looks again (until the run ends)
 
 
 @dataclass
@@ -67,6 +67,37 @@ class ServiceRuntime:
             share = (runner.worker_index, self.worker_count) if isinstance(runner, WorkerRunner) else (0, 1)
             self.feed = feed_for(self.config.data, self.rows, share)
         return self.feed
+
+    def used_up(self) -> bool:
+        """Nothing is left for this service's users to send here: its ``unique`` feed that stops has handed
+        out every row of this process's share, and every call draws a row (a call that does not would go
+        on forever)."""
+        feed = self.feed
+        if feed is None or feed.order != "unique" or feed.when_done != "stop" or not feed.exhausted:
+            return False
+        draws = [step.uses_row for step in self.steps]
+        return any(draws) if self.flow else all(draws)
+
+
+def feeds_used_up(user_classes: Iterable[type]) -> list[str] | None:
+    """The services whose feeds are used up, when they are all the run has (the given classes are those of
+    the running users); None while any user still has something to send."""
+    runtimes = [getattr(u, "runtime", None) for u in user_classes]
+    if not runtimes or any(not isinstance(r, ServiceRuntime) or not r.used_up() for r in runtimes):
+        return None
+    return sorted({r.name for r in runtimes if isinstance(r, ServiceRuntime)})
+
+
+def running_feeds_used_up(environment: Any) -> list[str] | None:
+    """:func:`feeds_used_up` for the user classes of this process's run, once its users are all spawned:
+    a worker's are those its master gave it users of; a local run's are all of the run's."""
+    runner = environment.runner
+    if runner is None or runner.state != STATE_RUNNING:
+        return None
+    if isinstance(runner, WorkerRunner):
+        by_name = environment.user_classes_by_name
+        return feeds_used_up([by_name[n] for n, count in runner.target_user_classes_count.items() if count > 0])
+    return feeds_used_up(environment.user_classes)
 
 
 def compile_step(step: Step, where: str, name: str, fields: Mapping[str, Any], env: Mapping[str, str]) -> CompiledStep:

@@ -40,6 +40,7 @@ from load_tests.core.scenarios import ARRIVAL_WARMUP_S
 from load_tests.core.thresholds import beyond_hope
 from load_tests.engine.capacity_driver import CapacityDriver
 from load_tests.engine.distributed import MASTER_LAG_S, SETTLE_TIMEOUT_S, WorkerReporter, WorkerTracker
+from load_tests.engine.fleet_users import running_feeds_used_up
 from load_tests.engine.interrupts import Interrupts, restart_usage_monitor
 from load_tests.engine.pacing import Pacer, PacingCounts, current_lateness_ms, pace_user_classes
 from load_tests.engine.plan_source import current_plan
@@ -82,6 +83,7 @@ class HarnessListener:
         self.saturation: SaturationWatch | None = None  # the scenario's stop_when, judged where figures merge
         self.saturated: str | None = None
         self.stopped_at: float | None = None  # epoch of an early stop: nothing counts as scheduled after it
+        self.finished_early: str | None = None  # why the run ended before its scenario did, with nothing lost
 
     def register(self, environment: Environment) -> None:
         _calm_the_collector()
@@ -96,7 +98,8 @@ class HarnessListener:
             self.recording.recorder.lateness = current_lateness_ms
             pace_user_classes(environment.user_classes, self.pacer)
         if isinstance(environment.runner, WorkerRunner):
-            WorkerReporter(self.recording.recorder, self.pacer).register(environment)
+            used_up = lambda: running_feeds_used_up(environment) is not None  # noqa: E731
+            WorkerReporter(self.recording.recorder, self.pacer, used_up).register(environment)
             return
         if isinstance(environment.runner, MasterRunner):
             self._become_master(environment)
@@ -148,6 +151,7 @@ class HarnessListener:
             if self._abort_if_hopeless(environment, t):
                 return
             self._stop_if_saturated(environment, t)
+            self._finish_when_used_up(environment)
             if self.capacity is not None:
                 self.capacity.judge(self.recording.cpu_series(), time.time())
 
@@ -177,8 +181,31 @@ class HarnessListener:
         if reason is None:
             return
         self.saturated = self.aborted = reason
-        self.stopped_at = time.time()
         say(f"Stopping early: {reason}; writing reports...")
+        self._end_early(environment)
+
+    def _finish_when_used_up(self, environment: Environment) -> None:
+        """End the run, complete, once every running user's unique feed is used up (k6's shared iterations):
+        they would only idle until the scenario's end, which is then a cap."""
+        if self.finished_early or self.saturated or self.aborted or environment.runner is None:
+            return
+        if self.tracker is not None:
+            if not self.tracker.all_used_up():
+                return
+            services = "on every worker"
+        else:
+            names = running_feeds_used_up(environment)
+            if names is None:
+                return
+            services = ", ".join(names)
+        self.finished_early = "every row of the unique feeds was sent"
+        say(f"Every row of the unique feeds was sent ({services}): ending the run; writing reports...")
+        self._end_early(environment)
+
+    def _end_early(self, environment: Environment) -> None:
+        """Stop scheduling now and let users finish the call in hand; reports are written as at the end."""
+        assert environment.runner is not None
+        self.stopped_at = time.time()
         if self.pacer is not None:
             self.pacer.stop()
         if self.shape is not None:
@@ -238,7 +265,7 @@ class HarnessListener:
         rec = self.recording
         assert rec.started is not None and rec.timeline is not None and rec.monitor is not None
         duration = time.perf_counter() - rec.started
-        partial = bool(self.aborted) or (self.shape is not None and not self.shape.finished)
+        partial = bool(self.aborted) or (self.shape is not None and not self.shape.finished and not self.finished_early)
         timeline, endpoint_timeline = rec.timeline.as_lists()
         if self.tracker is None:  # alone, this process made every request
             totals = rec.recorder.totals()
@@ -257,6 +284,7 @@ class HarnessListener:
             "endpoint_timeline": endpoint_timeline,
             "aborted": self.aborted,
             "saturated": self.saturated,
+            "finished_early": self.finished_early,
             "resources": rec.monitor.as_summary(),
             "workers": {"count": len(self.tracker.workers), "lost": self.tracker.lost()} if self.tracker else None,
             "pacing": self._pacing(),

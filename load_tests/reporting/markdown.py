@@ -108,6 +108,8 @@ def render_markdown(summary: dict[str, Any], comparison: dict[str, Any] | None =
              f"{', '.join(summary.get('test_types', []))} · rates over {window:.1f} s · "
              f"started {summary.get('started_at', '?')}", "", *_key_table(summary), "", "## Thresholds", "",
              *_thresholds(summary)]  # fmt: skip
+    if summary.get("finished_early"):
+        lines[3:3] = [f"> Ended early: {summary['finished_early']}; the scenario's length was a cap.", ""]
     if summary.get("partial"):
         lines[3:3] = ["> Partial run: interrupted before the scenario's end; figures cover what ran.", ""]
     if comparison is not None:

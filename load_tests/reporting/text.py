@@ -17,7 +17,8 @@ def render_text(summary: dict[str, Any]) -> str:
     lines = [
         f"Load test: scenario {scenario.get('name', '?')}, test types {', '.join(summary.get('test_types', []))}"
         f"{'  [PARTIAL: interrupted before the end]' if summary.get('partial') else ''}"
-        f"{'  [ABORTED: ' + summary['aborted'] + ']' if summary.get('aborted') else ''}",
+        f"{'  [ABORTED: ' + summary['aborted'] + ']' if summary.get('aborted') else ''}"
+        f"{'  [ENDED EARLY: ' + summary['finished_early'] + ']' if summary.get('finished_early') else ''}",
         f"Started {summary.get('started_at', '?')}, ran {summary['duration_s']:.1f}s (wall time)",
         window_line(summary),
         "",

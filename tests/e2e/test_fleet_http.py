@@ -81,6 +81,7 @@ def test_operations_with_a_unique_parquet_feed_and_checks(ran: Ran) -> None:
     assert served(target.http_url, "http")["/invocation"] == ROWS
     assert health["requests"] >= 1 and health["failures"] == health["requests"]
     assert health["failures_by_type"] == {'check failed: $.status == "down" (got "ok")': health["requests"]}
+    assert summary["finished_early"] is None and summary["duration_s"] >= 5  # health draws no row: it goes on
 
 
 def _two_workers(target: TargetInfo, tmp_path: Path) -> tuple[int, dict, str]:
@@ -96,13 +97,18 @@ fleet:
       - {{name: invocation, method: POST, path: /invocation, query: {{method: predict}}, parquet: "{{{{ row }}}}"}}
 """)
     return _run(config, tmp_path / "out", "--workers", "2", "--users", "4", "--spawn-rate", "4",
-                "--duration", "6s")  # fmt: skip
+                "--duration", "60s")  # fmt: skip
 
 
 @pytest.mark.side_by_side(act=_two_workers, weight=2, seconds=16)
-def test_each_row_once_across_two_workers(ran: Ran) -> None:
+def test_each_row_once_across_two_workers_then_the_run_ends(ran: Ran) -> None:
+    """Every call draws a row of the unique feed: once both workers have sent their share, the master ends
+    the run, complete, instead of idling until the 60 s cap."""
     target, _, (code, summary, output) = ran
     assert code == 0, output[-3000:]
+    assert "Every row of the unique feeds was sent (on every worker): ending the run" in output
+    assert summary["finished_early"] == "every row of the unique feeds was sent" and summary["partial"] is False
+    assert summary["duration_s"] < 30  # 40 rows; the workers report every 3 s
     assert _rows_by_name(summary)["invocation"]["requests"] == ROWS
     assert metric(target.http_url, "target_distinct_rows", **INVOCATION) == ROWS
     assert metric(target.http_url, "target_rows_total", **INVOCATION) == ROWS
@@ -110,30 +116,75 @@ def test_each_row_once_across_two_workers(ran: Ran) -> None:
     assert len(workers) == 2 and all(w["requests"] > 0 for w in workers)
 
 
-def _session_flow(target: TargetInfo, tmp_path: Path) -> tuple[int, dict, str]:
-    (tmp_path / "rows.jsonl").write_text("\n".join(json.dumps(r) for r in _rows(10)) + "\n")
+def _jsonl_fleet(target: TargetInfo, tmp_path: Path, service: str, rows: int, order: str, rest: str) -> Path:
+    """A fleet of one HTTP service on the target, fed ``rows`` JSON Lines rows; ``rest`` is its YAML after
+    ``data:``."""
+    (tmp_path / "rows.jsonl").write_text("\n".join(json.dumps(r) for r in _rows(rows)) + "\n")
     config = tmp_path / "fleet.yaml"
-    config.write_text(f"""
-fleet:
-  gateway:
-    protocol: http
-    url: {target.http_url}
-    data: {{file: rows.jsonl, order: sequential}}
+    head = f"fleet:\n  {service}:\n    protocol: http\n    url: {target.http_url}\n"
+    config.write_text(head + f"    data: {{file: rows.jsonl, order: {order}}}\n" + rest)
+    return config
+
+
+def _used_up_flow(target: TargetInfo, tmp_path: Path) -> tuple[int, dict, str]:
+    config = _jsonl_fleet(
+        target,
+        tmp_path,
+        "pumps",
+        25,
+        "unique",
+        """\
+    think_time: 0.05s
+    flow:
+      - {name: health, path: /health}
+      - {name: invocation, method: POST, path: /invocation, query: {method: predict}, parquet: "{{ row }}"}
+""",
+    )
+    return _run(config, tmp_path / "out", "--users", "3", "--spawn-rate", "3", "--duration", "60s")
+
+
+@pytest.mark.side_by_side(act=_used_up_flow, seconds=8)
+def test_a_flow_ends_the_run_when_its_unique_feed_is_used_up(ran: Ran) -> None:
+    """A flow draws one row per iteration: 25 rows make 25 iterations, then the run ends by itself (the 60 s
+    is a cap), with every report and the reason in them."""
+    target, out, (code, summary, output) = ran
+    assert code == 0, output[-3000:]
+    assert "Every row of the unique feeds was sent (pumps): ending the run" in output
+    assert summary["finished_early"] == "every row of the unique feeds was sent" and summary["partial"] is False
+    assert summary["duration_s"] < 20
+    rows = _rows_by_name(summary)
+    assert rows["invocation"]["requests"] == rows["health"]["requests"] == 25
+    assert metric(target.http_url, "target_distinct_rows", **INVOCATION) == 25
+    assert served(target.http_url, "http") == {"/health": 25, "/invocation": 25}
+    run_dir = next((out / "out").glob("*/*"))
+    assert "[ENDED EARLY: every row of the unique feeds was sent]" in (run_dir / "analysis" / "summary.txt").read_text()
+    assert "> Ended early: every row of the unique feeds was sent" in (run_dir / "summary.md").read_text()
+
+
+def _session_flow(target: TargetInfo, tmp_path: Path) -> tuple[int, dict, str]:
+    config = _jsonl_fleet(
+        target,
+        tmp_path,
+        "gateway",
+        10,
+        "sequential",
+        """\
     think_time: 0.1s
     flow:
-      - {{name: login, method: POST, path: /login, json: {{user: "{{{{ id }}}}"}}, capture: {{token: $.token}}}}
+      - {name: login, method: POST, path: /login, json: {user: "{{ id }}"}, capture: {token: $.token}}
       - name: open
         method: POST
         path: /sessions
-        headers: {{Authorization: "Bearer {{{{ vars.token }}}}"}}
-        capture: {{session: $.session_id}}
+        headers: {Authorization: "Bearer {{ vars.token }}"}
+        capture: {session: $.session_id}
       - name: predict
         method: POST
-        path: "/sessions/{{{{ vars.session }}}}/predict"
-        json: "{{{{ row }}}}"
-        checks: [{{json: $.label, equals: "{{{{ row.label }}}}"}}]
-      - {{name: close, method: DELETE, path: "/sessions/{{{{ vars.session }}}}", checks: [{{status: 204}}]}}
-""")
+        path: "/sessions/{{ vars.session }}/predict"
+        json: "{{ row }}"
+        checks: [{json: $.label, equals: "{{ row.label }}"}]
+      - {name: close, method: DELETE, path: "/sessions/{{ vars.session }}", checks: [{status: 204}]}
+""",
+    )
     return _run(config, tmp_path / "out", "--users", "3", "--spawn-rate", "3", "--duration", "4s")
 
 
