@@ -39,11 +39,11 @@ class WorkerReporter:
     """Worker side: everything recorded since the last report, shipped with the next one."""
 
     def __init__(
-        self, recorder: Recorder, pacer: Pacer | None = None, used_up: Callable[[], bool] | None = None
+        self, recorder: Recorder, pacer: Pacer | None = None, rows_left: Callable[[], int | None] | None = None
     ) -> None:
         self.recorder = recorder
         self.pacer = pacer
-        self.used_up = used_up  # True once this worker's users have nothing left to send (their unique feeds)
+        self.rows_left = rows_left  # unique rows this worker has still to send (None: its users go on anyway)
         self.usage: list[list[float | None]] = []  # [epoch, CPU %, RSS bytes, loop lag p99 ms]
         self.first_usage = True
         self.lag_probe = LoopLagProbe()
@@ -81,7 +81,7 @@ class WorkerReporter:
             "delta": encode_delta(self.recorder.take()),
             "pacing": asdict(self.pacer.counts.take()) if self.pacer else None,
             "custom": domain.REGISTRY.take().encode(),
-            "used_up": bool(self.used_up and self.used_up()),
+            "rows_left": self.rows_left() if self.rows_left else None,
         }
 
 
@@ -97,7 +97,7 @@ class WorkerTracker:
         self.runner: MasterRunner | None = None
         self.pacing = PacingCounts()
         self.pacing_start: float | None = None
-        self.used_up: dict[str, bool] = {}  # client id -> its last report said its feeds are used up
+        self.rows_left: dict[str, int | None] = {}  # client id -> unique rows it had left at its last report
 
     def register(self, environment: Environment) -> None:
         environment.events.worker_report.add_listener(self.on_worker_report)
@@ -121,7 +121,7 @@ class WorkerTracker:
         if payload.get("custom"):
             domain.REGISTRY.merge(domain.DomainMetrics.decode(payload["custom"]))
         self.last_report[client_id] = (time.monotonic(), int(payload.get("users") or 0))
-        self.used_up[client_id] = bool(payload.get("used_up"))
+        self.rows_left[client_id] = payload.get("rows_left")
         if payload.get("pacing"):
             self.pacing.add(PacingCounts(**payload["pacing"]))
         monitor = self.monitor()
@@ -129,10 +129,11 @@ class WorkerTracker:
             for epoch, cpu, rss, *lag in payload.get("usage", []):
                 monitor.add_generator_sample(worker, epoch, cpu, rss, lag[0] if lag else None)
 
-    def all_used_up(self) -> bool:
-        """Every live worker has said that its users have nothing left to send."""
+    def all_rows_sent(self) -> bool:
+        """Every live worker has handed out all of its share of the unique rows, and none was lost (its
+        unsent rows would be missing)."""
         live = [c.id for c in self.runner.clients.all if c.state != STATE_MISSING] if self.runner else []
-        return bool(live) and all(self.used_up.get(client_id, False) for client_id in live)
+        return bool(live) and not self.lost() and all(self.rows_left.get(client_id) == 0 for client_id in live)
 
     def assign_pacing(self, start_epoch: float) -> None:
         """Give each live worker its share of the arrival schedule (every N-th iteration, offset i)."""

@@ -20,7 +20,7 @@ from typing import Any
 
 import gevent
 from locust import User, between, constant, tag
-from locust.runners import STATE_RUNNING, WorkerRunner
+from locust.runners import WorkerRunner
 
 from load_tests.core.checks import CompiledCheck, JsonPath, Reply, compile_captures, take_captures
 from load_tests.core.feeds import Feed, feed_for, load_rows
@@ -68,36 +68,35 @@ class ServiceRuntime:
             self.feed = feed_for(self.config.data, self.rows, share)
         return self.feed
 
-    def used_up(self) -> bool:
-        """Nothing is left for this service's users to send here: its ``unique`` feed that stops has handed
-        out every row of this process's share, and every call draws a row (a call that does not would go
-        on forever)."""
-        feed = self.feed
-        if feed is None or feed.order != "unique" or feed.when_done != "stop" or not feed.exhausted:
-            return False
-        draws = [step.uses_row for step in self.steps]
-        return any(draws) if self.flow else all(draws)
+    def rows_left(self, environment: Any, task_names: set[str]) -> int | None:
+        """Rows of this process's share of a ``unique`` feed that stops not yet handed out; None when the
+        service's users would go on regardless: another feed order, or a call to run that draws no row
+        (``task_names``: the class's tasks left by ``--tags``)."""
+        data = self.config.data
+        if data is None or data.order != "unique" or data.when_done != "stop":
+            return None
+        draws = [step.uses_row for step in self.steps if self.flow or step.name in task_names]
+        if not draws or not (any(draws) if self.flow else all(draws)):
+            return None
+        feed = self.feed_of(environment)  # made now if no user drew yet: the same share as a draw would make
+        return feed.remaining() if feed is not None else None
 
 
-def feeds_used_up(user_classes: Iterable[type]) -> list[str] | None:
-    """The services whose feeds are used up, when they are all the run has (the given classes are those of
-    the running users); None while any user still has something to send."""
-    runtimes = [getattr(u, "runtime", None) for u in user_classes]
-    if not runtimes or any(not isinstance(r, ServiceRuntime) or not r.used_up() for r in runtimes):
-        return None
-    return sorted({r.name for r in runtimes if isinstance(r, ServiceRuntime)})
-
-
-def running_feeds_used_up(environment: Any) -> list[str] | None:
-    """:func:`feeds_used_up` for the user classes of this process's run, once its users are all spawned:
-    a worker's are those its master gave it users of; a local run's are all of the run's."""
-    runner = environment.runner
-    if runner is None or runner.state != STATE_RUNNING:
-        return None
-    if isinstance(runner, WorkerRunner):
-        by_name = environment.user_classes_by_name
-        return feeds_used_up([by_name[n] for n, count in runner.target_user_classes_count.items() if count > 0])
-    return feeds_used_up(environment.user_classes)
+def unique_rows_left(environment: Any, user_classes: Iterable[Any]) -> tuple[int, list[str]] | None:
+    """Rows left to hand out in this process over the services of ``user_classes``, and their names; None
+    when any class would go on regardless (not a fleet service, or see :meth:`ServiceRuntime.rows_left`)."""
+    left: dict[str, int] = {}
+    for cls in user_classes:
+        if not cls.tasks:  # emptied by --tags on a worker (its master left the class out): never spawned
+            continue
+        runtime = getattr(cls, "runtime", None)
+        if not isinstance(runtime, ServiceRuntime):
+            return None
+        rows = runtime.rows_left(environment, {getattr(t, "__name__", "") for t in cls.tasks})
+        if rows is None:
+            return None
+        left[runtime.name] = rows
+    return (sum(left.values()), sorted(left)) if left else None
 
 
 def compile_step(step: Step, where: str, name: str, fields: Mapping[str, Any], env: Mapping[str, str]) -> CompiledStep:

@@ -29,7 +29,7 @@ from typing import Any
 import gevent
 from locust import events
 from locust.env import Environment
-from locust.runners import STATE_CLEANUP, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
+from locust.runners import STATE_CLEANUP, STATE_RUNNING, STATE_STOPPED, STATE_STOPPING, MasterRunner, WorkerRunner
 
 from load_tests.core import domain
 from load_tests.core.conclusion import RunRecord, conclude, pacing_record
@@ -40,7 +40,7 @@ from load_tests.core.scenarios import ARRIVAL_WARMUP_S
 from load_tests.core.thresholds import beyond_hope
 from load_tests.engine.capacity_driver import CapacityDriver
 from load_tests.engine.distributed import MASTER_LAG_S, SETTLE_TIMEOUT_S, WorkerReporter, WorkerTracker
-from load_tests.engine.fleet_users import running_feeds_used_up
+from load_tests.engine.fleet_users import unique_rows_left
 from load_tests.engine.interrupts import Interrupts, restart_usage_monitor
 from load_tests.engine.pacing import Pacer, PacingCounts, current_lateness_ms, pace_user_classes
 from load_tests.engine.plan_source import current_plan
@@ -98,8 +98,8 @@ class HarnessListener:
             self.recording.recorder.lateness = current_lateness_ms
             pace_user_classes(environment.user_classes, self.pacer)
         if isinstance(environment.runner, WorkerRunner):
-            used_up = lambda: running_feeds_used_up(environment) is not None  # noqa: E731
-            WorkerReporter(self.recording.recorder, self.pacer, used_up).register(environment)
+            rows_left = lambda: _rows_left(environment)  # noqa: E731
+            WorkerReporter(self.recording.recorder, self.pacer, rows_left).register(environment)
             return
         if isinstance(environment.runner, MasterRunner):
             self._become_master(environment)
@@ -158,7 +158,7 @@ class HarnessListener:
     def _abort_if_hopeless(self, environment: Environment, t: float) -> bool:
         """Stop the run (gracefully: reports are still written) when the abort rule says it cannot pass."""
         rule = self.plan.thresholds.get("abort")
-        if not rule or environment.runner is None:
+        if not rule or self.finished_early or environment.runner is None:
             return False
         latest = self.recording.latest()
         reason = beyond_hope(self.recording.recorder.totals(), latest["p95_ms"] if latest else None, rule, t)
@@ -171,7 +171,7 @@ class HarnessListener:
 
     def _stop_if_saturated(self, environment: Environment, t: float) -> None:
         """End the run early (reports still written) when the scenario's stop_when says the service saturated."""
-        if self.saturation is None or self.saturated or environment.runner is None:
+        if self.saturation is None or self.saturated or self.finished_early or environment.runner is None:
             return
         totals = self.recording.recorder.totals()
         pacing = self.tracker.pacing if self.tracker is not None else self.pacer.counts if self.pacer else None
@@ -185,19 +185,22 @@ class HarnessListener:
         self._end_early(environment)
 
     def _finish_when_used_up(self, environment: Environment) -> None:
-        """End the run, complete, once every running user's unique feed is used up (k6's shared iterations):
-        they would only idle until the scenario's end, which is then a cap."""
-        if self.finished_early or self.saturated or self.aborted or environment.runner is None:
+        """End the run, complete, once every unique row of every service was handed out (k6's shared
+        iterations): the users would only idle until the scenario's end, which is then a cap. Closed-model
+        runs only: an arrival-rate schedule (and a capacity search) keeps its own length."""
+        if self.finished_early or self.aborted or environment.runner is None or self.scenario is None:
+            return
+        if self.scenario.arrival is not None or self.capacity is not None:
             return
         if self.tracker is not None:
-            if not self.tracker.all_used_up():
+            if not self.tracker.all_rows_sent():
                 return
             services = "on every worker"
         else:
-            names = running_feeds_used_up(environment)
-            if names is None:
+            left = unique_rows_left(environment, environment.user_classes)
+            if left is None or left[0] > 0 or environment.runner.state != STATE_RUNNING:
                 return
-            services = ", ".join(names)
+            services = ", ".join(left[1])
         self.finished_early = "every row of the unique feeds was sent"
         say(f"Every row of the unique feeds was sent ({services}): ending the run; writing reports...")
         self._end_early(environment)
@@ -318,6 +321,12 @@ class HarnessListener:
         ran_s = until - (self.pacing_start or time.time())
         record = pacing_record(arrival, asdict(counts), ran_s, self.plan.validity.late_ms)
         return {**record, "start_epoch": self.pacing_start}  # time_of(k) is relative to this (epoch seconds)
+
+
+def _rows_left(environment: Environment) -> int | None:
+    """A worker's unique rows still to hand out, for its master (None: its users go on regardless)."""
+    left = unique_rows_left(environment, environment.user_classes)
+    return left[0] if left is not None else None
 
 
 def _users(environment: Environment) -> int:

@@ -23,6 +23,11 @@ from load_tests.core.run_folder import EXIT_USAGE
 logger = logging.getLogger("load_tests")
 
 
+class _NoEmptiedWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "had no tasks left after filtering" not in record.getMessage()
+
+
 def task_tags(holder: Any, seen: set[int] | None = None) -> set[str]:
     """Every tag on the tasks of a user class or TaskSet, nested TaskSets included."""
     seen = set() if seen is None else seen
@@ -59,16 +64,23 @@ def nothing_left_message(flags: str, available: set[str], classes: Sequence[str]
 def apply_tag_filter(environment: Environment) -> list[str]:
     """Filter the run's user classes by the tag options now; returns the names of those left out.
     Exits with a one-line error (code 2) when no class has a task left."""
-    options = environment.parsed_options
-    tags = getattr(options, "tags", None) or environment.tags
-    exclude = getattr(options, "exclude_tags", None) or environment.exclude_tags
+    options = environment.parsed_options  # read in Locust's order: the environment's own, then the options
+    tags = environment.tags if environment.tags is not None else getattr(options, "tags", None)
+    exclude = (
+        environment.exclude_tags if environment.exclude_tags is not None else getattr(options, "exclude_tags", None)
+    )
     if not (tags or exclude) or not environment.user_classes:
         return []
     names = [u.__name__ for u in environment.user_classes]
     available: set[str] = set()
     for user_class in environment.user_classes:
         available |= task_tags(user_class)
-    environment._filter_tasks_by_tags()  # once: Locust's own call at the test's start then returns at once
+    root, quiet = logging.getLogger(), _NoEmptiedWarning()
+    root.addFilter(quiet)  # Locust warns "instantiating it will fail" of each class that we leave out below
+    try:
+        environment._filter_tasks_by_tags()  # once: Locust's own call at the test's start then returns at once
+    finally:
+        root.removeFilter(quiet)
     kept = [u for u in environment.user_classes if runnable(u)]
     flags = describe_filter(tags, exclude)
     if not kept:

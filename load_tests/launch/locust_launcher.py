@@ -250,6 +250,8 @@ def run(
         workers = stack.enter_context(LocalWorkers(worker_cmd, env, local_workers, out))
         _announce_listeners(settings, master_port, out)
         locust_code = locust.run(on_start=workers.start)
+        if locust_code == EXIT_USAGE:  # refused at init (engine/tag_filter.py): the workers need no grace
+            workers.kill()
         signals.ignore()
     return _conclude(run_dir, timestamp, locust_code, locust.signals, out)
 

@@ -127,6 +127,11 @@ class LocalWorkers:
     def __enter__(self) -> LocalWorkers:
         return self
 
+    def kill(self) -> None:
+        """Now: their master refused the run before it began, so none of them has anything to finish."""
+        for process in self.processes:
+            process.kill()
+
     def __exit__(self, *_: object) -> None:
         deadline = time.monotonic() + WORKER_EXIT_GRACE_S  # the master tells them to quit; wait for that
         for process in self.processes:

@@ -91,7 +91,8 @@ def test_poisson_arrivals_at_the_server_pass_a_ks_test(tmp_path: Path, stamper: 
     # that sequence and not this machine's scheduling.
     start = pacing["start_epoch"]
     late_ms = sorted((t - start - unit_arrival("poisson", 1.0, 1, k) / 40.0) * 1000.0 for t, k in arrivals)
-    assert late_ms[0] >= -1.0 and late_ms[-3] <= 10.0 and late_ms[-1] <= 30.0, (late_ms[:3], late_ms[-3:])
+    p95 = late_ms[int(0.95 * len(late_ms))]  # a wrong sequence is off by a gap, 25 ms on average, or more
+    assert late_ms[0] >= -1.0 and p95 <= 10.0 and late_ms[-1] <= 100.0, (late_ms[:3], p95, late_ms[-3:])
     gaps = np.diff(sorted(t for t, _ in arrivals))
     d = ks_statistic(gaps, exponential_cdf(40.0))
     assert d <= ks_critical_5pct(len(gaps)), (d, ks_critical_5pct(len(gaps)))
