@@ -24,7 +24,10 @@ from tests.unit.test_llm_record import ROW, _llm
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev.txt)")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (Debian: apt-get install chromium)")
+pytestmark = [
+    pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (Debian: apt-get install chromium)"),
+    pytest.mark.beside_the_lane,  # what the page draws and says, not how fast: run beside the lane (tests/conftest.py)
+]
 START = 1_700_000_000.0
 
 

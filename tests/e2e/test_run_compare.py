@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 def _run(out: Path, *target_flags: str) -> Path:
     with TargetProcess("--seed", "3", *target_flags) as target:
         result = run_cli("--host", target.http_url, "--test-type", "rest", "--scenario", "stress", "--users", "4",
-                         "--spawn-rate", "4", "--duration", "6s", "--tags", "predict", "health", "chat",
+                         "--spawn-rate", "4", "--duration", "4s", "--tags", "predict", "health", "chat",
                          "--exclude-tags", "audio", "stream", "--output-dir", str(out))  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     return next(out.glob("stress/*/locust_report_*.json"))
