@@ -24,13 +24,7 @@ from load_tests.core.hdr_fast import HIGHEST_US, LOWEST_US, SIGNIFICANT_DIGITS, 
 from load_tests.core.llm_metrics import Slo
 from load_tests.core.llm_record import LlmRecord, spread_over_seconds
 from load_tests.core.request_types import Failure, counts_as_request, protocol_of
-from load_tests.core.window import (  # noqa: F401 (the window names are imported from here too)
-    WINDOW_DIGITS,
-    Window,
-    new_window_histogram,
-    summed,
-    window_index,
-)
+from load_tests.core.window import Window, summed, window_index
 
 ENDPOINT_BUCKET_S = 5  # per-endpoint windows: enough for charts, cheap
 BATCH = 64  # requests noted before they are counted (Recorder.record)

@@ -18,8 +18,9 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from load_tests.core.recorder import ENDPOINT_BUCKET_S, WINDOW_DIGITS, Window, summed
+from load_tests.core.recorder import ENDPOINT_BUCKET_S
 from load_tests.core.scenarios import Scenario
+from load_tests.core.window import WINDOW_DIGITS, Window, summed
 
 
 class Timeline:

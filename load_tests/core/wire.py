@@ -29,15 +29,8 @@ from hdrh.histogram import HdrHistogram
 from pyhdrh import decode, encode
 
 from load_tests.core.llm_record import LlmRecord
-from load_tests.core.recorder import (
-    SIGNIFICANT_DIGITS,
-    WINDOW_DIGITS,
-    EndpointRecord,
-    Recorder,
-    Window,
-    new_histogram,
-    new_window_histogram,
-)
+from load_tests.core.recorder import SIGNIFICANT_DIGITS, EndpointRecord, Recorder, new_histogram
+from load_tests.core.window import WINDOW_DIGITS, Window, new_window_histogram
 
 WORD = 8  # bytes per counter: hdrh's default, the only size our histograms use
 # Reused buffers: the codec runs synchronously (no greenlet switch), so one of each per process will do.

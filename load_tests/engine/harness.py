@@ -18,6 +18,7 @@ Imports Locust: only locustfiles import this module.
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import time
@@ -98,7 +99,7 @@ class HarnessListener:
             self.recording.recorder.lateness = current_lateness_ms
             pace_user_classes(environment.user_classes, self.pacer)
         if isinstance(environment.runner, WorkerRunner):
-            rows_left = lambda: _rows_left(environment)  # noqa: E731
+            rows_left = functools.partial(_rows_left, environment)
             WorkerReporter(self.recording.recorder, self.pacer, rows_left).register(environment)
             return
         if isinstance(environment.runner, MasterRunner):
@@ -197,8 +198,10 @@ class HarnessListener:
                 return
             services = "on every worker"
         else:
+            if environment.runner.state != STATE_RUNNING:
+                return
             left = unique_rows_left(environment, environment.user_classes)
-            if left is None or left[0] > 0 or environment.runner.state != STATE_RUNNING:
+            if left is None or left[0] > 0:
                 return
             services = ", ".join(left[1])
         self.finished_early = "every row of the unique feeds was sent"

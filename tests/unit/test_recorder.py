@@ -142,15 +142,8 @@ def test_the_fast_record_path_fills_histograms_exactly_as_hdrh_does() -> None:
     counts, totals, min and max for values across the whole range (1 µs .. 1 h), both layouts."""
     import random
 
-    from load_tests.core.recorder import (
-        HIGHEST_US,
-        LOWEST_US,
-        bump,
-        exact_index,
-        new_histogram,
-        new_window_histogram,
-        window_index,
-    )
+    from load_tests.core.recorder import HIGHEST_US, LOWEST_US, bump, exact_index, new_histogram
+    from load_tests.core.window import new_window_histogram, window_index
 
     rng = random.Random(18)
     values = [LOWEST_US, 2, 1023, 1024, 2047, 2048, 65_535, 65_536, HIGHEST_US - 1, HIGHEST_US]
@@ -178,7 +171,8 @@ def test_batched_records_count_exactly_what_was_reported_and_readers_never_lag()
 
     from hdrh.histogram import HdrHistogram
 
-    from load_tests.core.recorder import BATCH, HIGHEST_US, LOWEST_US, new_histogram, new_window_histogram
+    from load_tests.core.recorder import BATCH, HIGHEST_US, LOWEST_US, new_histogram
+    from load_tests.core.window import new_window_histogram
 
     rng = random.Random(7)
     clock = _Clock(10_000.0)
